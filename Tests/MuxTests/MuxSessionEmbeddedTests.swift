@@ -1,0 +1,381 @@
+import NIOCore
+import NIOEmbedded
+import XCTest
+
+@testable import Mux
+
+final class MuxSessionEmbeddedTests: XCTestCase {
+    func testOpenCarriesMetadataAndDataFlowsWithoutRoundTrip() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (stream, _) = try pair.openClientStream("10.1.2.3:443")
+        stream.writeAndFlush(ByteBuffer(string: "hello"), promise: nil)
+        // Before any reply from the server: OPEN and DATA are already on the wire, in order.
+        let frames = try decodeAll(try pair.clientOutbound(), preface: false)
+        XCTAssertEqual(frames, [.open(streamID: 1, metadata: ByteBuffer(string: "10.1.2.3:443")), .data(streamID: 1, payload: ByteBuffer(string: "hello"))])
+        try pair.server.writeInbound(encode(frames[0], frames[1]))
+        try pair.interact()
+        let inbound = pair.serverStreams.all
+        XCTAssertEqual(inbound.count, 1)
+        XCTAssertEqual(String(buffer: inbound[0].metadata), "10.1.2.3:443")
+        XCTAssertEqual(inbound[0].recorder.receivedString, "hello")
+        XCTAssertEqual(try inbound[0].channel.getOption(MuxStreamIDOption()).wait(), 1)
+        XCTAssertEqual(pair.clientSession.openStreamCount, 1)
+        XCTAssertEqual(pair.serverSession.openStreamCount, 1)
+    }
+
+    func testStreamIDParityByRole() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (a, _) = try pair.openClientStream()
+        let (b, _) = try pair.openClientStream()
+        XCTAssertEqual(try a.getOption(MuxStreamIDOption()).wait(), 1)
+        XCTAssertEqual(try b.getOption(MuxStreamIDOption()).wait(), 3)
+        let s = try pair.serverSession.openStream(metadata: ByteBuffer()).wait()
+        XCTAssertEqual(try s.getOption(MuxStreamIDOption()).wait(), 2)
+        try pair.interact()
+        XCTAssertEqual(pair.clientStreams.all.count, 1)
+    }
+
+    func testHalfCloseBothWaysThenClosed() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (stream, recorder) = try pair.openClientStream()
+        stream.write(ByteBuffer(string: "request"), promise: nil)
+        try stream.close(mode: .output).wait()
+        try pair.interact()
+        let server = pair.serverStreams.all[0]
+        XCTAssertEqual(server.recorder.receivedString, "request")
+        XCTAssertTrue(server.recorder.state.inputClosed)
+        XCTAssertTrue(server.channel.isActive)
+        // The other direction still works after the half-close.
+        server.channel.write(ByteBuffer(string: "response"), promise: nil)
+        server.channel.close(mode: .output, promise: nil)
+        try pair.interact()
+        XCTAssertEqual(recorder.receivedString, "response")
+        XCTAssertTrue(recorder.state.inputClosed)
+        XCTAssertFalse(stream.isActive)
+        XCTAssertFalse(server.channel.isActive)
+        XCTAssertTrue(recorder.state.inactive)
+        XCTAssertTrue(server.recorder.state.errors.isEmpty)
+        XCTAssertEqual(pair.clientSession.openStreamCount, 0)
+        XCTAssertEqual(pair.serverSession.openStreamCount, 0)
+    }
+
+    func testWriteAfterHalfCloseFails() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (stream, _) = try pair.openClientStream()
+        try stream.close(mode: .output).wait()
+        XCTAssertThrowsError(try stream.writeAndFlush(ByteBuffer(string: "x")).wait())
+        XCTAssertThrowsError(try stream.close(mode: .output).wait())
+    }
+
+    func testFinWithoutHalfClosureClosesTheStream() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        pair.serverStreams.halfClosure = false
+        let (stream, recorder) = try pair.openClientStream()
+        stream.write(ByteBuffer(string: "bye"), promise: nil)
+        stream.close(mode: .output, promise: nil)
+        try pair.interact()
+        let server = pair.serverStreams.all[0]
+        XCTAssertEqual(server.recorder.receivedString, "bye")
+        XCTAssertFalse(server.channel.isActive)
+        XCTAssertFalse(stream.isActive)
+        XCTAssertTrue(recorder.state.inputClosed)
+    }
+
+    func testGracefulCloseDeliversEverythingThenStopsPeer() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (stream, _) = try pair.openClientStream()
+        stream.write(ByteBuffer(string: "last words"), promise: nil)
+        let closed = stream.close()
+        try pair.interact()
+        try closed.wait()
+        let server = pair.serverStreams.all[0]
+        XCTAssertEqual(server.recorder.receivedString, "last words")
+        XCTAssertTrue(server.recorder.state.inputClosed)
+        XCTAssertFalse(server.channel.isActive, "RESET(NO_ERROR) after FIN closes the peer")
+        XCTAssertTrue(server.recorder.state.errors.isEmpty, "a graceful close is not an error: \(server.recorder.state.errors)")
+    }
+
+    func testResetWithCodeReachesPeerAsError() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (stream, _) = try pair.openClientStream()
+        try pair.interact()
+        stream.triggerUserOutboundEvent(MuxStreamResetEvent(code: .cancel), promise: nil)
+        try pair.interact()
+        let server = pair.serverStreams.all[0]
+        XCTAssertFalse(server.channel.isActive)
+        XCTAssertEqual(server.recorder.state.errors.first as? MuxError, MuxError.streamReset(.cancel))
+        XCTAssertFalse(stream.isActive)
+    }
+
+    func testRejectedInboundStreamIsReset() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        pair.serverStreams.reject = true
+        let (stream, recorder) = try pair.openClientStream()
+        try pair.interact()
+        XCTAssertFalse(stream.isActive)
+        XCTAssertEqual(recorder.state.errors.first as? MuxError, MuxError.streamReset(.streamRejected))
+        XCTAssertEqual(pair.serverSession.openStreamCount, 0)
+    }
+
+    func testReceiverThatDoesNotReadGrantsNoWindow() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        pair.serverStreams.autoRead = false
+        let (stream, recorder) = try pair.openClientStream()
+        let total = 1024 * 1024
+        var written = 0
+        while written < total {
+            stream.write(ByteBuffer(repeating: 0x61, count: 16384), promise: nil)
+            written += 16384
+        }
+        stream.flush()
+        try pair.interact()
+        let server = pair.serverStreams.all[0]
+        let serverStream = server.channel as! MuxStreamChannel
+        let clientStream = stream as! MuxStreamChannel
+        XCTAssertEqual(server.recorder.state.received.readableBytes, 0)
+        XCTAssertEqual(serverStream.bufferedInboundBytes, MuxProtocol.initialStreamWindow)
+        XCTAssertEqual(clientStream.bufferedOutboundBytes, total - MuxProtocol.initialStreamWindow)
+        XCTAssertFalse(stream.isWritable)
+        XCTAssertEqual(recorder.state.writabilityChanges, [false])
+        // Each read() delivers what is buffered and grants it back; drain completely.
+        for _ in 0..<100 where server.recorder.state.received.readableBytes < total {
+            server.channel.read()
+            try pair.interact()
+        }
+        XCTAssertEqual(server.recorder.state.received.readableBytes, total)
+        XCTAssertEqual(clientStream.bufferedOutboundBytes, 0)
+        XCTAssertTrue(stream.isWritable)
+        XCTAssertEqual(recorder.state.writabilityChanges, [false, true])
+    }
+
+    func testPeerOverrunningTheWindowIsReset() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        pair.serverStreams.autoRead = false
+        try pair.server.writeInbound(encode(.open(streamID: 1, metadata: ByteBuffer())))
+        let chunk = ByteBuffer(repeating: 1, count: 65536)
+        for _ in 0..<4 { try pair.server.writeInbound(encode(.data(streamID: 1, payload: chunk))) }
+        XCTAssertTrue(pair.serverStreams.all[0].channel.isActive)
+        try pair.server.writeInbound(encode(.data(streamID: 1, payload: ByteBuffer(string: "x"))))
+        XCTAssertFalse(pair.serverStreams.all[0].channel.isActive)
+        let out = try decodeAll(try self.drain(pair.server), preface: false)
+        XCTAssertTrue(out.contains(.reset(streamID: 1, code: .flowControlError)), "\(out)")
+        XCTAssertTrue(pair.server.isActive, "a stream error does not end the session")
+    }
+
+    func testWindowOverflowIsReset() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (stream, recorder) = try pair.openClientStream()
+        try pair.interact()
+        try pair.client.writeInbound(encode(.windowUpdate(streamID: 1, increment: UInt32(Int32.max))))
+        XCTAssertFalse(stream.isActive)
+        XCTAssertEqual((recorder.state.errors.first as? MuxError)?.code, .flowControlError)
+    }
+
+    func testDataAfterFinIsResetStreamClosed() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        try pair.server.writeInbound(encode(.open(streamID: 1, metadata: ByteBuffer()), .fin(streamID: 1), .data(streamID: 1, payload: ByteBuffer(string: "late"))))
+        let out = try decodeAll(try self.drain(pair.server), preface: false)
+        XCTAssertTrue(out.contains(.reset(streamID: 1, code: .streamClosed)), "\(out)")
+        try pair.server.writeInbound(encode(.open(streamID: 3, metadata: ByteBuffer()), .fin(streamID: 3), .fin(streamID: 3)))
+        let out2 = try decodeAll(try self.drain(pair.server), preface: false)
+        XCTAssertTrue(out2.contains(.reset(streamID: 3, code: .streamClosed)), "\(out2)")
+    }
+
+    func testFramesForClosedStreamsAreIgnored() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        try pair.server.writeInbound(encode(.open(streamID: 1, metadata: ByteBuffer()), .reset(streamID: 1, code: .cancel)))
+        try pair.server.writeInbound(encode(.data(streamID: 1, payload: ByteBuffer(string: "x")), .windowUpdate(streamID: 1, increment: 5), .fin(streamID: 1), .reset(streamID: 1, code: .cancel)))
+        XCTAssertTrue(pair.server.isActive)
+    }
+
+    func testFrameForNeverOpenedStreamClosesSessionWithGoAway() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        try pair.server.writeInbound(encode(.data(streamID: 7, payload: ByteBuffer(string: "x"))))
+        let out = try decodeAll(try self.drain(pair.server), preface: false)
+        guard case .goAway(_, .protocolError, _) = out.last else { return XCTFail("\(out)") }
+        XCTAssertFalse(pair.server.isActive)
+    }
+
+    func testOpenWithWrongParityOrReusedIDClosesSession() throws {
+        for bad in [encode(.open(streamID: 2, metadata: ByteBuffer())), encode(.open(streamID: 5, metadata: ByteBuffer()), .open(streamID: 3, metadata: ByteBuffer()))] {
+            let pair = try EmbeddedMuxPair()
+            try pair.server.writeInbound(bad)
+            XCTAssertFalse(pair.server.isActive)
+            pair.finish()
+        }
+    }
+
+    func testBadPrefaceClosesSession() throws {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+        let session = try channel.pipeline.syncOperations.addMuxSession(role: .responder, configuration: .testDefault, logger: .test) { ch, _ in ch.eventLoop.makeSucceededVoidFuture() }
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\n"))
+        XCTAssertFalse(channel.isActive)
+        XCTAssertTrue(session.isClosed)
+    }
+
+    func testLimitsRefuseExtraStreamsAndLargeMetadata() throws {
+        var config = MuxConfiguration.testDefault
+        config.maxConcurrentStreams = 2
+        config.maxMetadataSize = 8
+        let pair = try EmbeddedMuxPair(configuration: config)
+        defer { pair.finish() }
+        // Local limits.
+        XCTAssertThrowsError(try pair.clientSession.openStream(metadata: ByteBuffer(string: "123456789")).wait()) {
+            XCTAssertEqual($0 as? MuxError, MuxError.metadataTooLarge)
+        }
+        _ = try pair.openClientStream("a")
+        _ = try pair.openClientStream("b")
+        XCTAssertThrowsError(try pair.openClientStream("c")) { XCTAssertEqual($0 as? MuxError, MuxError.tooManyStreams) }
+        try pair.interact()
+        // A peer that ignores the limits gets RESETs, the session lives.
+        try pair.server.writeInbound(encode(.open(streamID: 7, metadata: ByteBuffer())))
+        try pair.server.writeInbound(encode(.open(streamID: 9, metadata: ByteBuffer(string: "123456789"))))
+        let out = try decodeAll(try self.drain(pair.server), preface: false)
+        XCTAssertTrue(out.contains(.reset(streamID: 7, code: .refusedStream)), "\(out)")
+        XCTAssertTrue(out.contains(.reset(streamID: 9, code: .frameSizeError)), "\(out)")
+        XCTAssertTrue(pair.server.isActive)
+    }
+
+    func testLargeWritesAreSplitIntoFramesOfThePeersMaxSize() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (stream, _) = try pair.openClientStream()
+        _ = try pair.clientOutbound()
+        stream.writeAndFlush(ByteBuffer(repeating: 7, count: 200_000), promise: nil)
+        let frames = try decodeAll(try pair.clientOutbound(), preface: false)
+        let sizes = frames.compactMap { frame -> Int? in
+            if case .data(_, let p) = frame { return p.readableBytes }
+            return nil
+        }
+        XCTAssertEqual(sizes, [65536, 65536, 65536, 200_000 - 3 * 65536])
+    }
+
+    func testPingMeasuresRTTAndPeerAnswersPings() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let rtt = pair.clientSession.ping()
+        try pair.interact()
+        XCTAssertGreaterThanOrEqual(try rtt.wait().nanoseconds, 0)
+        XCTAssertNotNil(pair.clientSession.smoothedRTT)
+        try pair.server.writeInbound(encode(.ping(ack: false, payload: 99)))
+        XCTAssertEqual(try decodeAll(try self.drain(pair.server), preface: false), [.ping(ack: true, payload: 99)])
+    }
+
+    func testGoAwayRefusesNewStreamsAndClosesWhenDrained() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (stream, recorder) = try pair.openClientStream()
+        try pair.interact()
+        pair.serverSession.goAway(reason: "restart")
+        try pair.interact()
+        XCTAssertTrue(pair.clientSession.isGoingAway)
+        XCTAssertThrowsError(try pair.openClientStream()) { XCTAssertEqual($0 as? MuxError, MuxError.goingAway) }
+        XCTAssertThrowsError(try pair.serverSession.openStream(metadata: ByteBuffer()).wait())
+        // The open stream still works and finishes.
+        let server = pair.serverStreams.all[0]
+        stream.writeAndFlush(ByteBuffer(string: "still here"), promise: nil)
+        try pair.interact()
+        XCTAssertEqual(server.recorder.receivedString, "still here")
+        XCTAssertTrue(pair.server.isActive)
+        stream.close(mode: .output, promise: nil)
+        server.channel.close(mode: .output, promise: nil)
+        try pair.interact()
+        XCTAssertTrue(recorder.state.inactive)
+        XCTAssertFalse(pair.server.isActive, "drained session closes")
+        XCTAssertTrue(pair.serverSession.isClosed)
+    }
+
+    func testGoAwayRefusesStreamsOpenedConcurrently() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        pair.serverSession.goAway()
+        let (stream, recorder) = try pair.openClientStream()  // crosses the GOAWAY on the wire
+        _ = stream
+        try pair.interact()
+        XCTAssertEqual((recorder.state.errors.first as? MuxError)?.code, .refusedStream)
+        XCTAssertEqual(pair.serverStreams.all.count, 0)
+    }
+
+    func testDatagramsAreDeliveredAndOversizedOnesDropped() throws {
+        var config = MuxConfiguration.testDefault
+        config.maxDatagramSize = 1000
+        let received = MuxLockedValue<[(UInt32, String)]>([])
+        let pair = try EmbeddedMuxPair(configuration: config)
+        defer { pair.finish() }
+        let loop = EmbeddedEventLoop()
+        let a = EmbeddedChannel(loop: loop)
+        let b = EmbeddedChannel(loop: loop)
+        try a.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+        try b.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+        let sa = try a.pipeline.syncOperations.addMuxSession(role: .initiator, configuration: config, logger: .test) { c, _ in c.eventLoop.makeSucceededVoidFuture() }
+        _ = try b.pipeline.syncOperations.addMuxSession(role: .responder, configuration: config, logger: .test, inboundStreamInitializer: { c, _ in c.eventLoop.makeSucceededVoidFuture() }) { flow, payload in
+            received.withLockedValue { $0.append((flow, String(buffer: payload))) }
+        }
+        sa.sendDatagram(flowID: 7, ByteBuffer(string: "dns query"))
+        sa.sendDatagram(flowID: 8, ByteBuffer(repeating: 0, count: 1001))
+        sa.sendDatagram(flowID: 9, ByteBuffer(string: "second"))
+        while let bytes = try a.readOutbound(as: ByteBuffer.self) { try b.writeInbound(bytes) }
+        // An oversized datagram from a peer that ignores the limit is dropped too.
+        try b.writeInbound(encode(.datagram(flowID: 10, payload: ByteBuffer(repeating: 0, count: 1001))))
+        let got = received.withLockedValue { $0 }
+        XCTAssertEqual(got.map(\.0), [7, 9])
+        XCTAssertEqual(got.map(\.1), ["dns query", "second"])
+        XCTAssertEqual(sa.droppedDatagramCount, 1)
+        XCTAssertTrue(b.isActive)
+    }
+
+    func testKeepaliveDetectsDeadPeer() throws {
+        var config = MuxConfiguration.testDefault
+        config.keepaliveInterval = .seconds(1)
+        config.deadPeerTimeout = .seconds(3)
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+        let session = try channel.pipeline.syncOperations.addMuxSession(role: .initiator, configuration: config, logger: .test) { c, _ in c.eventLoop.makeSucceededVoidFuture() }
+        var preface = ByteBuffer()
+        MuxFrameEncoder.writePreface(maxFrameSize: 65536, into: &preface)
+        try channel.writeInbound(preface)
+        _ = try self.drain(channel)
+        loop.advanceTime(by: .seconds(1))
+        let pings = try decodeAll(try self.drain(channel), preface: false)
+        guard case .ping(false, _) = pings.first else { return XCTFail("expected a keepalive ping, got \(pings)") }
+        XCTAssertTrue(channel.isActive)
+        loop.advanceTime(by: .seconds(3))
+        XCTAssertFalse(channel.isActive)
+        XCTAssertTrue(session.isClosed)
+    }
+
+    func testSessionCloseEndsStreamsWithError() throws {
+        let pair = try EmbeddedMuxPair()
+        let (stream, recorder) = try pair.openClientStream()
+        try pair.interact()
+        _ = pair.clientSession.close()
+        pair.loop.run()
+        XCTAssertFalse(stream.isActive)
+        XCTAssertEqual(recorder.state.errors.first as? MuxError, MuxError.sessionClosed)
+        XCTAssertThrowsError(try pair.clientSession.openStream(metadata: ByteBuffer()).wait())
+        pair.finish()
+    }
+
+    private func drain(_ channel: EmbeddedChannel) throws -> ByteBuffer {
+        var all = ByteBuffer()
+        while var bytes = try channel.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&bytes) }
+        return all
+    }
+}
