@@ -1,0 +1,216 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import XCTest
+
+@testable import Mux
+
+final class MuxLoopbackTests: XCTestCase {
+    /// Many streams, random sizes and chunking, random interleaving, random early half-closes; the
+    /// server echoes; checksums must match at both ends. Bounded in count and time.
+    func testRandomizedStreamsEchoWithMatchingChecksums() throws {
+        let seed = ProcessInfo.processInfo.environment["MUX_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 0...UInt64.max)
+        var rng = SplitMix64(seed: seed)
+        let serverSums = MuxLockedValue<[UInt32: Checksum]>([:])
+        let pair = try LoopbackMuxPair { channel, _ in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                try channel.pipeline.syncOperations.addHandler(EchoHandler())
+            }
+        }
+        defer { pair.shutdown() }
+        _ = serverSums
+
+        let streamCount = 48
+        var expectations: [(sent: EventLoopFuture<Checksum>, echoed: EventLoopFuture<Checksum>)] = []
+        for _ in 0..<streamCount {
+            // A fifth of the streams half-close at once (no data); the rest send up to 256 KiB.
+            let total = Int.random(in: 0..<5, using: &rng) == 0 ? 0 : Int.random(in: 1...256 * 1024, using: &rng)
+            let maxChunk = [64, 1500, 16 * 1024, 100_000].randomElement(using: &rng)!
+            let writerSeed = rng.next()
+            let loop = pair.client.eventLoop
+            let sent = loop.makePromise(of: Checksum.self)
+            let echoed = loop.makePromise(of: Checksum.self)
+            let stream = pair.client.openStream(metadata: ByteBuffer(string: "s")) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        RandomWriter(seed: writerSeed, total: total, maxChunk: maxChunk, done: sent),
+                        SinkHandler(done: echoed),
+                    ])
+                }
+            }
+            stream.whenFailure { sent.fail($0); echoed.fail($0) }
+            expectations.append((sent.futureResult, echoed.futureResult))
+        }
+        let deadline = Date().addingTimeInterval(30)
+        for (index, expectation) in expectations.enumerated() {
+            let all = expectation.sent.and(expectation.echoed)
+            let result = try self.wait(all, until: deadline, seed: seed)
+            XCTAssertEqual(result.0, result.1, "stream #\(index) echo differs; seed \(seed) (rerun with MUX_SEED=\(seed))")
+        }
+        // Every stream ends on both sides.
+        for _ in 0..<200 where pair.client.openStreamCount + pair.server.openStreamCount > 0 {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        XCTAssertEqual(pair.client.openStreamCount, 0, "seed \(seed)")
+        XCTAssertEqual(pair.server.openStreamCount, 0, "seed \(seed)")
+    }
+
+    /// One stream's reader stops: other streams keep their throughput, and the stalled stream's
+    /// buffered bytes stay within the window on the receiver and the watermark on the sender.
+    func testSlowReaderDoesNotStallOtherStreams() throws {
+        let stalled = MuxLockedValue<Channel?>(nil)
+        let pair = try LoopbackMuxPair { channel, metadata in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                if String(buffer: metadata) == "stall" {
+                    try channel.syncOptions!.setOption(ChannelOptions.autoRead, value: false)
+                    stalled.withLockedValue { $0 = channel }
+                } else {
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler())
+                }
+            }
+        }
+        defer { pair.shutdown() }
+        let size = 8 * 1024 * 1024
+
+        func transfer() throws -> TimeInterval {
+            let start = Date()
+            let sent = pair.client.eventLoop.makePromise(of: Checksum.self)
+            let echoed = pair.client.eventLoop.makePromise(of: Checksum.self)
+            _ = pair.client.openStream(metadata: ByteBuffer(string: "fast")) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        RandomWriter(seed: 1, total: size, maxChunk: 65536, done: sent),
+                        SinkHandler(done: echoed),
+                    ])
+                }
+            }
+            let (a, b) = try self.wait(sent.futureResult.and(echoed.futureResult), until: Date().addingTimeInterval(30), seed: 0)
+            XCTAssertEqual(a, b)
+            return Date().timeIntervalSince(start)
+        }
+
+        let baseline = try transfer()
+        // Stall a stream: the writer keeps writing while the channel is writable.
+        let stalledSent = pair.client.eventLoop.makePromise(of: Checksum.self)
+        let stalledClient = try pair.client.openStream(metadata: ByteBuffer(string: "stall")) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(RandomWriter(seed: 2, total: 64 * 1024 * 1024, maxChunk: 65536, done: stalledSent))
+            }
+        }.wait()
+        // Let it fill its window.
+        for _ in 0..<300 {
+            let buffered = try pair.client.eventLoop.submit { (stalledClient as! MuxStreamChannel).sendWindow.available }.wait()
+            if buffered == 0 { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let withStall = try transfer()
+        print("slow reader: 8 MiB echo alone \(String(format: "%.3f", baseline)) s, beside a stalled stream \(String(format: "%.3f", withStall)) s")
+        XCTAssertLessThan(withStall, max(baseline * 3, baseline + 1.0), "a stalled stream slowed another one")
+
+        let serverChannel = try XCTUnwrap(stalled.withLockedValue { $0 }) as! MuxStreamChannel
+        let (serverBuffered, window) = try serverChannel.eventLoop.submit {
+            (serverChannel.bufferedInboundBytes, serverChannel.receiveWindow.size)
+        }.wait()
+        let clientBuffered = try pair.client.eventLoop.submit { (stalledClient as! MuxStreamChannel).bufferedOutboundBytes }.wait()
+        XCTAssertEqual(window, MuxProtocol.initialStreamWindow, "a reader that does not read does not grow its window")
+        XCTAssertLessThanOrEqual(serverBuffered, window)
+        XCTAssertGreaterThan(serverBuffered, 0)
+        XCTAssertLessThanOrEqual(clientBuffered, MuxConfiguration().streamWriteBufferWaterMark.high + 65536)
+        XCTAssertFalse(stalledClient.isWritable)
+    }
+
+    func testPingOverLoopbackAndGoAwayDrain() throws {
+        let pair = try LoopbackMuxPair { channel, _ in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                try channel.pipeline.syncOperations.addHandler(EchoHandler())
+            }
+        }
+        defer { pair.shutdown() }
+        let rtt = try pair.client.ping().wait()
+        XCTAssertLessThan(rtt, .seconds(1))
+        let echoed = pair.client.eventLoop.makePromise(of: Checksum.self)
+        let sent = pair.client.eventLoop.makePromise(of: Checksum.self)
+        let stream = try pair.client.openStream(metadata: ByteBuffer()) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                try channel.pipeline.syncOperations.addHandler(SinkHandler(done: echoed))
+            }
+        }.wait()
+        pair.server.goAway(reason: "test")
+        // The open stream still completes after the go-away.
+        let payload = ByteBuffer(string: "after go-away")
+        stream.writeAndFlush(payload).whenSuccess {
+            var c = Checksum()
+            c.update(payload)
+            sent.succeed(c)
+        }
+        stream.close(mode: .output, promise: nil)
+        XCTAssertEqual(try echoed.futureResult.wait(), try sent.futureResult.wait())
+        try pair.server.closeFuture.wait()
+        try pair.client.closeFuture.wait()
+    }
+
+    func testAsyncStreams() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let (initializer, inbound) = MuxSession.makeAsyncInboundStreams()
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    _ = try channel.pipeline.syncOperations.addMuxSession(role: .responder, configuration: .testDefault, logger: .test, inboundStreamInitializer: initializer)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let sessionPromise = group.next().makePromise(of: MuxSession.self)
+        let client = try await ClientBootstrap(group: group).channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                sessionPromise.succeed(
+                    try channel.pipeline.syncOperations.addMuxSession(role: .initiator, configuration: .testDefault, logger: .test) { c, _ in
+                        c.eventLoop.makeSucceededVoidFuture()
+                    })
+            }
+        }.connect(to: server.localAddress!).get()
+        let session = try await sessionPromise.futureResult.get()
+
+        async let serverSide: String = {
+            for await stream in inbound {
+                let target = String(buffer: stream.metadata)
+                return try await stream.channel.executeThenClose { input, output in
+                    var received = ""
+                    for try await chunk in input { received += String(buffer: chunk) }
+                    try await output.write(ByteBuffer(string: "\(target):\(received)"))
+                    return received
+                }
+            }
+            return ""
+        }()
+        let stream = try await session.openAsyncStream(metadata: ByteBuffer(string: "svc"))
+        let reply = try await stream.executeThenClose { input, output in
+            try await output.write(ByteBuffer(string: "hi"))
+            output.finish()
+            var reply = ""
+            for try await chunk in input { reply += String(buffer: chunk) }
+            return reply
+        }
+        let received = try await serverSide
+        XCTAssertEqual(received, "hi")
+        XCTAssertEqual(reply, "svc:hi")
+        try await client.close()
+        try await server.close()
+    }
+
+    private func wait<T: Sendable>(_ future: EventLoopFuture<T>, until deadline: Date, seed: UInt64) throws -> T {
+        let box = MuxLockedValue<Result<T, Error>?>(nil)
+        future.whenComplete { result in box.withLockedValue { $0 = result } }
+        while Date() < deadline {
+            if let result = box.withLockedValue({ $0 }) { return try result.get() }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        XCTFail("timed out; seed \(seed)")
+        throw ChannelError.connectTimeout(.seconds(30))
+    }
+}
