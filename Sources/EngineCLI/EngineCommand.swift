@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import Shared
+import ServiceLifecycle
+import Yams
+
+/// The flags both binaries share, in GOST's spelling.
+public struct EngineOptions: ParsableArguments {
+    @Option(name: .customShort("L"), help: ArgumentHelp("A service, e.g. http://:8080, socks5://user:pass@:1080, :8080 (auto), tcp://:8080/127.0.0.1:80, udp://:10053/127.0.0.1:53. Repeatable.", valueName: "url"))
+    public var listen: [String] = []
+
+    @Option(name: .customShort("F"), help: ArgumentHelp("A hop of the chain every -L service uses, e.g. http://host:3128, socks5+tls://user:pass@host:1080. Repeatable, in order.", valueName: "url"))
+    public var forward: [String] = []
+
+    @Option(name: .customShort("C"), help: ArgumentHelp("A GOST-style YAML config file (services, chains).", valueName: "file"))
+    public var configFile: String?
+
+    @Flag(name: .customShort("D"), help: "Debug logging.")
+    public var debug = false
+
+    @Option(name: .customShort("O"), help: ArgumentHelp("Print the configuration the other flags mean, as yaml or json, and exit.", valueName: "format"))
+    public var output: String?
+
+    public init() {}
+
+    /// The config the flags describe: the file's services and chains, then the -L/-F ones
+    /// (the -F hops form one chain, `cli-chain`, which every -L service uses).
+    public func config() throws -> Config {
+        var config = Config()
+        if let file = configFile {
+            config = try ConfigLoader.load(path: file)
+        }
+        let flags = try URLSpec.config(listen: listen, forward: forward)
+        // The flags' chain and services get names that cannot clash with the file's.
+        var chainName: String?
+        if var chains = flags.chains {
+            chains[0].name = "cli-chain"
+            chainName = chains[0].name
+            config.chains = (config.chains ?? []) + chains
+        }
+        if let services = flags.services {
+            config.services = (config.services ?? []) + services.enumerated().map { i, s in
+                var s = s
+                s.name = "cli-\(i)"
+                s.handler.chain = chainName
+                return s
+            }
+        }
+        return config
+    }
+}
+
+/// Runs an engine from flags, with GOST's exit codes: 2 for a config that cannot run.
+public enum EngineMain {
+    /// The shared entry point. `defaults` supplies services when no flag names any.
+    public static func run(_ options: EngineOptions, program: String, defaults: (() -> (Config, String))? = nil) async -> Int32 {
+        var config: Config
+        do {
+            config = try options.config()
+        } catch {
+            FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            return 2
+        }
+        var banner: String?
+        if (config.services ?? []).isEmpty, let defaults {
+            (config, banner) = defaults()
+        }
+        if let format = options.output {
+            do {
+                switch format {
+                case "yaml": print(try YAMLEncoder().encode(config), terminator: "")
+                case "json":
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    print(String(decoding: try encoder.encode(config), as: UTF8.self))
+                default:
+                    FileHandle.standardError.write(Data("\(program): -O takes yaml or json\n".utf8))
+                    return 2
+                }
+            } catch {
+                FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+                return 1
+            }
+            return 0
+        }
+        var level: Logger.Level = options.debug ? .debug : .info
+        if !options.debug, let text = config.log?.level {
+            level = Logger.Level(rawValue: text == "warn" ? "warning" : text) ?? .info
+        }
+        let chosen = level
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = chosen
+            return handler
+        }
+        let logger = Logger(label: program)
+        let services: [ServiceRuntime]
+        do {
+            services = try EngineBuilder(logger: logger).build(config)
+        } catch {
+            FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            return 2
+        }
+        guard !services.isEmpty else {
+            FileHandle.standardError.write(Data("\(program): nothing to run: give -L, or -C with services (see --help)\n".utf8))
+            return 2
+        }
+        if let banner { FileHandle.standardError.write(Data(banner.utf8)) }
+        let engine = Engine(services: services)
+        let group = ServiceGroup(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        do {
+            try await group.run()
+            return 0
+        } catch {
+            logger.error("stopped", metadata: ["error": "\(error)"])
+            return 1
+        }
+    }
+}

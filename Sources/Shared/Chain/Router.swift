@@ -1,0 +1,96 @@
+import Logging
+import NIOCore
+
+/// Reaches a target through a chain (or directly when there is none).
+///
+/// Hop 0's node is dialed with its dialer; each node's connector asks that node to reach the next
+/// hop's node, and the last connector asks for the target. Failures mark the node that failed, so
+/// the selector routes around it.
+public struct Router: Sendable {
+    public var chain: Chain?
+    /// Upper bound on dialing plus every hop's handshake.
+    public var timeout: TimeAmount
+
+    public init(chain: Chain? = nil, timeout: TimeAmount = .seconds(15)) {
+        self.chain = chain
+        self.timeout = timeout
+    }
+
+    /// A connection carrying raw bytes to `target`, on `eventLoop` (so it can be glued lock-free).
+    /// Its handshake reader is still installed, holding any bytes the target sent early; the
+    /// caller's `splice` releases them.
+    public func dial(_ target: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Handshake {
+        guard let chain, !chain.hops.isEmpty else {
+            let channel = try await TCPDialer(connectTimeout: timeout).dial(target, on: eventLoop, logger: logger)
+            return try await Handshake.install(on: channel)
+        }
+        var picks: [(hop: Hop, index: Int)] = []
+        for hop in chain.hops {
+            guard let index = hop.selector.select() else {
+                throw EngineError(.connectFailed, "chain \(chain.name): hop \(hop.name) has no nodes")
+            }
+            picks.append((hop, index))
+        }
+        let first = picks[0].hop.selector.nodes[picks[0].index]
+        let channel: Channel
+        do {
+            channel = try await first.dialer.dial(first.address, on: eventLoop, logger: logger)
+        } catch {
+            picks[0].hop.selector.markFailure(picks[0].index)
+            throw EngineError(.connectFailed, "chain \(chain.name): dial \(first.name) (\(first.address)): \(error)")
+        }
+        let deadline = eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        defer { deadline.cancel() }
+        let io: Handshake
+        do {
+            io = try await Handshake.install(on: channel)
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+        for (i, pick) in picks.enumerated() {
+            let node = pick.hop.selector.nodes[pick.index]
+            let next = i + 1 < picks.count ? picks[i + 1].hop.selector.nodes[picks[i + 1].index].address : target
+            guard let connector = node.connector else {
+                channel.close(promise: nil)
+                throw EngineError(.connectFailed, "chain \(chain.name): node \(node.name) has no connector")
+            }
+            do {
+                try await connector.connect(io, to: next, logger: logger)
+                pick.hop.selector.markSuccess(pick.index)
+            } catch {
+                channel.close(promise: nil)
+                if let e = error as? EngineError, e.kind == .authenticationFailed || e.kind == .protocolViolation {
+                    pick.hop.selector.markFailure(pick.index)
+                } else if i + 1 < picks.count {
+                    picks[i + 1].hop.selector.markFailure(picks[i + 1].index)
+                }
+                logger.debug("chain hop failed", metadata: ["chain": "\(chain.name)", "node": "\(node.name)", "next": "\(next)", "error": "\(error)"])
+                throw error
+            }
+        }
+        return io
+    }
+}
+
+extension Forwarder {
+    /// Dials a forwarder target through `router`, trying each node once before giving up.
+    public func dial(router: Router, on eventLoop: EventLoop, logger: Logger) async throws -> (Handshake, Node) {
+        var tried: Set<Int> = []
+        var lastError: Error = EngineError(.connectFailed, "forwarder has no nodes")
+        while let index = selector.select(excluding: tried) {
+            tried.insert(index)
+            let node = selector.nodes[index]
+            do {
+                let channel = try await router.dial(node.address, on: eventLoop, logger: logger)
+                selector.markSuccess(index)
+                return (channel, node)
+            } catch {
+                selector.markFailure(index)
+                logger.warning("forward target failed", metadata: ["target": "\(node.address)", "error": "\(error)"])
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Yams
+
+/// Reads a GOST-style YAML file into a `Config`, turning decoding failures into path-qualified
+/// `ConfigError`s (`services[0].handler: missing key "type"`).
+public enum ConfigLoader {
+    public static func load(path: String) throws -> Config {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(path: path, reason: "cannot read file")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), source: path)
+    }
+
+    public static func parse(_ text: String, source: String = "config") throws -> Config {
+        do {
+            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return Config() }
+            return try YAMLDecoder().decode(Config.self, from: text)
+        } catch let error as ConfigError {
+            throw error
+        } catch let error as DecodingError {
+            throw describe(error)
+        } catch let error as YamlError {
+            throw ConfigError(path: source, reason: "not valid YAML: \(error)")
+        } catch {
+            throw ConfigError(path: source, reason: "\(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> ConfigError {
+        switch error {
+        case .keyNotFound(let key, let ctx):
+            return ConfigError(path: ConfigPath.render(ctx.codingPath + [key]), reason: "missing required key \"\(key.stringValue)\"")
+        case .typeMismatch(let type, let ctx):
+            return ConfigError(path: ConfigPath.render(ctx.codingPath), reason: "wrong type, expected \(describe(type))")
+        case .valueNotFound(let type, let ctx):
+            return ConfigError(path: ConfigPath.render(ctx.codingPath), reason: "missing value, expected \(describe(type))")
+        case .dataCorrupted(let ctx):
+            if let underlying = ctx.underlyingError as? ConfigError { return underlying }
+            return ConfigError(path: ConfigPath.render(ctx.codingPath), reason: ctx.debugDescription)
+        @unknown default:
+            return ConfigError(path: "config", reason: "\(error)")
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        let name = "\(type)"
+        if name.hasPrefix("Array") { return "a list" }
+        if name.hasPrefix("Dictionary") || name.hasSuffix("Config") || name == "Metadata" { return "a mapping" }
+        switch name {
+        case "String", "LooseString": return "text"
+        case "Int": return "an integer"
+        case "Bool": return "true or false"
+        default: return name
+        }
+    }
+}

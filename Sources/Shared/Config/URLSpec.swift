@@ -1,0 +1,165 @@
+/// GOST's command-line URL forms, turned into the same `Config` the YAML gives:
+/// `-L [handler[+listener]://][user:pass@][host]:port[/target,...][?key=value&...]`,
+/// `-F [connector[+dialer]://][user:pass@]host:port[?key=value&...]`.
+public enum URLSpec {
+    /// Parsed pieces of one URL.
+    struct Parts {
+        var scheme: String?
+        var user: String?
+        var password: String?
+        var address: String
+        var path: String?
+        var query: [String: String]
+    }
+
+    /// Types that only exist as listeners/dialers, so `tls://` alone means "auto over TLS" (-L)
+    /// or "http over TLS" (-F), as in GOST.
+    static let transportOnly: Set<String> = ["tls"]
+
+    public static func service(_ text: String, index: Int, chain: String?) throws -> ServiceConfig {
+        let path = "-L[\(index)]"
+        let p = try parse(text, path: path)
+        var handler = "auto"
+        var listener = "tcp"
+        if let scheme = p.scheme {
+            let parts = scheme.split(separator: "+", maxSplits: 1).map(String.init)
+            if parts.count == 2 {
+                handler = parts[0]
+                listener = parts[1]
+            } else if transportOnly.contains(parts[0]) {
+                listener = parts[0]
+            } else {
+                handler = parts[0]
+                listener = parts[0] == "udp" ? "udp" : "tcp"
+            }
+        }
+        var auth: Credentials?
+        if let user = p.user { auth = Credentials(username: user, password: p.password ?? "") }
+        var forwarder: ForwarderConfig?
+        if let targets = p.path, !targets.isEmpty {
+            let nodes = targets.split(separator: ",").enumerated().map { ForwardNodeConfig(name: "target-\($0.offset)", addr: String($0.element)) }
+            forwarder = ForwarderConfig(nodes: nodes)
+        }
+        let metadata = p.query.isEmpty ? nil : Metadata(p.query)
+        return ServiceConfig(
+            name: "service-\(index)",
+            addr: p.address,
+            handler: HandlerConfig(type: handler, chain: chain, auth: auth, metadata: metadata),
+            listener: ListenerConfig(type: listener, metadata: metadata),
+            forwarder: forwarder)
+    }
+
+    public static func hop(_ text: String, index: Int) throws -> HopConfig {
+        let path = "-F[\(index)]"
+        let p = try parse(text, path: path)
+        var connector = "http"
+        var dialer = "tcp"
+        if let scheme = p.scheme {
+            let parts = scheme.split(separator: "+", maxSplits: 1).map(String.init)
+            if parts.count == 2 {
+                connector = parts[0]
+                dialer = parts[1]
+            } else if transportOnly.contains(parts[0]) {
+                dialer = parts[0]
+            } else {
+                connector = parts[0]
+            }
+        }
+        guard !p.address.hasPrefix(":") else {
+            throw ConfigError(path: path, reason: "a node needs a host: \"\(text)\"")
+        }
+        var auth: Credentials?
+        if let user = p.user { auth = Credentials(username: user, password: p.password ?? "") }
+        var tls: TLSConfig?
+        if dialer == "tls" {
+            tls = TLSConfig(caFile: p.query["caFile"] ?? p.query["ca"], serverName: p.query["serverName"], secure: p.query["secure"].map { $0 == "true" || $0 == "1" })
+        }
+        let metadata = p.query.isEmpty ? nil : Metadata(p.query)
+        let node = NodeConfig(
+            name: "node-0", addr: p.address,
+            connector: ConnectorConfig(type: connector, auth: auth, metadata: metadata),
+            dialer: DialerConfig(type: dialer, tls: tls, metadata: metadata))
+        return HopConfig(name: "hop-\(index)", nodes: [node])
+    }
+
+    /// The whole command line as one config: `-F` hops form `chain-0`, used by every `-L` service.
+    public static func config(listen: [String], forward: [String]) throws -> Config {
+        var config = Config()
+        var chainName: String?
+        if !forward.isEmpty {
+            let hops = try forward.enumerated().map { try hop($0.element, index: $0.offset) }
+            config.chains = [ChainConfig(name: "chain-0", hops: hops)]
+            chainName = "chain-0"
+        }
+        if !listen.isEmpty {
+            config.services = try listen.enumerated().map { try service($0.element, index: $0.offset, chain: chainName) }
+        }
+        return config
+    }
+
+    static func parse(_ text: String, path: String) throws -> Parts {
+        var rest = Substring(text)
+        var scheme: String?
+        if let r = rest.range(of: "://") {
+            scheme = String(rest[..<r.lowerBound]).lowercased()
+            rest = rest[r.upperBound...]
+            guard let s = scheme, !s.isEmpty, s.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" }) else {
+                throw ConfigError(path: path, reason: "bad scheme in \"\(text)\"")
+            }
+        }
+        var query: [String: String] = [:]
+        if let q = rest.firstIndex(of: "?") {
+            for pair in rest[rest.index(after: q)...].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                query[percentDecode(String(kv[0]))] = kv.count > 1 ? percentDecode(String(kv[1])) : "true"
+            }
+            rest = rest[..<q]
+        }
+        var pathPart: String?
+        // The authority ends at the first "/" after any userinfo.
+        let authorityEnd: Substring.Index
+        if let at = rest.lastIndex(of: "@") {
+            authorityEnd = rest[at...].firstIndex(of: "/") ?? rest.endIndex
+        } else {
+            authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        }
+        if authorityEnd < rest.endIndex {
+            pathPart = String(rest[rest.index(after: authorityEnd)...])
+        }
+        var authority = rest[..<authorityEnd]
+        var user: String?
+        var password: String?
+        if let at = authority.lastIndex(of: "@") {
+            let info = authority[..<at]
+            if let colon = info.firstIndex(of: ":") {
+                user = percentDecode(String(info[..<colon]))
+                password = percentDecode(String(info[info.index(after: colon)...]))
+            } else {
+                user = percentDecode(String(info))
+            }
+            authority = authority[authority.index(after: at)...]
+        }
+        let address = String(authority)
+        do {
+            _ = try HostPort(parsing: address)
+        } catch {
+            throw ConfigError(path: path, reason: "\(error) in \"\(text)\"")
+        }
+        return Parts(scheme: scheme, user: user, password: password, address: address, path: pathPart, query: query)
+    }
+
+    static func percentDecode(_ s: String) -> String {
+        guard s.contains("%") else { return s }
+        var bytes: [UInt8] = []
+        var it = Array(s.utf8)[...]
+        while let c = it.popFirst() {
+            if c == UInt8(ascii: "%"), it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(c)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

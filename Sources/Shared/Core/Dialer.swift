@@ -1,0 +1,52 @@
+import Logging
+import NIOCore
+
+/// How a node is reached: opens a transport (TCP, TLS, ...) to the node's address.
+///
+/// The returned channel carries plain bytes to the node (a TLS dialer leaves its TLS handler in the
+/// pipeline), ready for the node's `Connector`.
+public protocol Dialer: Sendable {
+    func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Channel
+}
+
+/// What a dialer, connector or handler learns at construction: its options.
+public struct ComponentOptions: Sendable {
+    public var metadata: Metadata
+    public var auth: Credentials?
+    public var tls: TLSOptions?
+
+    public init(metadata: Metadata = Metadata(), auth: Credentials? = nil, tls: TLSOptions? = nil) {
+        self.metadata = metadata
+        self.auth = auth
+        self.tls = tls
+    }
+}
+
+/// A username and password, for proxy authentication in either direction.
+public struct Credentials: Sendable, Hashable, Codable {
+    public var username: String
+    public var password: String
+
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+}
+
+/// TLS settings of a listener (certificate) or a dialer (verification).
+public struct TLSOptions: Sendable, Hashable {
+    public var certFile: String?
+    public var keyFile: String?
+    public var caFile: String?
+    public var serverName: String?
+    /// Verify the peer's certificate chain and name. GOST's default for dialers is not to.
+    public var secure: Bool
+
+    public init(certFile: String? = nil, keyFile: String? = nil, caFile: String? = nil, serverName: String? = nil, secure: Bool = false) {
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.caFile = caFile
+        self.serverName = serverName
+        self.secure = secure
+    }
+}

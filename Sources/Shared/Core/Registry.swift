@@ -1,0 +1,56 @@
+import NIOSSL
+
+/// Type names (`http`, `socks5`, `tcp`, `tls`, ...) to implementations. Config parsing only looks
+/// names up here, so a new protocol is one file plus one line in `Registry.standard`.
+public struct Registry: Sendable {
+    public typealias HandlerFactory = @Sendable (HandlerSpec) throws -> AnyHandler
+    public typealias ListenerFactory = @Sendable (ListenerSpec) throws -> AnyListener
+    public typealias DialerFactory = @Sendable (ComponentOptions) throws -> any Dialer
+    public typealias ConnectorFactory = @Sendable (ComponentOptions) throws -> any Connector
+
+    public var handlers: [String: HandlerFactory] = [:]
+    public var listeners: [String: ListenerFactory] = [:]
+    public var dialers: [String: DialerFactory] = [:]
+    public var connectors: [String: ConnectorFactory] = [:]
+
+    public init() {}
+
+    /// What a handler factory is given.
+    public struct HandlerSpec: Sendable {
+        public var options: ComponentOptions
+        public var auth: Authenticator
+    }
+
+    /// What a listener factory is given.
+    public struct ListenerSpec: Sendable {
+        public var options: ComponentOptions
+    }
+
+    /// Every protocol this engine ships.
+    public static let standard: Registry = {
+        var r = Registry()
+        r.handlers["http"] = { .stream(HTTPHandler(options: $0.options, auth: $0.auth)) }
+        r.handlers["socks5"] = { .stream(SOCKS5Handler(options: $0.options, auth: $0.auth)) }
+        r.handlers["socks"] = r.handlers["socks5"]
+        r.handlers["socks4"] = { .stream(SOCKS4Handler(options: $0.options, auth: $0.auth)) }
+        r.handlers["socks4a"] = r.handlers["socks4"]
+        r.handlers["auto"] = { .stream(AutoHandler(options: $0.options, auth: $0.auth)) }
+        r.handlers["tcp"] = { .stream(TCPForwardHandler(options: $0.options)) }
+        r.handlers["forward"] = r.handlers["tcp"]
+        r.handlers["udp"] = { .datagram(UDPForwardHandler(options: $0.options)) }
+
+        r.listeners["tcp"] = { _ in .stream(TCPListener()) }
+        r.listeners["tls"] = { spec in .stream(TCPListener(tls: try (spec.options.tls ?? TLSOptions()).makeServerContext())) }
+        r.listeners["udp"] = { _ in .datagram(UDPListener()) }
+
+        r.dialers["tcp"] = { _ in TCPDialer() }
+        r.dialers["tls"] = { try TLSDialer(options: $0.tls ?? TLSOptions()) }
+
+        r.connectors["http"] = { HTTPConnector(options: $0) }
+        r.connectors["socks5"] = { SOCKS5Connector(options: $0) }
+        r.connectors["socks"] = r.connectors["socks5"]
+        r.connectors["socks4"] = { SOCKS4Connector(options: $0) }
+        r.connectors["socks4a"] = r.connectors["socks4"]
+        return r
+    }()
+}

@@ -1,0 +1,159 @@
+import Logging
+
+/// Turns a decoded `Config` into runnable services, checking every reference and type name first,
+/// so a bad config is refused with its path before anything listens.
+public struct EngineBuilder {
+    public var registry: Registry
+    public var logger: Logger
+
+    public init(registry: Registry = .standard, logger: Logger) {
+        self.registry = registry
+        self.logger = logger
+    }
+
+    public func build(_ config: Config) throws -> [ServiceRuntime] {
+        var chains: [String: Chain] = [:]
+        for (ci, chain) in (config.chains ?? []).enumerated() {
+            let path = "chains[\(ci)]"
+            guard !chain.name.isEmpty else { throw ConfigError(path: "\(path).name", reason: "a chain needs a name") }
+            guard chains[chain.name] == nil else { throw ConfigError(path: "\(path).name", reason: "duplicate chain name \"\(chain.name)\"") }
+            chains[chain.name] = try buildChain(chain, path: path)
+        }
+        var services: [ServiceRuntime] = []
+        var names: Set<String> = []
+        for (si, service) in (config.services ?? []).enumerated() {
+            let path = "services[\(si)]"
+            var s = service
+            if s.name.isEmpty { s.name = "service-\(si)" }
+            guard names.insert(s.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(s.name)\"") }
+            services.append(try buildService(s, path: path, chains: chains))
+        }
+        return services
+    }
+
+    func buildService(_ s: ServiceConfig, path: String, chains: [String: Chain]) throws -> ServiceRuntime {
+        let address: HostPort
+        do { address = try HostPort(parsing: s.addr) } catch { throw ConfigError(path: "\(path).addr", reason: "\(error)") }
+
+        guard let handlerFactory = registry.handlers[s.handler.type] else {
+            throw ConfigError(path: "\(path).handler.type", reason: "unknown handler type \"\(s.handler.type)\" (known: \(registry.handlers.keys.sorted().joined(separator: ", ")))")
+        }
+        guard let listenerFactory = registry.listeners[s.listener.type] else {
+            throw ConfigError(path: "\(path).listener.type", reason: "unknown listener type \"\(s.listener.type)\" (known: \(registry.listeners.keys.sorted().joined(separator: ", ")))")
+        }
+        var chain: Chain?
+        if let name = s.handler.chain {
+            guard let c = chains[name] else { throw ConfigError(path: "\(path).handler.chain", reason: "no chain named \"\(name)\"") }
+            chain = c
+        }
+        if let name = s.listener.chain {
+            guard chains[name] != nil else { throw ConfigError(path: "\(path).listener.chain", reason: "no chain named \"\(name)\"") }
+            throw ConfigError(path: "\(path).listener.chain", reason: "listener type \"\(s.listener.type)\" does not use a chain")
+        }
+
+        var handlerMeta = s.metadata ?? Metadata()
+        for (k, v) in (s.handler.metadata ?? Metadata()).values { handlerMeta[k] = v }
+        let credentials = (s.handler.auth.map { [$0] } ?? []) + (s.handler.auths ?? [])
+        let handlerOptions = ComponentOptions(metadata: handlerMeta, auth: s.handler.auth)
+        let handler: AnyHandler
+        do {
+            handler = try handlerFactory(.init(options: handlerOptions, auth: Authenticator(credentials)))
+        } catch {
+            throw ConfigError(path: "\(path).handler", reason: "\(error)")
+        }
+        let listenerOptions = ComponentOptions(metadata: s.listener.metadata ?? Metadata(), tls: s.listener.tls?.options ?? tlsFromMetadata(s.listener.metadata))
+        let listener: AnyListener
+        do {
+            listener = try listenerFactory(.init(options: listenerOptions))
+        } catch {
+            throw ConfigError(path: "\(path).listener.tls", reason: "cannot set up TLS: \(error)")
+        }
+        switch (handler, listener) {
+        case (.stream, .stream), (.datagram, .datagram): break
+        default:
+            throw ConfigError(path: "\(path).listener.type", reason: "handler \"\(s.handler.type)\" cannot run on a \"\(s.listener.type)\" listener")
+        }
+
+        var forwarder: Forwarder?
+        if let f = s.forwarder {
+            var nodes: [Node] = []
+            for (ni, n) in f.nodes.enumerated() {
+                let np = "\(path).forwarder.nodes[\(ni)]"
+                do {
+                    let a = try HostPort(parsing: n.addr)
+                    nodes.append(Node(name: n.name.isEmpty ? "target-\(ni)" : n.name, address: a))
+                } catch {
+                    throw ConfigError(path: "\(np).addr", reason: "\(error)")
+                }
+            }
+            forwarder = Forwarder(nodes: nodes, options: try selectorOptions(f.selector, path: "\(path).forwarder.selector"))
+        }
+        if ["tcp", "udp", "forward"].contains(s.handler.type), forwarder?.selector.nodes.isEmpty ?? true {
+            throw ConfigError(path: "\(path).forwarder.nodes", reason: "the \(s.handler.type) handler needs at least one target node")
+        }
+        var serviceLogger = logger
+        serviceLogger[metadataKey: "service"] = "\(s.name)"
+        let context = HandlerContext(serviceName: s.name, router: Router(chain: chain), forwarder: forwarder, logger: serviceLogger)
+        return ServiceRuntime(name: s.name, address: address, handlerType: s.handler.type, listenerType: s.listener.type, listener: listener, handler: handler, context: context)
+    }
+
+    func buildChain(_ chain: ChainConfig, path: String) throws -> Chain {
+        var hops: [Hop] = []
+        for (hi, hop) in chain.hops.enumerated() {
+            let hp = "\(path).hops[\(hi)]"
+            guard !hop.nodes.isEmpty else { throw ConfigError(path: "\(hp).nodes", reason: "a hop needs at least one node") }
+            var nodes: [Node] = []
+            for (ni, n) in hop.nodes.enumerated() {
+                let np = "\(hp).nodes[\(ni)]"
+                let address: HostPort
+                do { address = try HostPort(parsing: n.addr) } catch { throw ConfigError(path: "\(np).addr", reason: "\(error)") }
+                let connectorType = n.connector?.type ?? "http"
+                let dialerType = n.dialer?.type ?? "tcp"
+                guard let cf = registry.connectors[connectorType] else {
+                    throw ConfigError(path: "\(np).connector.type", reason: "unknown connector type \"\(connectorType)\" (known: \(registry.connectors.keys.sorted().joined(separator: ", ")))")
+                }
+                guard let df = registry.dialers[dialerType] else {
+                    throw ConfigError(path: "\(np).dialer.type", reason: "unknown dialer type \"\(dialerType)\" (known: \(registry.dialers.keys.sorted().joined(separator: ", ")))")
+                }
+                let connector = try cf(ComponentOptions(metadata: n.connector?.metadata ?? Metadata(), auth: n.connector?.auth))
+                let dialer: any Dialer
+                do {
+                    dialer = try df(ComponentOptions(metadata: n.dialer?.metadata ?? Metadata(), tls: n.dialer?.tls?.options ?? tlsFromMetadata(n.dialer?.metadata)))
+                } catch {
+                    throw ConfigError(path: "\(np).dialer.tls", reason: "cannot set up TLS: \(error)")
+                }
+                nodes.append(Node(name: n.name.isEmpty ? "node-\(ni)" : n.name, address: address, dialer: dialer, connector: connector))
+            }
+            hops.append(Hop(name: hop.name.isEmpty ? "hop-\(hi)" : hop.name, nodes: nodes, options: try selectorOptions(hop.selector, path: "\(hp).selector")))
+        }
+        return Chain(name: chain.name, hops: hops)
+    }
+
+    func selectorOptions(_ s: SelectorConfig?, path: String) throws -> SelectorOptions {
+        var o = SelectorOptions()
+        guard let s else { return o }
+        if let strategy = s.strategy {
+            guard let st = SelectionStrategy(rawValue: strategy) else {
+                throw ConfigError(path: "\(path).strategy", reason: "unknown strategy \"\(strategy)\" (known: round, rand, fifo)")
+            }
+            o.strategy = st
+        }
+        if let m = s.maxFails {
+            guard m >= 1 else { throw ConfigError(path: "\(path).maxFails", reason: "must be at least 1") }
+            o.maxFails = m
+        }
+        if let t = s.failTimeout {
+            guard let d = GoDuration.parse(t) else { throw ConfigError(path: "\(path).failTimeout", reason: "not a duration: \"\(t)\" (e.g. 10s, 1m)") }
+            o.failTimeout = d
+        }
+        return o
+    }
+
+    /// TLS settings given as URL query parameters (`?certFile=...&secure=true`).
+    func tlsFromMetadata(_ m: Metadata?) -> TLSOptions? {
+        guard let m else { return nil }
+        let keys = ["certFile", "keyFile", "caFile", "serverName", "secure", "cert", "key", "ca"]
+        guard keys.contains(where: { m[$0] != nil }) else { return nil }
+        return TLSOptions(certFile: m["certFile"] ?? m["cert"], keyFile: m["keyFile"] ?? m["key"], caFile: m["caFile"] ?? m["ca"], serverName: m["serverName"], secure: m.bool("secure") ?? false)
+    }
+}

@@ -1,0 +1,28 @@
+import Logging
+import NIOCore
+
+/// Asks an HTTP proxy for a tunnel with `CONNECT host:port` (RFC 9110 §9.3.6).
+///
+/// Written on `Handshake` rather than NIOHTTP1ProxyConnectHandler so all connectors share one way
+/// to hand bytes that arrive right after the reply to the next stage of the chain.
+public struct HTTPConnector: Connector {
+    public var auth: Credentials?
+
+    public init(options: ComponentOptions = ComponentOptions()) {
+        self.auth = options.auth
+    }
+
+    public func connect(_ io: Handshake, to target: HostPort, logger: Logger) async throws {
+        var request = "CONNECT \(target) HTTP/1.1\r\nHost: \(target)\r\nProxy-Connection: keep-alive\r\n"
+        if let auth {
+            request += "Proxy-Authorization: Basic \(auth.basicToken)\r\n"
+        }
+        request += "\r\n"
+        try await io.write(request)
+        let response = try await io.read { try HTTPHead.readResponse(&$0) }
+        guard (200..<300).contains(response.status) else {
+            let kind: EngineError.Kind = response.status == 407 ? .authenticationFailed : .connectFailed
+            throw EngineError(kind, "HTTP proxy refused CONNECT \(target): \(response.status) \(response.reason)")
+        }
+    }
+}

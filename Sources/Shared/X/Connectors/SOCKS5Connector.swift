@@ -1,0 +1,75 @@
+import Logging
+import NIOCore
+
+/// Asks a SOCKS5 proxy (RFC 1928) to CONNECT, authenticating with RFC 1929 when credentials are set.
+public struct SOCKS5Connector: Connector {
+    public var auth: Credentials?
+
+    public init(options: ComponentOptions = ComponentOptions()) {
+        self.auth = options.auth
+    }
+
+    public func connect(_ io: Handshake, to target: HostPort, logger: Logger) async throws {
+        try await negotiate(io)
+        var request = io.channel.allocator.buffer(capacity: 262)
+        request.writeBytes([0x05, 0x01, 0x00])
+        SOCKSAddress.write(target, to: &request)
+        try await io.write(request)
+        let reply = try await io.read { buffer -> (UInt8, HostPort)? in
+            guard let head = buffer.readBytes(length: 3) else { return nil }
+            guard head[0] == 0x05 else { throw EngineError(.protocolViolation, "SOCKS5 reply with version \(head[0])") }
+            guard let bound = try SOCKSAddress.read(from: &buffer) else { return nil }
+            return (head[1], bound)
+        }
+        guard reply.0 == 0x00 else {
+            throw EngineError(Self.kind(ofReply: reply.0), "SOCKS5 proxy refused CONNECT \(target): \(Self.describe(reply: reply.0))")
+        }
+    }
+
+    /// Method negotiation and, if chosen, username/password sub-negotiation.
+    func negotiate(_ io: Handshake) async throws {
+        try await io.write(auth == nil ? [0x05, 0x01, 0x00] : [0x05, 0x02, 0x00, 0x02])
+        let method = try await io.readBytes(2)
+        guard method[0] == 0x05 else { throw EngineError(.protocolViolation, "not a SOCKS5 server (version \(method[0]))") }
+        switch method[1] {
+        case 0x00:
+            return
+        case 0x02:
+            guard let auth else { throw EngineError(.protocolViolation, "SOCKS5 server chose username/password that we did not offer") }
+            let user = Array(auth.username.utf8.prefix(255))
+            let pass = Array(auth.password.utf8.prefix(255))
+            try await io.write([0x01, UInt8(user.count)] + user + [UInt8(pass.count)] + pass)
+            let status = try await io.readBytes(2)
+            guard status[1] == 0x00 else { throw EngineError(.authenticationFailed, "SOCKS5 authentication failed") }
+        case 0xFF:
+            throw EngineError(.authenticationFailed, "SOCKS5 server accepts none of our methods (credentials required?)")
+        default:
+            throw EngineError(.protocolViolation, "SOCKS5 server chose unknown method \(method[1])")
+        }
+    }
+
+    static func kind(ofReply code: UInt8) -> EngineError.Kind {
+        switch code {
+        case 0x02: return .notAllowed
+        case 0x03, 0x04: return .hostUnreachable
+        case 0x05: return .connectionRefused
+        case 0x06: return .timeout
+        case 0x07, 0x08: return .unsupported
+        default: return .connectFailed
+        }
+    }
+
+    static func describe(reply code: UInt8) -> String {
+        switch code {
+        case 0x01: return "general failure"
+        case 0x02: return "not allowed by ruleset"
+        case 0x03: return "network unreachable"
+        case 0x04: return "host unreachable"
+        case 0x05: return "connection refused"
+        case 0x06: return "TTL expired"
+        case 0x07: return "command not supported"
+        case 0x08: return "address type not supported"
+        default: return "reply \(code)"
+        }
+    }
+}

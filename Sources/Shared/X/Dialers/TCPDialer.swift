@@ -1,0 +1,41 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Plain TCP to the node, with half-close allowed so a proxy can pass a peer's FIN on.
+public struct TCPDialer: Dialer {
+    public var connectTimeout: TimeAmount
+
+    public init(connectTimeout: TimeAmount = .seconds(10)) {
+        self.connectTimeout = connectTimeout
+    }
+
+    public func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Channel {
+        try await Self.bootstrap(on: eventLoop, timeout: connectTimeout)
+            .connect(host: address.dialHost, port: address.port)
+            .flatMapErrorThrowing { error in throw Self.classify(error, address: address) }
+            .get()
+    }
+
+    static func bootstrap(on eventLoop: EventLoop, timeout: TimeAmount) -> ClientBootstrap {
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+    }
+
+    /// Turns socket errors into engine errors that handlers can map to protocol reply codes.
+    static func classify(_ error: Error, address: HostPort) -> EngineError {
+        let text = "\(error)"
+        if let e = error as? EngineError { return e }
+        if error is ChannelError, case .connectTimeout = error as! ChannelError {
+            return EngineError(.timeout, "connect to \(address) timed out")
+        }
+        if text.contains("refused") || text.contains("ECONNREFUSED") || text.contains("errno: 111") {
+            return EngineError(.connectionRefused, "connect to \(address): connection refused")
+        }
+        if text.contains("unreachable") || text.contains("resolution") || text.contains("NXDOMAIN") || text.contains("getaddrinfo") {
+            return EngineError(.hostUnreachable, "connect to \(address): \(text)")
+        }
+        return EngineError(.connectFailed, "connect to \(address): \(text)")
+    }
+}

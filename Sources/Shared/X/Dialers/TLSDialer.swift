@@ -1,0 +1,92 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+
+/// TLS over TCP to the node. Like GOST, it verifies the node only when told to (`secure`, a CA
+/// file or a server name to check); otherwise it encrypts without authenticating and says so.
+public struct TLSDialer: Dialer {
+    private let context: NIOSSLContext
+    private let serverName: String?
+    private let verifies: Bool
+    public var connectTimeout: TimeAmount
+
+    public init(options: TLSOptions, connectTimeout: TimeAmount = .seconds(10)) throws {
+        var config = TLSConfiguration.makeClientConfiguration()
+        config.minimumTLSVersion = .tlsv12
+        if let ca = options.caFile {
+            config.trustRoots = .file(ca)
+        }
+        self.verifies = options.secure || options.caFile != nil
+        config.certificateVerification = verifies ? .fullVerification : .none
+        self.context = try NIOSSLContext(configuration: config)
+        self.serverName = options.serverName
+        self.connectTimeout = connectTimeout
+    }
+
+    public func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Channel {
+        if !verifies {
+            logger.debug("tls dialer does not verify the node (set secure=true or caFile)", metadata: ["node": "\(address)"])
+        }
+        let name = serverName ?? (address.isIPLiteral || address.host.isEmpty ? nil : address.host)
+        let context = self.context
+        let handshake = eventLoop.makePromise(of: Void.self)
+        let channel: Channel
+        do {
+            channel = try await TCPDialer.bootstrap(on: eventLoop, timeout: connectTimeout)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let tls = try NIOSSLClientHandler(context: context, serverHostname: name)
+                        try channel.pipeline.syncOperations.addHandler(tls)
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: handshake))
+                    }
+                }
+                .connect(host: address.dialHost, port: address.port)
+                .flatMapErrorThrowing { error in throw TCPDialer.classify(error, address: address) }
+                .get()
+        } catch {
+            handshake.fail(error)
+            throw error
+        }
+        let timer = eventLoop.scheduleTask(in: connectTimeout) {
+            handshake.fail(EngineError(.timeout, "TLS handshake timed out"))
+        }
+        defer { timer.cancel() }
+        do {
+            try await handshake.futureResult.get()
+        } catch {
+            channel.close(promise: nil)
+            throw EngineError(.connectFailed, "TLS handshake with \(address) failed: \(error)")
+        }
+        return channel
+    }
+}
+
+/// Completes when the TLS handler in front of it reports a finished handshake.
+final class TLSHandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private let promise: EventLoopPromise<Void>
+
+    init(promise: EventLoopPromise<Void>) {
+        self.promise = promise
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            promise.succeed(())
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(EngineError(.closed, "connection closed during TLS handshake"))
+        context.fireChannelInactive()
+    }
+}

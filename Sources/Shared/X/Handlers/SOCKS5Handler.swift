@@ -1,0 +1,119 @@
+import Logging
+import NIOCore
+
+/// SOCKS5 server (RFC 1928): CONNECT and UDP ASSOCIATE, with RFC 1929 username/password.
+/// Names are resolved here at the proxy, so clients may send them unresolved (`--socks5-hostname`).
+public struct SOCKS5Handler: StreamHandler {
+    public let auth: Authenticator
+    /// Whether UDP ASSOCIATE is served (GOST's `udp` metadata; on by default here).
+    public let udpEnabled: Bool
+
+    public init(options: ComponentOptions = ComponentOptions(), auth: Authenticator) {
+        self.auth = auth
+        self.udpEnabled = options.metadata.bool("udp") ?? true
+    }
+
+    enum Command: UInt8 {
+        case connect = 0x01
+        case bind = 0x02
+        case udpAssociate = 0x03
+    }
+
+    public func handle(_ io: Handshake, context: HandlerContext) async throws {
+        try await negotiate(io, logger: context.logger)
+        let request: (cmd: UInt8, target: HostPort)
+        do {
+            request = try await io.read { buffer -> (UInt8, HostPort)? in
+                guard let head = buffer.readBytes(length: 3) else { return nil }
+                guard head[0] == 0x05 else { throw EngineError(.protocolViolation, "SOCKS5 request with version \(head[0])") }
+                guard let target = try SOCKSAddress.read(from: &buffer) else { return nil }
+                return (head[1], target)
+            }
+        } catch let e as SOCKSAddressTypeError {
+            try? await io.write(Self.reply(0x08))
+            throw EngineError(.unsupported, e.description)
+        }
+        switch Command(rawValue: request.cmd) {
+        case .connect:
+            try await connect(io, to: request.target, context: context)
+        case .udpAssociate where udpEnabled:
+            try await SOCKS5UDPAssociation.serve(io, context: context)
+        default:
+            try? await io.write(Self.reply(0x07))
+            throw EngineError(.unsupported, "SOCKS5 command \(request.cmd) not supported")
+        }
+    }
+
+    /// Method selection and, when credentials are configured, RFC 1929 sub-negotiation.
+    private func negotiate(_ io: Handshake, logger: Logger) async throws {
+        let methods = try await io.read { buffer -> [UInt8]? in
+            guard let head = buffer.readBytes(length: 2) else { return nil }
+            guard head[0] == 0x05 else { throw EngineError(.protocolViolation, "not SOCKS5 (version byte \(head[0]))") }
+            guard head[1] > 0 else { throw EngineError(.protocolViolation, "SOCKS5 greeting offers no methods") }
+            return buffer.readBytes(length: Int(head[1]))
+        }
+        if auth.isOpen {
+            guard methods.contains(0x00) else {
+                try? await io.write([0x05, 0xFF])
+                throw EngineError(.authenticationFailed, "SOCKS5 client offers no method we accept")
+            }
+            try await io.write([0x05, 0x00])
+            return
+        }
+        guard methods.contains(0x02) else {
+            try? await io.write([0x05, 0xFF])
+            throw EngineError(.authenticationFailed, "SOCKS5 client did not offer username/password")
+        }
+        try await io.write([0x05, 0x02])
+        let (user, pass) = try await io.read { buffer -> (String, String)? in
+            guard let ver = buffer.readInteger(as: UInt8.self) else { return nil }
+            guard ver == 0x01 else { throw EngineError(.protocolViolation, "SOCKS5 auth version \(ver)") }
+            guard let ulen = buffer.readInteger(as: UInt8.self), let u = buffer.readBytes(length: Int(ulen)),
+                let plen = buffer.readInteger(as: UInt8.self), let p = buffer.readBytes(length: Int(plen))
+            else { return nil }
+            return (String(decoding: u, as: UTF8.self), String(decoding: p, as: UTF8.self))
+        }
+        guard auth.verify(username: user, password: pass) else {
+            try? await io.write([0x01, 0x01])
+            throw EngineError(.authenticationFailed, "SOCKS5 authentication failed for user \"\(user)\"")
+        }
+        try await io.write([0x01, 0x00])
+    }
+
+    private func connect(_ io: Handshake, to target: HostPort, context: HandlerContext) async throws {
+        let upstream: Handshake
+        do {
+            upstream = try await context.router.dial(target, on: io.channel.eventLoop, logger: context.logger)
+        } catch {
+            try? await io.write(Self.reply(Self.code(for: error)))
+            throw error
+        }
+        let bound = upstream.channel.localAddress?.hostPort ?? HostPort(host: "0.0.0.0", port: 0)
+        do {
+            try await io.write(Self.reply(0x00, bound: bound))
+        } catch {
+            upstream.close()
+            throw error
+        }
+        context.logger.debug("socks5 connect", metadata: ["target": "\(target)"])
+        try await io.splice(with: upstream)
+    }
+
+    static func reply(_ code: UInt8, bound: HostPort = HostPort(host: "0.0.0.0", port: 0)) -> ByteBuffer {
+        var buffer = ByteBuffer(bytes: [0x05, code, 0x00])
+        SOCKSAddress.write(bound, to: &buffer)
+        return buffer
+    }
+
+    static func code(for error: Error) -> UInt8 {
+        guard let e = error as? EngineError else { return 0x01 }
+        switch e.kind {
+        case .connectionRefused: return 0x05
+        case .hostUnreachable: return 0x04
+        case .timeout: return 0x06
+        case .notAllowed: return 0x02
+        case .unsupported: return 0x07
+        default: return 0x01
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// UDP port forwarding (`udp`): one upstream socket per client address, closed after `idleTimeout`
+/// without traffic in either direction, so replies find their way back and any number of exchanges
+/// work (GOST needed keepalive flags for more than one).
+public struct UDPForwardHandler: DatagramHandler {
+    public var idleTimeout: TimeAmount
+    public var maxSessions: Int
+
+    public init(options: ComponentOptions = ComponentOptions()) {
+        let ttl = options.metadata.duration("ttl") ?? options.metadata.duration("idleTimeout") ?? .seconds(60)
+        self.idleTimeout = TimeAmount(ttl)
+        self.maxSessions = options.metadata.int("maxSessions") ?? 4096
+    }
+
+    public func start(on channel: Channel, context: HandlerContext) async throws {
+        guard let forwarder = context.forwarder else {
+            throw EngineError(.unsupported, "udp handler needs forwarder nodes")
+        }
+        if let chain = context.router.chain, !chain.hops.isEmpty {
+            throw EngineError(.unsupported, "udp forwarding through a chain is not supported yet")
+        }
+        let idle = idleTimeout
+        let max = maxSessions
+        try await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.addHandler(
+                UDPSessionTable(forwarder: forwarder, idleTimeout: idle, maxSessions: max, logger: context.logger))
+        }.get()
+    }
+}
+
+/// The per-client sessions of a `udp` service, confined to the listening socket's event loop.
+final class UDPSessionTable: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private final class Session {
+        var channel: Channel?
+        var queued: [ByteBuffer] = []
+        var lastActive: NIODeadline = .now()
+    }
+
+    /// Datagrams held per session while its upstream socket is being opened.
+    static let maxQueued = 32
+
+    private let forwarder: Forwarder
+    private let idleTimeout: TimeAmount
+    private let maxSessions: Int
+    private let logger: Logger
+    private var sessions: [SocketAddress: Session] = [:]
+    private var sweeper: RepeatedTask?
+    private var context: ChannelHandlerContext?
+    private(set) var dropped = 0
+
+    init(forwarder: Forwarder, idleTimeout: TimeAmount, maxSessions: Int, logger: Logger) {
+        self.forwarder = forwarder
+        self.idleTimeout = idleTimeout
+        self.maxSessions = maxSessions
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let interval = TimeAmount.nanoseconds(max(idleTimeout.nanoseconds / 2, 100_000_000))
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.sweeper = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            bound.value.sweep()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.sweeper?.cancel()
+        for session in sessions.values { session.channel?.close(promise: nil) }
+        sessions.removeAll()
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = self.unwrapInboundIn(data)
+        let client = envelope.remoteAddress
+        if let session = sessions[client] {
+            session.lastActive = .now()
+            if let upstream = session.channel {
+                if upstream.isWritable {
+                    upstream.writeAndFlush(envelope.data, promise: nil)
+                } else {
+                    dropped += 1
+                }
+            } else if session.queued.count < Self.maxQueued {
+                session.queued.append(envelope.data)
+            } else {
+                dropped += 1
+            }
+            return
+        }
+        guard sessions.count < maxSessions else {
+            dropped += 1
+            logger.warning("udp: session limit reached, dropping datagram", metadata: ["client": "\(client)", "limit": "\(maxSessions)"])
+            return
+        }
+        let session = Session()
+        session.queued.append(envelope.data)
+        sessions[client] = session
+        open(session, for: client, context: context)
+    }
+
+    private func open(_ session: Session, for client: SocketAddress, context: ChannelHandlerContext) {
+        guard let index = forwarder.selector.select() else { return }
+        let node = forwarder.selector.nodes[index]
+        let listener = context.channel
+        let loop = context.eventLoop
+        let sessionBox = NIOLoopBound(session, eventLoop: loop)
+        DatagramBootstrap(group: loop)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: UDPLimits.maxDatagram))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UDPReplyRelay(listener: listener, client: client, session: { sessionBox.value.lastActive = .now() }))
+                }
+            }
+            .connect(host: node.address.dialHost, port: node.address.port)
+            .assumeIsolated()
+            .whenComplete { result in
+                let table = self
+                let session = session
+                switch result {
+                case .success(let upstream):
+                    table.forwarder.selector.markSuccess(index)
+                    guard table.sessions[client] === session else {
+                        upstream.close(promise: nil)
+                        return
+                    }
+                    session.channel = upstream
+                    for datagram in session.queued { upstream.write(datagram, promise: nil) }
+                    session.queued.removeAll()
+                    upstream.flush()
+                    upstream.closeFuture.assumeIsolated().whenComplete { _ in
+                        if table.sessions[client] === session { table.sessions[client] = nil }
+                    }
+                case .failure(let error):
+                    table.forwarder.selector.markFailure(index)
+                    table.logger.warning("udp: cannot open upstream", metadata: ["target": "\(node.address)", "error": "\(error)"])
+                    table.sessions[client] = nil
+                }
+            }
+    }
+
+    private func sweep() {
+        let cutoff = NIODeadline.now() - idleTimeout
+        for (client, session) in sessions where session.lastActive < cutoff {
+            sessions[client] = nil
+            session.channel?.close(promise: nil)
+            logger.debug("udp: session idle, closed", metadata: ["client": "\(client)"])
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // ICMP errors and the like surface here for one datagram; the socket keeps serving others.
+        logger.debug("udp: socket error", metadata: ["error": "\(error)"])
+    }
+}
+
+/// Sends an upstream's replies back to its client through the listening socket.
+final class UDPReplyRelay: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let listener: Channel
+    private let client: SocketAddress
+    private let touch: () -> Void
+
+    init(listener: Channel, client: SocketAddress, session touch: @escaping () -> Void) {
+        self.listener = listener
+        self.client = client
+        self.touch = touch
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = self.unwrapInboundIn(data)
+        touch()
+        guard listener.isWritable else { return }
+        listener.write(AddressedEnvelope(remoteAddress: client, data: envelope.data), promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        listener.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A refused datagram (ICMP port unreachable) is not fatal for the session.
+    }
+}

@@ -1,0 +1,51 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// Accepts TCP connections; with a TLS context it is the `tls` listener (TLS is terminated here
+/// and the handler sees plaintext).
+public struct TCPListener: StreamListener {
+    let tls: NIOSSLContext?
+    public var backlog: Int32 = 1024
+
+    public init(tls: NIOSSLContext? = nil) {
+        self.tls = tls
+    }
+
+    public func run(
+        address: HostPort,
+        group: EventLoopGroup,
+        logger: Logger,
+        bound: @escaping @Sendable (SocketAddress) -> Void,
+        accept: @escaping @Sendable (Handshake) async -> Void
+    ) async throws {
+        let tls = self.tls
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: backlog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .bind(host: address.bindHost, port: address.port) { child in
+                child.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
+                    let reader = HandshakeReader()
+                    try child.pipeline.syncOperations.addHandler(reader)
+                    return Handshake(channel: child, reader: reader)
+                }
+            }
+        if let local = server.channel.localAddress { bound(local) }
+        try await withTaskCancellationHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await accept(connection) }
+                    }
+                }
+            }
+        } onCancel: {
+            server.channel.close(promise: nil)
+        }
+    }
+}
