@@ -531,6 +531,12 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.logger.info("mux going away", metadata: ["mux.openStreams": "\(self.streams.count)", "reason": "\(reason)"])
         self.writeControl(.goAway(lastStreamID: self.highestPeerStreamID, code: code, reason: Self.reasonBuffer(reason, allocator: context.channel.allocator)))
         self.needsFlush()
+        if code != .noError {
+            // An error go-away does not drain: close right after the frame.
+            self.state = .closing
+            context.close(promise: nil)
+            return
+        }
         if let timeout = self.configuration.goAwayDrainTimeout {
             let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
             self.drainTimeout = context.eventLoop.scheduleTask(in: timeout) {
