@@ -69,6 +69,13 @@ public enum EngineMain {
         }
         if let format = options.output {
             do {
+                // Printing checks too: a config that would be refused at start is refused here.
+                _ = try EngineBuilder(logger: Logger(label: program)).build(config)
+            } catch {
+                FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+                return 2
+            }
+            do {
                 switch format {
                 case "yaml": print(try YAMLEncoder().encode(config), terminator: "")
                 case "json":

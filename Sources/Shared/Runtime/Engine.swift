@@ -17,7 +17,8 @@ public struct Engine: Service {
     }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
+        // On SIGTERM/SIGINT the listeners close (cancellation) and the engine returns.
+        try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 for service in services {
                     tasks.addTask {
@@ -31,7 +32,6 @@ public struct Engine: Service {
                 }
                 try await tasks.waitForAll()
             }
-        } onGracefulShutdown: {
         }
     }
 }

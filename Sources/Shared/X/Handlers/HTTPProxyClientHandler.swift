@@ -46,8 +46,10 @@ final class HTTPProxyClientHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
+    /// Closes the origin connection; it no longer reports to the client side.
     func close() {
         self.context?.close(promise: nil)
+        self.server = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -59,7 +61,7 @@ final class HTTPProxyClientHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.server?.upstreamClosed()
+        self.server?.upstreamClosed(self)
         context.fireChannelInactive()
     }
 

@@ -152,14 +152,13 @@ final class HTTPProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         self.connecting = false
-        let head = HTTPResponseHead(version: .http1_1, status: .custom(code: 200, reasonPhrase: "Connection established"))
-        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         let pipeline = context.pipeline.syncOperations
         let channel = context.channel
         do {
             _ = pipeline.removeHandler(self)
             _ = pipeline.removeHandler(self.encoder)
+            // Written raw: the response encoder would frame a body (chunked) that a tunnel must not have.
+            channel.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 Connection established\r\n\r\n"), promise: nil)
             try GlueHandler.join(channel, upstream.channel)
             _ = pipeline.removeHandler(self.decoder)
             _ = upstream.finishOnLoop()
@@ -185,35 +184,42 @@ final class HTTPProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandle
         guard let context else { return }
         switch part {
         case .head(let head):
-            var out = HTTPResponseHead(version: head.version, status: head.status, headers: head.headers)
-            if !requestKeepAlive { out.headers.replaceOrAdd(name: "Connection", value: "close") }
-            self.responseKeepAlive = head.isKeepAlive
+            // The client's connection is ours to keep: answer in HTTP/1.1 (the encoder re-frames a
+            // close-delimited body as chunked), drop the origin's hop-by-hop headers, and reuse the
+            // origin connection only if it said it may be reused.
+            var out = HTTPResponseHead(version: .http1_1, status: head.status, headers: head.headers)
+            for name in ["Connection", "Keep-Alive", "Proxy-Connection"] { out.headers.remove(name: name) }
+            if !requestKeepAlive { out.headers.add(name: "Connection", value: "close") }
+            self.upstreamReusable = head.isKeepAlive
             context.write(self.wrapOutboundOut(.head(out)), promise: nil)
         case .body(let body):
             context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         case .end(let trailers):
             self.responseInFlight = false
-            let close = !self.requestKeepAlive || !self.responseKeepAlive
+            let close = !self.requestKeepAlive
             context.writeAndFlush(self.wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
                 if close { context.close(promise: nil) }
             }
-            if close {
+            if close || !self.upstreamReusable {
                 self.upstream?.close()
                 self.upstream = nil
-            } else {
+            }
+            if !close {
                 self.drainQueue()
             }
         }
     }
 
-    private var responseKeepAlive = true
+    private var upstreamReusable = true
 
     func responseFlush() {
         self.context?.flush()
     }
 
     /// The upstream connection ended. Mid-response that is an error the client must see.
-    func upstreamClosed() {
+    func upstreamClosed(_ handler: HTTPProxyClientHandler) {
+        // An origin connection we already let go of may close after a new one took its place.
+        guard self.upstream === handler else { return }
         self.upstream = nil
         if self.responseInFlight || self.connecting {
             self.context?.close(promise: nil)

@@ -2,8 +2,9 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// Binds a UDP socket for a datagram handler. Reads up to 64 KiB datagrams (GOST's 1,500-byte
-/// buffer truncated larger ones), several per syscall.
+/// Binds a UDP socket for a datagram handler. Reads whole datagrams up to 64 KiB (GOST's 1,500-byte
+/// buffer truncated larger ones). No vector reads: NIO splits one buffer among the messages of a
+/// vector read, which would cut large datagrams.
 public struct UDPListener: DatagramListener {
     public init() {}
 
@@ -11,7 +12,6 @@ public struct UDPListener: DatagramListener {
         try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: UDPLimits.maxDatagram))
-            .channelOption(.datagramVectorReadMessageCount, value: 8)
             .bind(host: address.bindHost, port: address.port)
             .get()
     }

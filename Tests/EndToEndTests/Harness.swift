@@ -1,0 +1,161 @@
+import Foundation
+import XCTest
+
+/// Starts real processes (our binaries, Python peers, curl) for end-to-end tests on loopback, and
+/// stops every one of them when the test ends. Every wait is bounded.
+final class Harness {
+    private var processes: [Process] = []
+    private var tempFiles: [URL] = []
+    let root: URL
+    let binDir: URL
+
+    init() throws {
+        // Tests/EndToEndTests/Harness.swift -> package root.
+        root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        // The test bundle sits beside the products in the build directory.
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        var found: URL?
+        for _ in 0..<4 {
+            if FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("tunnel-agent").path) {
+                found = dir
+                break
+            }
+            dir = dir.deletingLastPathComponent()
+        }
+        if found == nil {
+            let fallback = root.appendingPathComponent(".build/debug")
+            if FileManager.default.isExecutableFile(atPath: fallback.appendingPathComponent("tunnel-agent").path) { found = fallback }
+        }
+        guard let found else { throw HarnessError("cannot find the tunnel-agent binary near \(exe.path); run `swift build` first") }
+        binDir = found
+    }
+
+    deinit {
+        stopAll()
+    }
+
+    func stopAll() {
+        for p in processes where p.isRunning {
+            p.terminate()
+        }
+        for p in processes {
+            let deadline = Date().addingTimeInterval(3)
+            while p.isRunning && Date() < deadline { usleep(20_000) }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }
+        processes.removeAll()
+        for f in tempFiles { try? FileManager.default.removeItem(at: f) }
+    }
+
+    /// A running process whose combined output is collected into a file we can poll.
+    final class Running {
+        let process: Process
+        let log: URL
+        init(process: Process, log: URL) {
+            self.process = process
+            self.log = log
+        }
+        var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        /// Waits until `pattern` (a regex) matches the output; returns the first capture group.
+        func wait(for pattern: String, timeout: TimeInterval = 20) throws -> String {
+            let regex = try NSRegularExpression(pattern: pattern)
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                let text = output
+                if let m = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) {
+                    if m.numberOfRanges > 1, let r = Range(m.range(at: 1), in: text) { return String(text[r]) }
+                    return String(text[Range(m.range, in: text)!])
+                }
+                if !process.isRunning {
+                    throw HarnessError("process exited (\(process.terminationStatus)) before printing /\(pattern)/:\n\(text)")
+                }
+                usleep(20_000)
+            }
+            throw HarnessError("timed out waiting for /\(pattern)/ in:\n\(output)")
+        }
+
+        /// The port a service of ours reports as listening (`service=<name>` on the same line).
+        func port(ofService name: String) throws -> Int {
+            let p = try wait(for: "address=\\S*:(\\d+) .*service=\(NSRegularExpression.escapedPattern(for: name)) ")
+            return Int(p)!
+        }
+    }
+
+    func tempFile(_ name: String, contents: String? = nil) -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)-\(name)")
+        if let contents { try? contents.write(to: url, atomically: true, encoding: .utf8) }
+        tempFiles.append(url)
+        return url
+    }
+
+    @discardableResult
+    func start(_ executable: String, _ arguments: [String]) throws -> Running {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        let log = tempFile("log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        processes.append(p)
+        return Running(process: p, log: log)
+    }
+
+    func agent(_ arguments: [String]) throws -> Running {
+        try start(binDir.appendingPathComponent("tunnel-agent").path, arguments)
+    }
+
+    func server(_ arguments: [String]) throws -> Running {
+        try start(binDir.appendingPathComponent("tunnel-server").path, arguments)
+    }
+
+    func python(_ script: String, _ arguments: [String]) throws -> Running {
+        try start("/usr/bin/env", ["python3", root.appendingPathComponent("Tests/Support/\(script)").path] + arguments)
+    }
+
+    /// Runs a command to completion (bounded) and returns its exit status and output.
+    func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60) throws -> (status: Int32, output: String) {
+        let r = try start(executable, arguments)
+        let deadline = Date().addingTimeInterval(timeout)
+        while r.process.isRunning && Date() < deadline { usleep(10_000) }
+        if r.process.isRunning {
+            r.process.terminate()
+            throw HarnessError("\(executable) \(arguments) did not finish in \(timeout)s:\n\(r.output)")
+        }
+        r.process.waitUntilExit()
+        return (r.process.terminationStatus, r.output)
+    }
+
+    func curl(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try run("/usr/bin/env", ["curl", "-sS", "-m", "15"] + arguments, timeout: 30)
+    }
+
+    func runPython(_ script: String, _ arguments: [String], timeout: TimeInterval = 120) throws -> (status: Int32, output: String) {
+        try run("/usr/bin/env", ["python3", root.appendingPathComponent("Tests/Support/\(script)").path] + arguments, timeout: timeout)
+    }
+
+    /// A local origin web server (Python's http.server) serving one known page.
+    func origin() throws -> (port: Int, body: String) {
+        let dir = tempFile("www")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let body = "origin page \(UUID().uuidString)\n"
+        try body.write(to: dir.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        let r = try start("/usr/bin/env", ["python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", dir.path])
+        let port = try r.wait(for: "port (\\d+)")
+        return (Int(port)!, body)
+    }
+
+    func echo(_ kind: String) throws -> Int {
+        let r = try python("echo_server.py", [kind, "300"])
+        return Int(try r.wait(for: "PORT (\\d+)"))!
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

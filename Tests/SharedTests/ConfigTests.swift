@@ -1,0 +1,86 @@
+import Logging
+import XCTest
+
+@testable import Shared
+
+final class ConfigTests: XCTestCase {
+    let builder = EngineBuilder(logger: Logger(label: "test"))
+
+    func testSeedMultiLevelChainParses() throws {
+        let yaml = """
+            services:
+            - name: service-0
+              addr: ":8080"
+              handler:
+                type: auto
+                chain: chain-0
+              listener:
+                type: tcp
+            chains:
+            - name: chain-0
+              hops:
+              - name: hop-0
+                selector: {strategy: fifo, maxFails: 3, failTimeout: 30s}
+                nodes:
+                - name: node-0
+                  addr: 192.168.1.1:8080
+                  connector:
+                    type: http
+                    auth: {username: u, password: 1234}
+                  dialer:
+                    type: tcp
+              - name: hop-1
+                nodes:
+                - name: node-0
+                  addr: 192.168.1.2:1080
+                  connector:
+                    type: socks5
+                  dialer:
+                    type: tls
+                    tls: {serverName: relay, secure: true}
+            """
+        let config = try ConfigLoader.parse(yaml)
+        XCTAssertEqual(config.chains?[0].hops[0].nodes[0].connector?.auth?.password, "1234")
+        let services = try builder.build(config)
+        XCTAssertEqual(services.count, 1)
+        let chain = try XCTUnwrap(services[0].context.router.chain)
+        XCTAssertEqual(chain.hops.map(\.name), ["hop-0", "hop-1"])
+        XCTAssertEqual(chain.hops[0].selector.options.strategy, .fifo)
+        XCTAssertEqual(chain.hops[0].selector.options.maxFails, 3)
+        XCTAssertEqual(chain.hops[0].selector.options.failTimeout, .seconds(30))
+        XCTAssertTrue(chain.hops[1].selector.nodes[0].dialer is TLSDialer)
+        XCTAssertTrue(chain.hops[1].selector.nodes[0].connector is SOCKS5Connector)
+    }
+
+    func testUnknownKeysCarryTheirPath() {
+        XCTAssertThrowsError(try ConfigLoader.parse("services:\n- addr: :1\n  handler: {type: http}\n  listener: {type: tcp, tsl: {}}\n")) { error in
+            XCTAssertEqual((error as? ConfigError)?.path, "services[0].listener.tsl")
+        }
+        XCTAssertThrowsError(try ConfigLoader.parse("servics: []\n")) { error in
+            XCTAssertEqual((error as? ConfigError)?.path, "servics")
+        }
+        XCTAssertThrowsError(try ConfigLoader.parse("chains:\n- name: c\n  hops:\n  - nodes:\n    - addr: a:1\n      dialer: {type: tls, tls: {secure: maybe}}\n")) { error in
+            XCTAssertEqual((error as? ConfigError)?.path, "chains[0].hops[0].nodes[0].dialer.tls.secure")
+        }
+    }
+
+    func testReferencesAndTypesAreChecked() throws {
+        func refuse(_ yaml: String, _ path: String, file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertThrowsError(try builder.build(ConfigLoader.parse(yaml)), file: file, line: line) { error in
+                XCTAssertEqual((error as? ConfigError)?.path, path, "\(error)", file: file, line: line)
+            }
+        }
+        refuse("services:\n- addr: :1\n  handler: {type: http, chain: chain-1}\n  listener: {type: tcp}\n", "services[0].handler.chain")
+        refuse("services:\n- addr: :1\n  handler: {type: foo}\n  listener: {type: tcp}\n", "services[0].handler.type")
+        refuse("services:\n- addr: :1\n  handler: {type: http}\n  listener: {type: foo}\n", "services[0].listener.type")
+        refuse("services:\n- addr: nope\n  handler: {type: http}\n  listener: {type: tcp}\n", "services[0].addr")
+        refuse("services:\n- addr: :1\n  handler: {type: tcp}\n  listener: {type: tcp}\n  forwarder: {nodes: [{name: a, addr: 'b'}]}\n", "services[0].forwarder.nodes[0].addr")
+        refuse("chains:\n- name: c\n  hops:\n  - name: h\n    selector: {strategy: best}\n    nodes: [{name: n, addr: 'a:1'}]\n", "chains[0].hops[0].selector.strategy")
+        refuse("chains:\n- name: c\n  hops:\n  - name: h\n    nodes: [{name: n, addr: 'a:1', dialer: {type: quic}}]\n", "chains[0].hops[0].nodes[0].dialer.type")
+        refuse("chains:\n- {name: c, hops: []}\n- {name: c, hops: []}\n", "chains[1].name")
+    }
+
+    func testEmptyFileIsAnEmptyConfig() throws {
+        XCTAssertEqual(try ConfigLoader.parse("  \n"), Config())
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Sends N random bytes through HOST:PORT to an echo server, half-closes, reads everything back.
+Prints "OK <sent> <received> <sha256>" when the echo is byte-exact, else "MISMATCH ..." (exit 1).
+Optional SOCKS5/HTTP proxy step is not needed: the target is a forwarder port."""
+import hashlib, os, socket, sys, threading
+
+host, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 60
+data = os.urandom(size)
+sent_hash = hashlib.sha256(data).hexdigest()
+s = socket.create_connection((host, port), timeout=timeout)
+err = []
+def writer():
+    try:
+        view = memoryview(data)
+        step = 1 << 16
+        for i in range(0, len(view), step):
+            s.sendall(view[i:i + step])
+        s.shutdown(socket.SHUT_WR)
+    except Exception as e:
+        err.append(e)
+t = threading.Thread(target=writer)
+t.start()
+h = hashlib.sha256()
+received = 0
+while True:
+    d = s.recv(1 << 18)
+    if not d:
+        break
+    h.update(d)
+    received += len(d)
+t.join()
+s.close()
+if err:
+    print("ERROR", err[0]); sys.exit(1)
+got = h.hexdigest()
+if got == sent_hash and received == size:
+    print("OK", size, received, got)
+else:
+    print("MISMATCH", size, received, sent_hash, got); sys.exit(1)
