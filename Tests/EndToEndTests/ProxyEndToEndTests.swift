@@ -174,6 +174,18 @@ final class ProxyEndToEndTests: XCTestCase {
         XCTAssertTrue(r.output.hasPrefix("OK 1000"), r.output)
     }
 
+    /// `udp` forward through a chain whose node is a SOCKS5 server (ours): a UDP ASSOCIATE per client.
+    func testUDPForwardThroughSOCKS5Chain() throws {
+        let echo = try h.echo("udp")
+        let socks = try h.server(["-L", "socks5://u:p@127.0.0.1:0"])
+        let sp = try socks.port(ofService: "cli-0")
+        let agent = try h.agent(["-L", "udp://127.0.0.1:0/127.0.0.1:\(echo)", "-F", "socks5://u:p@127.0.0.1:\(sp)"])
+        let port = try agent.port(ofService: "cli-0")
+        let r = try h.runPython("udp_check.py", ["127.0.0.1", "\(port)", "300"])
+        XCTAssertEqual(r.status, 0, r.output + agent.output + socks.output)
+        XCTAssertTrue(r.output.hasPrefix("OK 300"), r.output)
+    }
+
     func testBadInputIsAnsweredAndOthersCarryOn() throws {
         let origin = try h.origin()
         let echo = try h.echo("tcp")

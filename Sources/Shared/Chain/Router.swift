@@ -94,3 +94,40 @@ extension Forwarder {
         throw lastError
     }
 }
+
+extension Router {
+    /// A UDP association at the chain's node, for datagram handlers with a chain.
+    ///
+    /// Datagrams travel from here straight to the node's relay socket, so the chain must be a single
+    /// hop whose connector carries datagrams (socks5); longer chains cannot pass UDP and are refused.
+    public func associateUDP(on eventLoop: EventLoop, logger: Logger) async throws -> (control: Handshake, relay: HostPort) {
+        guard let chain, chain.hops.count == 1 else {
+            throw EngineError(.unsupported, "UDP can only cross a chain of one socks5 hop")
+        }
+        let hop = chain.hops[0]
+        guard let index = hop.selector.select() else { throw EngineError(.connectFailed, "hop \(hop.name) has no nodes") }
+        let node = hop.selector.nodes[index]
+        guard let connector = node.connector as? DatagramConnector else {
+            throw EngineError(.unsupported, "node \(node.name): its connector cannot carry UDP (use socks5)")
+        }
+        let channel: Channel
+        do {
+            channel = try await node.dialer.dial(node.address, on: eventLoop, logger: logger)
+        } catch {
+            hop.selector.markFailure(index)
+            throw error
+        }
+        let deadline = eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        defer { deadline.cancel() }
+        do {
+            let io = try await Handshake.install(on: channel)
+            let relay = try await connector.associate(io, logger: logger)
+            hop.selector.markSuccess(index)
+            return (io, relay)
+        } catch {
+            hop.selector.markFailure(index)
+            channel.close(promise: nil)
+            throw error
+        }
+    }
+}

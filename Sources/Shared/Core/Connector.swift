@@ -10,3 +10,9 @@ import NIOCore
 public protocol Connector: Sendable {
     func connect(_ io: Handshake, to target: HostPort, logger: Logger) async throws
 }
+
+/// A connector that can also carry datagrams (SOCKS5 UDP ASSOCIATE). The control connection stays
+/// open for as long as the association lives; datagrams go straight to the returned relay address.
+public protocol DatagramConnector: Connector {
+    func associate(_ io: Handshake, logger: Logger) async throws -> HostPort
+}

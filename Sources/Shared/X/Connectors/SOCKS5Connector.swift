@@ -73,3 +73,28 @@ public struct SOCKS5Connector: Connector {
         }
     }
 }
+
+extension SOCKS5Connector: DatagramConnector {
+    /// UDP ASSOCIATE: the node opens a relay socket for us and says where it is. A relay that
+    /// answers with an unspecified address (0.0.0.0) means "the address you reached me on".
+    public func associate(_ io: Handshake, logger: Logger) async throws -> HostPort {
+        try await negotiate(io)
+        var request = io.channel.allocator.buffer(capacity: 10)
+        request.writeBytes([0x05, 0x03, 0x00])
+        SOCKSAddress.write(HostPort(host: "0.0.0.0", port: 0), to: &request)
+        try await io.write(request)
+        let (code, bound) = try await io.read { buffer -> (UInt8, HostPort)? in
+            guard let head = buffer.readBytes(length: 3) else { return nil }
+            guard head[0] == 0x05 else { throw EngineError(.protocolViolation, "SOCKS5 reply with version \(head[0])") }
+            guard let bound = try SOCKSAddress.read(from: &buffer) else { return nil }
+            return (head[1], bound)
+        }
+        guard code == 0x00 else {
+            throw EngineError(Self.kind(ofReply: code), "SOCKS5 proxy refused UDP ASSOCIATE: \(Self.describe(reply: code))")
+        }
+        if bound.host == "0.0.0.0" || bound.host == "0:0:0:0:0:0:0:0" || bound.host == "::" {
+            return HostPort(host: io.channel.remoteAddress?.ipAddress ?? bound.host, port: bound.port)
+        }
+        return bound
+    }
+}

@@ -19,14 +19,12 @@ public struct UDPForwardHandler: DatagramHandler {
         guard let forwarder = context.forwarder else {
             throw EngineError(.unsupported, "udp handler needs forwarder nodes")
         }
-        if let chain = context.router.chain, !chain.hops.isEmpty {
-            throw EngineError(.unsupported, "udp forwarding through a chain is not supported yet")
-        }
         let idle = idleTimeout
         let max = maxSessions
+        let router = (context.router.chain?.hops.isEmpty ?? true) ? nil : context.router
         try await channel.eventLoop.submit {
             try channel.pipeline.syncOperations.addHandler(
-                UDPSessionTable(forwarder: forwarder, idleTimeout: idle, maxSessions: max, logger: context.logger))
+                UDPSessionTable(forwarder: forwarder, router: router, idleTimeout: idle, maxSessions: max, logger: context.logger))
         }.get()
     }
 }
@@ -46,6 +44,8 @@ final class UDPSessionTable: ChannelInboundHandler {
     static let maxQueued = 32
 
     private let forwarder: Forwarder
+    /// Set when datagrams go through a chain (a SOCKS5 UDP association per session).
+    private let router: Router?
     private let idleTimeout: TimeAmount
     private let maxSessions: Int
     private let logger: Logger
@@ -54,8 +54,9 @@ final class UDPSessionTable: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private(set) var dropped = 0
 
-    init(forwarder: Forwarder, idleTimeout: TimeAmount, maxSessions: Int, logger: Logger) {
+    init(forwarder: Forwarder, router: Router?, idleTimeout: TimeAmount, maxSessions: Int, logger: Logger) {
         self.forwarder = forwarder
+        self.router = router
         self.idleTimeout = idleTimeout
         self.maxSessions = maxSessions
         self.logger = logger
@@ -112,37 +113,73 @@ final class UDPSessionTable: ChannelInboundHandler {
         let listener = context.channel
         let loop = context.eventLoop
         let sessionBox = NIOLoopBound(session, eventLoop: loop)
+        let touch: @Sendable () -> Void = { sessionBox.value.lastActive = .now() }
+        let opened: EventLoopFuture<(Channel, Handshake?)>
+        if let router {
+            // Through a chain: a SOCKS5 UDP association whose relay wraps each datagram.
+            let promise = loop.makePromise(of: (Channel, Handshake?).self)
+            Self.openAssociated(router: router, target: node.address, listener: listener, client: client, touch: touch, logger: logger, promise: promise)
+            opened = promise.futureResult
+        } else {
+            opened = Self.bootstrap(on: loop) { channel in
+                try channel.pipeline.syncOperations.addHandler(UDPReplyRelay(listener: listener, client: client, session: touch))
+            }
+            .connect(host: node.address.dialHost, port: node.address.port)
+            .map { ($0, nil) }
+        }
+        opened.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let (upstream, _)):
+                self.forwarder.selector.markSuccess(index)
+                guard self.sessions[client] === session else {
+                    upstream.close(promise: nil)
+                    return
+                }
+                session.channel = upstream
+                for datagram in session.queued { upstream.write(datagram, promise: nil) }
+                session.queued.removeAll()
+                upstream.flush()
+                upstream.closeFuture.assumeIsolated().whenComplete { _ in
+                    if self.sessions[client] === session { self.sessions[client] = nil }
+                }
+            case .failure(let error):
+                self.forwarder.selector.markFailure(index)
+                self.logger.warning("udp: cannot open upstream", metadata: ["target": "\(node.address)", "error": "\(error)"])
+                self.sessions[client] = nil
+            }
+        }
+    }
+
+    /// Opens a SOCKS5 UDP association through `router` and a socket to its relay.
+    private static func openAssociated(
+        router: Router, target: HostPort, listener: Channel, client: SocketAddress,
+        touch: @escaping @Sendable () -> Void, logger: Logger, promise: EventLoopPromise<(Channel, Handshake?)>
+    ) {
+        let loop = promise.futureResult.eventLoop
+        Task {
+            do {
+                let association = try await router.associateUDP(on: loop, logger: logger)
+                let control = association.control
+                let relay = association.relay
+                let channel = try await bootstrap(on: loop) { channel in
+                    try channel.pipeline.syncOperations.addHandler(SOCKS5UDPEncapsulation(target: target))
+                    try channel.pipeline.syncOperations.addHandler(UDPReplyRelay(listener: listener, client: client, session: touch))
+                }.connect(host: relay.dialHost, port: relay.port).get()
+                // The association lives as long as its control connection, and the other way round.
+                control.channel.closeFuture.whenComplete { _ in channel.close(promise: nil) }
+                channel.closeFuture.whenComplete { _ in control.channel.close(promise: nil) }
+                promise.succeed((channel, control))
+            } catch {
+                promise.fail(error)
+            }
+        }
+    }
+
+    static func bootstrap(on loop: EventLoop, _ setup: @escaping @Sendable (Channel) throws -> Void) -> DatagramBootstrap {
         DatagramBootstrap(group: loop)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: UDPLimits.maxDatagram))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UDPReplyRelay(listener: listener, client: client, session: { sessionBox.value.lastActive = .now() }))
-                }
-            }
-            .connect(host: node.address.dialHost, port: node.address.port)
-            .assumeIsolated()
-            .whenComplete { result in
-                let table = self
-                let session = session
-                switch result {
-                case .success(let upstream):
-                    table.forwarder.selector.markSuccess(index)
-                    guard table.sessions[client] === session else {
-                        upstream.close(promise: nil)
-                        return
-                    }
-                    session.channel = upstream
-                    for datagram in session.queued { upstream.write(datagram, promise: nil) }
-                    session.queued.removeAll()
-                    upstream.flush()
-                    upstream.closeFuture.assumeIsolated().whenComplete { _ in
-                        if table.sessions[client] === session { table.sessions[client] = nil }
-                    }
-                case .failure(let error):
-                    table.forwarder.selector.markFailure(index)
-                    table.logger.warning("udp: cannot open upstream", metadata: ["target": "\(node.address)", "error": "\(error)"])
-                    table.sessions[client] = nil
-                }
+                channel.eventLoop.makeCompletedFuture { try setup(channel) }
             }
     }
 
@@ -169,7 +206,7 @@ final class UDPReplyRelay: ChannelInboundHandler {
     private let client: SocketAddress
     private let touch: () -> Void
 
-    init(listener: Channel, client: SocketAddress, session touch: @escaping () -> Void) {
+    init(listener: Channel, client: SocketAddress, session touch: @escaping @Sendable () -> Void) {
         self.listener = listener
         self.client = client
         self.touch = touch
@@ -188,5 +225,37 @@ final class UDPReplyRelay: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // A refused datagram (ICMP port unreachable) is not fatal for the session.
+    }
+}
+
+/// Wraps datagrams for a SOCKS5 UDP relay (RFC 1928 §7 header naming `target`) and unwraps replies.
+final class SOCKS5UDPEncapsulation: ChannelDuplexHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias InboundOut = AddressedEnvelope<ByteBuffer>
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let header: ByteBuffer
+
+    init(target: HostPort) {
+        var header = ByteBuffer(bytes: [0, 0, 0])
+        SOCKSAddress.write(target, to: &header)
+        self.header = header
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var payload = self.unwrapOutboundIn(data)
+        var out = context.channel.allocator.buffer(capacity: header.readableBytes + payload.readableBytes)
+        out.writeImmutableBuffer(header)
+        out.writeBuffer(&payload)
+        context.write(self.wrapOutboundOut(out), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var envelope = self.unwrapInboundIn(data)
+        guard let head = envelope.data.readBytes(length: 3), head[2] == 0,
+            (try? SOCKSAddress.read(from: &envelope.data)) != nil
+        else { return }
+        context.fireChannelRead(self.wrapInboundOut(envelope))
     }
 }
