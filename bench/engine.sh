@@ -30,13 +30,13 @@ P_IPERF=$base; P_SOCAT=$((base+1)); P_FWD=$((base+2)); P_HTTP=$((base+3)); P_ADA
 
 iperf3 -s -B 127.0.0.1 -p $P_IPERF >/dev/null 2>&1 & pids+=($!)
 # socat as a plain forwarder: the baseline the `tcp` forward must match.
-socat TCP-LISTEN:$P_SOCAT,bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:$P_IPERF & pids+=($!)
+socat TCP-LISTEN:$P_SOCAT,bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:$P_IPERF 2>/dev/null & pids+=($!)
 "$AGENT" -L "tcp://127.0.0.1:$P_FWD/127.0.0.1:$P_IPERF" -L "http://127.0.0.1:$P_HTTP" >/dev/null 2>&1 & pids+=($!)
 # iperf3 cannot speak CONNECT, so socat's PROXY address does it in front of the proxy under test.
-socat TCP-LISTEN:$P_ADAPT_OURS,bind=127.0.0.1,reuseaddr,fork PROXY:127.0.0.1:127.0.0.1:$P_IPERF,proxyport=$P_HTTP & pids+=($!)
+socat TCP-LISTEN:$P_ADAPT_OURS,bind=127.0.0.1,reuseaddr,fork PROXY:127.0.0.1:127.0.0.1:$P_IPERF,proxyport=$P_HTTP 2>/dev/null & pids+=($!)
 # The same adapter in front of a socat relay: what the CONNECT path costs with socat in the proxy's place.
-socat TCP-LISTEN:$P_SOCAT_RELAY,bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:$P_IPERF & pids+=($!)
-socat TCP-LISTEN:$P_ADAPT_SOCAT,bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:$P_SOCAT_RELAY & pids+=($!)
+socat TCP-LISTEN:$P_SOCAT_RELAY,bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:$P_IPERF 2>/dev/null & pids+=($!)
+socat TCP-LISTEN:$P_ADAPT_SOCAT,bind=127.0.0.1,reuseaddr,fork TCP:127.0.0.1:$P_SOCAT_RELAY 2>/dev/null & pids+=($!)
 sleep 1
 
 measure() { # port -> Gbit/s of one run
@@ -59,9 +59,9 @@ done
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b if b else 0))' "$1" "$2"; }
 echo
 echo "One TCP stream, iperf3, loopback, median of $RUNS x ${SECS}s ($(nproc) cores)"
-printf '| %-38s | %10s | %9s | %9s |\n' "path" "Gbit/s" "vs direct" "vs socat"
-printf '|%s|%s|%s|%s|\n' "----------------------------------------" "------------" "-----------" "-----------"
-row() { printf '| %-38s | %10s | %9s | %9s |\n' "$1" "$2" "$(ratio "$2" "${result[direct]}")" "$3"; }
+printf '| %-44s | %10s | %9s | %9s |\n' "path" "Gbit/s" "vs direct" "vs socat"
+printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "------------" "-----------" "-----------"
+row() { printf '| %-44s | %10s | %9s | %9s |\n' "$1" "$2" "$(ratio "$2" "${result[direct]}")" "$3"; }
 row "direct" "${result[direct]}" "-"
 row "socat forward" "${result[socat]}" "1.00"
 row "tunnel-agent tcp forward" "${result[tcp-forward]}" "$(ratio "${result[tcp-forward]}" "${result[socat]}")"
