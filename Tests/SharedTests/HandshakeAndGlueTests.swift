@@ -74,6 +74,7 @@ final class HandshakeAndGlueTests: XCTestCase {
         a.read()
         XCTAssertEqual(reads.count, before + 1)
         b.isWritable = false
+        b.pipeline.fireChannelWritabilityChanged()
         a.read()
         XCTAssertEqual(reads.count, before + 1, "no read while the partner cannot take bytes")
         b.isWritable = true
@@ -95,4 +96,39 @@ final class ReadCounter: ChannelOutboundHandler {
 /// A flag set from a future callback; EmbeddedEventLoop runs callbacks on the test thread.
 final class Flag: @unchecked Sendable {
     var value = false
+}
+
+final class CrossLoopGlueTests: XCTestCase {
+    /// A channel on one loop glued to a channel on another (as a public connection and a Mux stream
+    /// usually are) moves bytes both ways and passes end-of-input on.
+    func testGlueAcrossEventLoops() throws {
+        let loopA = EmbeddedEventLoop()
+        let loopB = EmbeddedEventLoop()
+        let a = EmbeddedChannel(loop: loopA)
+        let b = EmbeddedChannel(loop: loopB)
+        try a.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try b.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
+        try GlueHandler.join(a, b)
+        loopB.run()
+        try a.writeInbound(ByteBuffer(string: "ping"))
+        loopB.run()
+        XCTAssertEqual(try b.readOutbound(as: ByteBuffer.self), ByteBuffer(string: "ping"))
+        try b.writeInbound(ByteBuffer(string: "pong"))
+        loopA.run()
+        XCTAssertEqual(try a.readOutbound(as: ByteBuffer.self), ByteBuffer(string: "pong"))
+        b.isWritable = false
+        b.pipeline.fireChannelWritabilityChanged()
+        loopA.run()
+        let reads = ReadCounter()
+        try a.pipeline.syncOperations.addHandler(reads, position: .first)
+        a.read()
+        XCTAssertEqual(reads.count, 0, "the partner on the other loop said it is full")
+        b.isWritable = true
+        b.pipeline.fireChannelWritabilityChanged()
+        loopA.run()
+        XCTAssertEqual(reads.count, 1)
+        a.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        loopB.run()
+        XCTAssertFalse(b.isActive)
+    }
 }

@@ -1,39 +1,81 @@
 import NIOCore
 
-/// Joins two byte channels on one event loop: what one reads, the other writes.
+/// Joins two byte channels: what one reads, the other writes.
 ///
 /// Backpressure: a side only asks its channel for more bytes while the partner is writable, so a
 /// slow receiver stalls its sender instead of growing a buffer. Half-close: end of input on one
-/// side becomes `close(mode: .output)` on the other, and both close once both directions ended.
+/// side becomes `close(mode: .output)` on the other; each side closes once both of its directions
+/// have ended.
+///
+/// The two channels may live on different event loops (a public connection and a Mux stream of an
+/// agent session usually do): calls to the partner then hop to its loop, and each side keeps its
+/// own copy of the partner's writability. On one loop the calls are direct.
 public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    public typealias InboundIn = NIOAny
-    public typealias OutboundIn = NIOAny
-    public typealias OutboundOut = NIOAny
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
 
-    private var partner: GlueHandler?
+    private var partner: Partner?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    private var partnerWritable = true
     private var inputEnded = false
     private var outputEnded = false
+    private var outputClosed: EventLoopFuture<Void>?
+
+    /// A loop-safe way to reach the other handler.
+    private struct Partner: Sendable {
+        let handler: NIOLoopBound<GlueHandler>
+        let eventLoop: EventLoop
+
+        func run(_ body: @escaping @Sendable (GlueHandler) -> Void) {
+            if eventLoop.inEventLoop {
+                body(handler.value)
+            } else {
+                let handler = self.handler
+                eventLoop.execute { body(handler.value) }
+            }
+        }
+    }
 
     private init() {}
 
-    /// Adds a matched pair of glue handlers to the two channels. Must run on their shared event loop.
+    /// Adds a matched pair of glue handlers to the two channels. Call on `a`'s event loop; `b`'s
+    /// handler is added on `b`'s loop (at once when they share one).
     public static func join(_ a: Channel, _ b: Channel) throws {
-        precondition(a.eventLoop === b.eventLoop, "glued channels must share an event loop")
+        a.eventLoop.preconditionInEventLoop()
         let first = GlueHandler()
         let second = GlueHandler()
-        first.partner = second
-        second.partner = first
+        first.partner = Partner(handler: NIOLoopBound(second, eventLoop: b.eventLoop), eventLoop: b.eventLoop)
+        second.partner = Partner(handler: NIOLoopBound(first, eventLoop: a.eventLoop), eventLoop: a.eventLoop)
         try a.pipeline.syncOperations.addHandler(first)
-        try b.pipeline.syncOperations.addHandler(second)
-        // A side may have gone quiet while its reader ran; restart reading now both are joined.
+        if b.eventLoop === a.eventLoop {
+            try b.pipeline.syncOperations.addHandler(second)
+            b.read()
+        } else {
+            let box = NIOLoopBound(second, eventLoop: b.eventLoop)
+            b.eventLoop.execute {
+                do {
+                    try b.pipeline.syncOperations.addHandler(box.value)
+                    b.read()
+                } catch {
+                    b.close(promise: nil)
+                }
+            }
+        }
+        // A side may have gone quiet while its handshake ran; restart reading now both are joined.
         a.read()
-        b.read()
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.partnerWritable = true
+        if !context.channel.isActive {
+            // Joined to a channel that already closed: the partner must not wait for it.
+            self.partner?.run { $0.partnerClosed() }
+        } else if !context.channel.isWritable {
+            self.partner?.run { $0.partnerWritabilityChanged(false) }
+        }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -44,22 +86,23 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: inbound
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.partner?.partnerWrite(data)
+        let buffer = self.unwrapInboundIn(data)
+        self.partner?.run { $0.partnerWrite(buffer) }
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
-        self.partner?.partnerFlush()
+        self.partner?.run { $0.partnerFlush() }
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        self.partner?.partnerCloseFull()
+        self.partner?.run { $0.partnerClosed() }
         context.fireChannelInactive()
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let e = event as? ChannelEvent, e == .inputClosed {
             self.inputEnded = true
-            self.partner?.partnerEndOutput()
+            self.partner?.run { $0.partnerEndOutput() }
             self.closeIfDone()
             return
         }
@@ -67,72 +110,77 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
-        self.partner?.partnerCloseFull()
+        self.partner?.run { $0.partnerClosed() }
         context.close(promise: nil)
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            self.partner?.partnerBecameWritable()
-        }
+        let writable = context.channel.isWritable
+        self.partner?.run { $0.partnerWritabilityChanged(writable) }
         context.fireChannelWritabilityChanged()
     }
 
     // MARK: outbound
 
     public func read(context: ChannelHandlerContext) {
-        if let partner = self.partner, partner.partnerIsWritable {
+        if self.partnerWritable {
             context.read()
         } else {
             self.pendingRead = true
         }
     }
 
-    // MARK: partner calls
+    // MARK: calls from the partner (on this handler's loop)
 
-    private func partnerWrite(_ data: NIOAny) {
-        self.context?.write(data, promise: nil)
+    private func partnerWrite(_ buffer: ByteBuffer) {
+        self.context?.write(self.wrapOutboundOut(buffer), promise: nil)
     }
 
     private func partnerFlush() {
         self.context?.flush()
     }
 
+    /// The partner's input ended: end our output, keeping what is already queued.
     private func partnerEndOutput() {
         guard let context = self.context, !self.outputEnded else { return }
         self.outputEnded = true
+        let channel = context.channel
+        if self.inputEnded {
+            // NIO turns an output close on a channel whose input is shut into a full close, which
+            // drops unwritten bytes; so let the queued writes finish first, then close.
+            context.writeAndFlush(self.wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+            return
+        }
         context.flush()
         let promise = context.eventLoop.makePromise(of: Void.self)
-        let channel = context.channel
         promise.futureResult.whenFailure { _ in
             // The transport cannot half-close (or the socket is gone): end it fully.
             channel.close(promise: nil)
         }
+        self.outputClosed = promise.futureResult
         context.close(mode: .output, promise: promise)
-        self.closeIfDone()
     }
 
-    private func partnerCloseFull() {
+    private func partnerClosed() {
         self.context?.close(promise: nil)
     }
 
-    private func partnerBecameWritable() {
-        if self.pendingRead {
+    private func partnerWritabilityChanged(_ writable: Bool) {
+        self.partnerWritable = writable
+        if writable, self.pendingRead {
             self.pendingRead = false
             self.context?.read()
         }
     }
 
-    private var partnerIsWritable: Bool {
-        self.context?.channel.isWritable ?? false
-    }
-
-    /// Both directions finished: nothing more can flow, so release both sockets.
+    /// Both directions finished: once the output's close (which waits for queued writes) is done,
+    /// nothing more can flow through this side.
     private func closeIfDone() {
-        guard let partner = self.partner else { return }
-        if self.inputEnded && partner.inputEnded {
-            self.context?.close(promise: nil)
-            partner.context?.close(promise: nil)
+        guard self.inputEnded && self.outputEnded, let channel = self.context?.channel else { return }
+        if let outputClosed = self.outputClosed {
+            outputClosed.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }
