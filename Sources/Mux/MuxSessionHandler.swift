@@ -48,6 +48,10 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var waitingForTransport = CircularBuffer<MuxStreamChannel>()
     private var inReadLoop = false
     private var flushPending = false
+    private var flushScheduled = false
+    /// Payload bytes written since the last flush.
+    private var unflushedBytes = 0
+    private static let eagerFlushThreshold = 256 * 1024
 
     private var nextPingID: UInt64 = 1
     private var outstandingPings: [UInt64: (sent: NIODeadline, promise: EventLoopPromise<TimeAmount>?)] = [:]
@@ -190,6 +194,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.inReadLoop = false
         if self.flushPending {
             self.flushPending = false
+            self.unflushedBytes = 0
             context.flush()
         }
         context.fireChannelReadComplete()
@@ -209,6 +214,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handle(_ frame: MuxFrame) {
         guard self.state == .active || self.state == .closing, !self.failed else { return }
+        self.logger.trace("mux frame received", metadata: ["mux.frame": "\(frame)"])
         switch frame {
         case .preface(_, let maxFrameSize):
             self.peerMaxFrameSize = maxFrameSize
@@ -394,6 +400,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         let size = payload.readableBytes
+        self.unflushedBytes += size
         if size <= 1024 {
             var buffer = context.channel.allocator.buffer(capacity: MuxProtocol.frameHeaderSize + size)
             MuxFrameEncoder.writeHeader(length: size, type: .data, id: streamID, into: &buffer)
@@ -416,12 +423,30 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.needsFlush()
     }
 
-    /// Marks that frames were written; flushes now, or at the end of the current read burst.
+    /// Marks that frames were written. They are flushed at the end of the current read burst, or
+    /// otherwise once at the end of the current event-loop task, so that the frames of many
+    /// streams (opens, data, FINs, window updates) written in one tick share one syscall.
     func needsFlush() {
+        if self.unflushedBytes >= Self.eagerFlushThreshold {
+            // Many bytes queued: flush now so the transport (and a TLS handler, which counts only
+            // flushed bytes in its writability) sees them and backpressure stays accurate.
+            self.unflushedBytes = 0
+            self.flushPending = false
+            self.context?.flush()
+            return
+        }
         if self.inReadLoop {
             self.flushPending = true
-        } else {
-            self.context?.flush()
+            return
+        }
+        guard !self.flushScheduled, let context = self.context else { return }
+        self.flushScheduled = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = loopBound.value
+            handler.flushScheduled = false
+            handler.unflushedBytes = 0
+            handler.context?.flush()
         }
     }
 

@@ -42,8 +42,9 @@ final class MuxSessionEmbeddedTests: XCTestCase {
         defer { pair.finish() }
         let (stream, recorder) = try pair.openClientStream()
         stream.write(ByteBuffer(string: "request"), promise: nil)
-        try stream.close(mode: .output).wait()
+        let halfClosed = stream.close(mode: .output)
         try pair.interact()
+        try halfClosed.wait()
         let server = pair.serverStreams.all[0]
         XCTAssertEqual(server.recorder.receivedString, "request")
         XCTAssertTrue(server.recorder.state.inputClosed)
@@ -66,7 +67,9 @@ final class MuxSessionEmbeddedTests: XCTestCase {
         let pair = try EmbeddedMuxPair()
         defer { pair.finish() }
         let (stream, _) = try pair.openClientStream()
-        try stream.close(mode: .output).wait()
+        let halfClosed = stream.close(mode: .output)
+        try pair.interact()
+        try halfClosed.wait()
         XCTAssertThrowsError(try stream.writeAndFlush(ByteBuffer(string: "x")).wait())
         XCTAssertThrowsError(try stream.close(mode: .output).wait())
     }
@@ -330,6 +333,7 @@ final class MuxSessionEmbeddedTests: XCTestCase {
         sa.sendDatagram(flowID: 7, ByteBuffer(string: "dns query"))
         sa.sendDatagram(flowID: 8, ByteBuffer(repeating: 0, count: 1001))
         sa.sendDatagram(flowID: 9, ByteBuffer(string: "second"))
+        loop.run()
         while let bytes = try a.readOutbound(as: ByteBuffer.self) { try b.writeInbound(bytes) }
         // An oversized datagram from a peer that ignores the limit is dropped too.
         try b.writeInbound(encode(.datagram(flowID: 10, payload: ByteBuffer(repeating: 0, count: 1001))))
@@ -374,6 +378,7 @@ final class MuxSessionEmbeddedTests: XCTestCase {
     }
 
     private func drain(_ channel: EmbeddedChannel) throws -> ByteBuffer {
+        (channel.eventLoop as! EmbeddedEventLoop).run()
         var all = ByteBuffer()
         while var bytes = try channel.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&bytes) }
         return all

@@ -107,6 +107,8 @@ final class EmbeddedMuxPair {
     /// Moves bytes both ways until neither side has anything to send.
     func interact() throws {
         for _ in 0..<10_000 {
+            // Run pending tasks first: sessions flush at the end of the loop tick.
+            self.loop.run()
             var moved = false
             while let bytes = try self.client.readOutbound(as: ByteBuffer.self) {
                 if self.server.isActive { try self.server.writeInbound(bytes) }
@@ -124,6 +126,7 @@ final class EmbeddedMuxPair {
 
     /// Collects what the client wrote without delivering it.
     func clientOutbound() throws -> ByteBuffer {
+        self.loop.run()
         var all = ByteBuffer()
         while var bytes = try self.client.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&bytes) }
         return all
