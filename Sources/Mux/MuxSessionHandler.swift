@@ -75,9 +75,12 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.inboundStreamInitializer = inboundStreamInitializer
         self.datagramHandler = datagramHandler
         self.nextLocalStreamID = role == .initiator ? 1 : 2
+        // No `maximumBufferSize`: the processor checks it after every single frame, so one large
+        // read (a TLS handler delivers a whole burst of plaintext at once) would trip it. The
+        // decoder bounds buffering itself: it rejects a header whose length exceeds the limit, so
+        // between reads at most one incomplete frame is kept.
         self.processor = NIOSingleStepByteToMessageProcessor(
-            MuxFrameDecoder(maxFrameSize: self.configuration.maxFrameSize),
-            maximumBufferSize: self.configuration.maxFrameSize + MuxProtocol.frameHeaderSize + 64 * 1024
+            MuxFrameDecoder(maxFrameSize: self.configuration.maxFrameSize)
         )
     }
 
@@ -183,8 +186,6 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         } catch let error as MuxError {
             self.fail(error)
-        } catch let error as ByteToMessageDecoderError.PayloadTooLargeError {
-            self.fail(MuxError(code: .frameSizeError, reason: "\(error)"))
         } catch {
             self.fail(MuxError(code: .protocolError, reason: "\(error)"))
         }

@@ -384,3 +384,23 @@ final class MuxSessionEmbeddedTests: XCTestCase {
         return all
     }
 }
+
+extension MuxSessionEmbeddedTests {
+    /// A TLS handler delivers a whole burst of plaintext in one read: many frames in one large
+    /// buffer must decode, not trip a buffer limit.
+    func testOneLargeReadWithManyFramesDecodes() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        var burst = encode(.open(streamID: 1, metadata: ByteBuffer()))
+        for _ in 0..<3 { MuxFrameEncoder.write(.data(streamID: 1, payload: ByteBuffer(repeating: 1, count: 65536)), into: &burst) }
+        for id in stride(from: UInt32(3), through: 401, by: 2) {
+            MuxFrameEncoder.write(.open(streamID: id, metadata: ByteBuffer(string: "x")), into: &burst)
+            MuxFrameEncoder.write(.fin(streamID: id), into: &burst)
+        }
+        XCTAssertGreaterThan(burst.readableBytes, 196_608)
+        try pair.server.writeInbound(burst)
+        XCTAssertTrue(pair.server.isActive)
+        XCTAssertEqual(pair.serverStreams.all.count, 201)
+        XCTAssertEqual(pair.serverStreams.all[0].recorder.state.received.readableBytes, 196_608)
+    }
+}
