@@ -51,7 +51,9 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var flushScheduled = false
     /// Payload bytes written since the last flush.
     private var unflushedBytes = 0
-    private static let eagerFlushThreshold = 256 * 1024
+    /// Flush at once past this many unflushed bytes: about the transport's default high watermark,
+    /// so that writability reflects real backpressure, not our own unflushed writes.
+    private static let eagerFlushThreshold = 64 * 1024
 
     private var nextPingID: UInt64 = 1
     private var outstandingPings: [UInt64: (sent: NIODeadline, promise: EventLoopPromise<TimeAmount>?)] = [:]
@@ -489,12 +491,21 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     @discardableResult
     func sendDatagram(flowID: UInt32, payload: ByteBuffer) -> Bool {
         guard self.state == .active, let context = self.context,
-            payload.readableBytes <= min(self.configuration.maxDatagramSize, self.peerMaxFrameSize),
-            context.channel.isWritable
+            payload.readableBytes <= min(self.configuration.maxDatagramSize, self.peerMaxFrameSize)
         else {
             self.stats.withLockedValue { $0.droppedDatagrams += 1 }
             return false
         }
+        if !context.channel.isWritable, self.unflushedBytes > 0 {
+            // Our own unflushed writes may be what makes the transport look full.
+            self.unflushedBytes = 0
+            context.flush()
+        }
+        guard context.channel.isWritable else {
+            self.stats.withLockedValue { $0.droppedDatagrams += 1 }
+            return false
+        }
+        self.unflushedBytes += payload.readableBytes
         var header = context.channel.allocator.buffer(capacity: MuxProtocol.frameHeaderSize + payload.readableBytes)
         MuxFrameEncoder.writeHeader(length: payload.readableBytes, type: .datagram, id: flowID, into: &header)
         header.writeImmutableBuffer(payload)

@@ -168,7 +168,6 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         failureCode: MuxErrorCode,
         promise: EventLoopPromise<Channel>?
     ) {
-        self.pipeline.fireChannelRegistered()
         initializer(self).hop(to: self.eventLoop).whenComplete { result in
             switch result {
             case .success:
@@ -186,6 +185,9 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     }
 
     private func activate() {
+        // Registered and active only once the initializer's handlers are in place, as for a
+        // socket channel.
+        self.pipeline.fireChannelRegistered()
         self.lifecycle = .active
         self.flags.withLockedValue { $0.isActive = true }
         self.pipeline.fireChannelActive()
@@ -516,7 +518,7 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         let promises = self.closePromises
         self.closePromises = []
         self.eventLoop.execute {
-            self.pipeline.fireChannelUnregistered()
+            if wasActive { self.pipeline.fireChannelUnregistered() }
             self.removeHandlers(pipeline: self.pipeline)
             self.closePromise.succeed(())
             for promise in promises { promise.succeed(()) }

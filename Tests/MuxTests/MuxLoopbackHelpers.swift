@@ -142,6 +142,7 @@ final class LoopbackMuxPair {
     init(
         configuration: MuxConfiguration = .testDefault,
         threads: Int = 2,
+        datagramHandler: MuxSession.DatagramHandler? = nil,
         inbound: @escaping MuxSession.InboundStreamInitializer
     ) throws {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -152,7 +153,8 @@ final class LoopbackMuxPair {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let session = try channel.pipeline.syncOperations.addMuxSession(
-                        role: .responder, configuration: configuration, logger: .test, inboundStreamInitializer: inbound)
+                        role: .responder, configuration: configuration, logger: .test, inboundStreamInitializer: inbound,
+                        datagramHandler: datagramHandler)
                     serverSession.succeed(session)
                 }
             }

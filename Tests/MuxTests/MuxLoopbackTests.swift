@@ -217,3 +217,46 @@ final class MuxLoopbackTests: XCTestCase {
         throw ChannelError.connectTimeout(.seconds(30))
     }
 }
+
+extension MuxLoopbackTests {
+    /// When the transport is backed up (the peer stopped reading its socket), datagrams are dropped
+    /// and counted, never queued without bound.
+    func testDatagramsAreDroppedWhenTransportIsBackedUp() throws {
+        let received = MuxLockedValue(0)
+        var config = MuxConfiguration.testDefault
+        config.maxDatagramSize = 1200
+        let pair = try LoopbackMuxPair(configuration: config, datagramHandler: { _, _ in received.withLockedValue { $0 += 1 } }) {
+            channel, _ in channel.eventLoop.makeSucceededVoidFuture()
+        }
+        defer { pair.shutdown() }
+        let payload = ByteBuffer(repeating: 0xAB, count: 1200)
+        let client = pair.client
+        // A burst in one event-loop tick with a reading peer: delivered or dropped, never queued.
+        let burst = 1000
+        try client.eventLoop.submit {
+            for i in 0..<burst { client.sendDatagram(flowID: UInt32(i % 7), payload) }
+        }.wait()
+        for _ in 0..<500 where received.withLockedValue({ $0 }) + client.droppedDatagramCount < burst {
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        let delivered = received.withLockedValue { $0 }
+        print("datagrams: burst of \(burst) with a reading peer: \(delivered) delivered, \(client.droppedDatagramCount) dropped")
+        XCTAssertEqual(delivered + client.droppedDatagramCount, burst)
+        XCTAssertGreaterThan(delivered, burst / 2)
+
+        // The server stops reading its socket: the transport backs up and datagrams are dropped.
+        try pair.server.channel.setOption(ChannelOptions.autoRead, value: false).wait()
+        let droppedBefore = client.droppedDatagramCount
+        let total = 20_000
+        try client.eventLoop.submit {
+            for i in 0..<total { client.sendDatagram(flowID: UInt32(i % 7), payload) }
+        }.wait()
+        // 24 MB offered; the socket buffers take a few MB at most, the rest must be dropped.
+        let dropped = client.droppedDatagramCount - droppedBefore
+        print("datagrams: \(total) offered to a backed-up transport, \(dropped) dropped")
+        XCTAssertGreaterThan(dropped, total / 2)
+        let pending = try client.channel.getOption(ChannelOptions.bufferedWritableBytes).wait()
+        XCTAssertLessThan(pending, 8 * 1024 * 1024, "the transport holds a bounded amount")
+        XCTAssertTrue(client.channel.isActive)
+    }
+}

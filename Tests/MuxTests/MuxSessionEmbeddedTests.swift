@@ -404,3 +404,57 @@ extension MuxSessionEmbeddedTests {
         XCTAssertEqual(pair.serverStreams.all[0].recorder.state.received.readableBytes, 196_608)
     }
 }
+
+extension MuxSessionEmbeddedTests {
+    func testResetAfterLocalFinAndRemoteResetNoErrorWhileOpen() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        // half-closed (local) --RESET(CANCEL) received--> closed with error
+        let (a, ra) = try pair.openClientStream()
+        a.close(mode: .output, promise: nil)
+        try pair.interact()
+        try pair.client.writeInbound(encode(.reset(streamID: 1, code: .cancel)))
+        XCTAssertFalse(a.isActive)
+        XCTAssertEqual(ra.state.errors.first as? MuxError, MuxError.streamReset(.cancel))
+        // open --RESET(NO_ERROR) received--> buffered data delivered, closed without error,
+        // pending writes failed
+        pair.clientStreams.autoRead = true
+        let (b, rb) = try pair.openClientStream(autoRead: false)
+        try pair.interact()
+        try pair.client.writeInbound(encode(.data(streamID: 3, payload: ByteBuffer(string: "tail")), .fin(streamID: 3), .reset(streamID: 3, code: .noError)))
+        XCTAssertTrue(b.isActive, "buffered data is still to be read")
+        b.read()
+        XCTAssertEqual(rb.receivedString, "tail")
+        XCTAssertTrue(rb.state.inputClosed)
+        XCTAssertFalse(b.isActive)
+        XCTAssertTrue(rb.state.errors.isEmpty, "\(rb.state.errors)")
+    }
+
+    func testUnknownFrameTypesAreIgnored() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        try pair.server.writeInbound(encode(.unknown(type: 0x42, id: 0, length: 10), .unknown(type: 0xFF, id: 99, length: 0), .open(streamID: 1, metadata: ByteBuffer())))
+        XCTAssertTrue(pair.server.isActive)
+        XCTAssertEqual(pair.serverStreams.all.count, 1)
+    }
+
+    func testStreamRegistrationEventsReachInitializerHandlers() throws {
+        final class Events: ChannelInboundHandler, @unchecked Sendable {
+            typealias InboundIn = ByteBuffer
+            var events: [String] = []
+            func channelRegistered(context: ChannelHandlerContext) { self.events.append("registered") }
+            func channelActive(context: ChannelHandlerContext) { self.events.append("active") }
+            func channelInactive(context: ChannelHandlerContext) { self.events.append("inactive") }
+            func channelUnregistered(context: ChannelHandlerContext) { self.events.append("unregistered") }
+        }
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let events = Events()
+        let stream = try pair.clientSession.openStream(metadata: ByteBuffer()) { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(events) }
+        }.wait()
+        stream.triggerUserOutboundEvent(MuxStreamResetEvent(code: .cancel), promise: nil)
+        try pair.interact()
+        XCTAssertEqual(events.events, ["registered", "active", "inactive", "unregistered"])
+    }
+}
