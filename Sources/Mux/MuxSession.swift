@@ -49,7 +49,9 @@ public final class MuxSession: Sendable {
     /// True once the session has ended.
     public var isClosed: Bool { self.stats.withLockedValue { $0.isClosed } }
 
-    /// Adds a session to `channel`'s pipeline. The channel should be active (connected) and have
+    /// Adds a session to `channel`'s pipeline from any thread. Only safe before the channel has read
+    /// anything (bytes read before the session is added are lost, and the peer's preface with
+    /// them): prefer `addMuxSession` in the bootstrap's channel initializer. The channel must keep
     /// `autoRead` on: the session reads continuously, streams apply backpressure through windows.
     public static func configure(
         on channel: Channel,
@@ -79,10 +81,9 @@ public final class MuxSession: Sendable {
     ) -> EventLoopFuture<Channel> {
         let promise = self.eventLoop.makePromise(of: Channel.self)
         self.onLoop { handler in
-            let channel = handler.context?.channel
             handler.openStream(
                 metadata: metadata,
-                initializer: initializer ?? { _ in channel!.eventLoop.makeSucceededVoidFuture() },
+                initializer: initializer ?? { stream in stream.eventLoop.makeSucceededVoidFuture() },
                 promise: promise
             )
         }
