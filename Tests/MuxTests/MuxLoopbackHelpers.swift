@@ -270,3 +270,25 @@ final class RandomWriter: ChannelInboundHandler, @unchecked Sendable {
         self.done.fail(error)
     }
 }
+
+/// Delays every inbound read by a fixed time, preserving order: simulates a long link on loopback.
+final class InboundDelayHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    private let delay: TimeAmount
+    private var queue = CircularBuffer<ByteBuffer>()
+
+    init(delay: TimeAmount) { self.delay = delay }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.queue.append(self.unwrapInboundIn(data))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: self.delay) {
+            let (handler, context) = loopBound.value
+            guard let buffer = handler.queue.popFirst() else { return }
+            context.fireChannelRead(NIOAny(buffer))
+            context.fireChannelReadComplete()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {}
+}

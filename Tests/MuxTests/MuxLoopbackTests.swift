@@ -260,3 +260,69 @@ extension MuxLoopbackTests {
         XCTAssertTrue(client.channel.isActive)
     }
 }
+
+extension MuxLoopbackTests {
+    /// On a long link (20 ms each way) a stream whose reader keeps up grows its window well past
+    /// the initial 256 KiB, so throughput is not capped at 256 KiB per RTT.
+    func testWindowAutoTunesOnALongLink() throws {
+        let serverStream = MuxLockedValue<Channel?>(nil)
+        let done = MuxLockedValue<EventLoopPromise<Checksum>?>(nil)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        defer { try? group.syncShutdownGracefully() }
+        let delay = TimeAmount.milliseconds(20)
+        let server = try ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(InboundDelayHandler(delay: delay))
+                    _ = try channel.pipeline.syncOperations.addMuxSession(role: .responder, configuration: .testDefault, logger: .test) { stream, _ in
+                        stream.eventLoop.makeCompletedFuture {
+                            try stream.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                            let promise = stream.eventLoop.makePromise(of: Checksum.self)
+                            done.withLockedValue { $0 = promise }
+                            serverStream.withLockedValue { $0 = stream }
+                            try stream.pipeline.syncOperations.addHandler(SinkHandler(done: promise, countOnly: true))
+                        }
+                    }
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+        defer { try? server.close().wait() }
+        let sessionPromise = group.next().makePromise(of: MuxSession.self)
+        let client = try ClientBootstrap(group: group).channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(InboundDelayHandler(delay: delay))
+                sessionPromise.succeed(try channel.pipeline.syncOperations.addMuxSession(role: .initiator, configuration: .testDefault, logger: .test) { c, _ in c.eventLoop.makeSucceededVoidFuture() })
+            }
+        }.connect(to: server.localAddress!).wait()
+        defer { try? client.close().wait() }
+        let session = try sessionPromise.futureResult.wait()
+        let rtt = try session.ping().wait()
+        XCTAssertGreaterThanOrEqual(rtt, .milliseconds(40))
+
+        let size = 24 * 1024 * 1024
+        let sent = session.eventLoop.makePromise(of: Checksum.self)
+        let start = Date()
+        _ = try session.openStream(metadata: ByteBuffer()) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(RandomWriter(seed: 3, total: size, maxChunk: 65536, done: sent))
+            }
+        }.wait()
+        _ = try sent.futureResult.wait()
+        var received: Checksum?
+        for _ in 0..<1000 {
+            if let promise = done.withLockedValue({ $0 }) {
+                received = try promise.futureResult.wait()
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertEqual(received?.count, size)
+        let stream = try XCTUnwrap(serverStream.withLockedValue { $0 }) as! MuxStreamChannel
+        let window = try stream.eventLoop.submit { stream.receiveWindow.size }.wait()
+        let fixedWindowSeconds = Double(size) / Double(MuxProtocol.initialStreamWindow) * 0.04
+        print("long link: 24 MiB in \(String(format: "%.2f", elapsed)) s (a fixed 256 KiB window needs >= \(String(format: "%.1f", fixedWindowSeconds)) s), window grew to \(window / 1024) KiB")
+        XCTAssertGreaterThanOrEqual(window, 2 * 1024 * 1024)
+        XCTAssertLessThan(elapsed, fixedWindowSeconds / 2)
+    }
+}
