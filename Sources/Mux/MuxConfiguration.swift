@@ -43,6 +43,9 @@ public struct MuxConfiguration: Sendable {
     /// (nil: wait forever).
     public var goAwayDrainTimeout: TimeAmount? = nil
 
+    /// Flood protection threshold (see `docs/mux.md` § Limits); internal so tests can lower it.
+    var maxReactiveFramesWhileBackedUp = 10_000
+
     public init() {}
 
     /// Limits clamped to what the protocol can express.

@@ -54,6 +54,8 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Flush at once past this many unflushed bytes: about the transport's default high watermark,
     /// so that writability reflects real backpressure, not our own unflushed writes.
     private static let eagerFlushThreshold = 64 * 1024
+    private var reactiveFramesWhileBackedUp = 0
+
 
     private var nextPingID: UInt64 = 1
     private var outstandingPings: [UInt64: (sent: NIODeadline, promise: EventLoopPromise<TimeAmount>?)] = [:]
@@ -254,7 +256,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .ping(let ack, let payload):
             if ack {
                 self.receivePong(payload)
-            } else {
+            } else if self.admitReactiveFrame() {
                 self.writeControl(.ping(ack: true, payload: payload))
                 self.needsFlush()
             }
@@ -422,8 +424,26 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func sendReset(streamID: UInt32, code: MuxErrorCode) {
+        guard self.admitReactiveFrame() else { return }
         self.writeControl(.reset(streamID: streamID, code: code))
         self.needsFlush()
+    }
+
+    /// Flood protection: frames we write in answer to the peer (pongs, RESETs) while the transport
+    /// is backed up are counted; a peer that keeps provoking them without reading is cut off
+    /// instead of making us buffer without bound. Returns false once the session was closed.
+    private func admitReactiveFrame() -> Bool {
+        guard let context = self.context else { return false }
+        if context.channel.isWritable {
+            self.reactiveFramesWhileBackedUp = 0
+            return true
+        }
+        self.reactiveFramesWhileBackedUp += 1
+        if self.reactiveFramesWhileBackedUp > self.configuration.maxReactiveFramesWhileBackedUp {
+            self.fail(MuxError(code: .protocolError, reason: "peer provokes control frames without reading them (flood)"))
+            return false
+        }
+        return true
     }
 
     /// Marks that frames were written. They are flushed at the end of the current read burst, or

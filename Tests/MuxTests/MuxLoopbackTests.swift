@@ -326,3 +326,43 @@ extension MuxLoopbackTests {
         XCTAssertLessThan(elapsed, fixedWindowSeconds / 2)
     }
 }
+
+extension MuxLoopbackTests {
+    /// A peer that sends PINGs but never reads the answers is cut off, not buffered for.
+    func testPingFloodWithoutReadingClosesTheSession() throws {
+        let config = {
+            var c = MuxConfiguration.testDefault
+            c.maxReactiveFramesWhileBackedUp = 200
+            return c
+        }()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        defer { try? group.syncShutdownGracefully() }
+        let sessionPromise = group.next().makePromise(of: MuxSession.self)
+        let server = try ServerBootstrap(group: group)
+            .childChannelOption(.socketOption(.so_sndbuf), value: 4096)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 1024, high: 2048))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    sessionPromise.succeed(try channel.pipeline.syncOperations.addMuxSession(role: .responder, configuration: config, logger: .test) { c, _ in c.eventLoop.makeSucceededVoidFuture() })
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+        defer { try? server.close().wait() }
+        // A raw client that never reads.
+        let client = try ClientBootstrap(group: group)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.socketOption(.so_rcvbuf), value: 4096)
+            .connect(to: server.localAddress!).wait()
+        defer { try? client.close().wait() }
+        let session = try sessionPromise.futureResult.wait()
+        var flood = ByteBuffer()
+        MuxFrameEncoder.writePreface(maxFrameSize: 65536, into: &flood)
+        for i in 0..<100_000 { MuxFrameEncoder.write(.ping(ack: false, payload: UInt64(i)), into: &flood) }
+        client.writeAndFlush(flood, promise: nil)
+        let closed = session.closeFuture.map { true }
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !session.isClosed { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertTrue(session.isClosed, "the flooding peer was not cut off")
+        XCTAssertTrue(try closed.wait())
+    }
+}
