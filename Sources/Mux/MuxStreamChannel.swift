@@ -259,8 +259,9 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
             }
             self.finRequested = true
             self.finPromise = promise
+            // Half-closing implies flushing what was written before.
+            self.flushedWriteCount = self.pendingWrites.count
             if self.lifecycle == .active {
-                self.flushedWriteCount = self.pendingWrites.count
                 self.sendPendingWrites()
             }
         case .all:
