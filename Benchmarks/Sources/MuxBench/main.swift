@@ -23,7 +23,7 @@ let quick = arguments.contains("--quick")
 let totalBytes = Int(argument("--bytes") ?? "") ?? (quick ? 256 << 20 : 2 << 30)
 let opensCount = Int(argument("--opens") ?? "") ?? (quick ? 20_000 : 100_000)
 let idleCount = Int(argument("--idle") ?? "") ?? (quick ? 2_000 : 10_000)
-let runs = Int(argument("--runs") ?? "") ?? (quick ? 1 : 3)
+let runs = Int(argument("--runs") ?? "") ?? (quick ? 1 : 5)
 
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 let tls = try TLSMaterial.make()
@@ -36,7 +36,7 @@ var rows: [(String, String, String)] = []
 }
 func gbps(_ bytes: Int, _ seconds: Double) -> Double { Double(bytes) * 8 / seconds / 1e9 }
 
-out("MuxBench: \(totalBytes >> 20) MiB per throughput run, best of \(runs); \(opensCount) opens; \(idleCount) idle streams")
+out("MuxBench: \(totalBytes >> 20) MiB per throughput run, \(runs) raw/Mux pairs; \(opensCount) opens; \(idleCount) idle streams")
 
 /// Best of `runs` (least disturbed by the rest of the machine).
 @MainActor func best(_ body: () throws -> Double) rethrows -> Double {
@@ -52,18 +52,32 @@ if let only = argument("--only") {
     out("\(only): \(g) Gbit/s")
     exit(0)
 }
-let rawTCP = try best { try Pipes.throughput(transport: .tcp, mux: false, streams: 1, bytes: totalBytes, group: group, tls: tls) }
-report("raw TCP pipe, 1 connection", String(format: "%.2f Gbit/s", rawTCP))
-let muxTCP = try best { try Pipes.throughput(transport: .tcp, mux: true, streams: 1, bytes: totalBytes, group: group, tls: tls) }
-report("Mux over TCP, 1 stream", String(format: "%.2f Gbit/s", muxTCP), String(format: "%.0f%% of raw TCP (target >= 80%%)", muxTCP / rawTCP * 100))
-let rawTLS = try best { try Pipes.throughput(transport: .tls, mux: false, streams: 1, bytes: totalBytes, group: group, tls: tls) }
-report("raw TLS 1.3 pipe, 1 connection", String(format: "%.2f Gbit/s", rawTLS))
-let muxTLS = try best { try Pipes.throughput(transport: .tls, mux: true, streams: 1, bytes: totalBytes, group: group, tls: tls) }
-report("Mux over TLS 1.3, 1 stream", String(format: "%.2f Gbit/s", muxTLS), String(format: "%.0f%% of raw TLS (target >= 80%%)", muxTLS / rawTLS * 100))
-let mux100 = try best { try Pipes.throughput(transport: .tcp, mux: true, streams: 100, bytes: totalBytes, group: group, tls: tls) }
-report("Mux over TCP, 100 concurrent streams total", String(format: "%.2f Gbit/s", mux100), String(format: "%.0f%% of raw TCP", mux100 / rawTCP * 100))
-let mux100TLS = try best { try Pipes.throughput(transport: .tls, mux: true, streams: 100, bytes: totalBytes, group: group, tls: tls) }
-report("Mux over TLS, 100 concurrent streams total", String(format: "%.2f Gbit/s", mux100TLS), String(format: "%.0f%% of raw TLS", mux100TLS / rawTLS * 100))
+/// Runs raw and Mux alternately `runs` times (so both see the same machine state) and returns
+/// the best of each plus the median of the per-pair ratios.
+@MainActor func paired(_ transport: Transport, streams: Int) throws -> (raw: Double, mux: Double, ratio: Double) {
+    var raws: [Double] = []
+    var muxes: [Double] = []
+    var ratios: [Double] = []
+    for _ in 0..<runs {
+        let raw = try Pipes.throughput(transport: transport, mux: false, streams: 1, bytes: totalBytes, group: group, tls: tls)
+        let mux = try Pipes.throughput(transport: transport, mux: true, streams: streams, bytes: totalBytes, group: group, tls: tls)
+        raws.append(raw)
+        muxes.append(mux)
+        ratios.append(mux / raw)
+    }
+    return (raws.max()!, muxes.max()!, ratios.sorted()[ratios.count / 2])
+}
+
+let tcp1 = try paired(.tcp, streams: 1)
+report("raw TCP pipe, 1 connection", String(format: "%.2f Gbit/s", tcp1.raw), "best of \(runs)")
+report("Mux over TCP, 1 stream", String(format: "%.2f Gbit/s", tcp1.mux), String(format: "median ratio %.0f%% of raw TCP (target >= 80%%)", tcp1.ratio * 100))
+let tls1 = try paired(.tls, streams: 1)
+report("raw TLS 1.3 pipe, 1 connection", String(format: "%.2f Gbit/s", tls1.raw), "best of \(runs)")
+report("Mux over TLS 1.3, 1 stream", String(format: "%.2f Gbit/s", tls1.mux), String(format: "median ratio %.0f%% of raw TLS (target >= 80%%)", tls1.ratio * 100))
+let tcp100 = try paired(.tcp, streams: 100)
+report("Mux over TCP, 100 concurrent streams total", String(format: "%.2f Gbit/s", tcp100.mux), String(format: "median ratio %.0f%% of raw TCP", tcp100.ratio * 100))
+let tls100 = try paired(.tls, streams: 100)
+report("Mux over TLS, 100 concurrent streams total", String(format: "%.2f Gbit/s", tls100.mux), String(format: "median ratio %.0f%% of raw TLS", tls100.ratio * 100))
 let opens = try best { try Opens.perSecond(count: opensCount, group: group) }
 report("stream opens/s (open + FIN/close, TCP)", String(format: "%.0f /s", opens), "target >= 50,000")
 let idle = try Idle.bytesPerStream(count: idleCount, group: group)
