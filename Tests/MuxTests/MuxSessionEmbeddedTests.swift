@@ -458,3 +458,31 @@ extension MuxSessionEmbeddedTests {
         XCTAssertEqual(events.events, ["registered", "active", "inactive", "unregistered"])
     }
 }
+
+extension MuxSessionEmbeddedTests {
+    func testGoAwayDrainTimeoutClosesWithOpenStreams() throws {
+        var config = MuxConfiguration.testDefault
+        config.goAwayDrainTimeout = .seconds(2)
+        let pair = try EmbeddedMuxPair(configuration: config)
+        defer { pair.finish() }
+        let (stream, recorder) = try pair.openClientStream()
+        try pair.interact()
+        pair.clientSession.goAway(reason: "shutting down")
+        try pair.interact()
+        pair.loop.advanceTime(by: .seconds(1))
+        XCTAssertTrue(stream.isActive, "streams may finish during the drain")
+        pair.loop.advanceTime(by: .seconds(1))
+        XCTAssertFalse(pair.client.isActive)
+        XCTAssertFalse(stream.isActive)
+        XCTAssertEqual(recorder.state.errors.first as? MuxError, MuxError.sessionClosed)
+    }
+
+    func testErrorGoAwayClosesAtOnce() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        _ = try pair.openClientStream()
+        pair.clientSession.goAway(code: .internalError, reason: "fatal")
+        pair.loop.run()
+        XCTAssertFalse(pair.client.isActive)
+    }
+}
