@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // The multiplexed stream protocol. Depends on NIO only, never on Shared.
@@ -50,6 +51,22 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The reverse tunnel: relay (agent endpoint, registry, entrypoints) and agent, over Mux.
+        .target(
+            name: "Tunnel",
+            dependencies: [
+                "Shared",
+                "Mux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         // Command-line front end shared by both binaries (GOST-style -L/-F/-C flags).
         .target(
             name: "EngineCLI",
@@ -61,8 +78,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "TunnelServer", dependencies: ["EngineCLI", "Shared"]),
-        .executableTarget(name: "TunnelAgent", dependencies: ["EngineCLI", "Shared"]),
+        .executableTarget(
+            name: "TunnelServer",
+            dependencies: ["EngineCLI", "Shared", "Tunnel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "TunnelAgent",
+            dependencies: [
+                "EngineCLI", "Shared", "Tunnel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "SharedTests",
             dependencies: [
@@ -75,9 +104,15 @@ let package = Package(
             name: "MuxTests",
             dependencies: [
                 "Mux",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "TunnelTests",
+            dependencies: ["Tunnel", "Shared", "Mux"]
         ),
         .testTarget(
             name: "EndToEndTests",

@@ -55,7 +55,15 @@ public struct EngineOptions: ParsableArguments {
 /// Runs an engine from flags, with GOST's exit codes: 2 for a config that cannot run.
 public enum EngineMain {
     /// The shared entry point. `defaults` supplies services when no flag names any.
-    public static func run(_ options: EngineOptions, program: String, defaults: (() -> (Config, String))? = nil) async -> Int32 {
+    /// `registry` names the protocols the binary offers; `extraServices` run beside the engine
+    /// (the agent's tunnel client), built once logging is set up.
+    public static func run(
+        _ options: EngineOptions,
+        program: String,
+        registry: Registry = .standard,
+        defaults: (() throws -> (Config, String))? = nil,
+        extraServices: (Logger) throws -> [any Service] = { _ in [] }
+    ) async -> Int32 {
         var config: Config
         do {
             config = try options.config()
@@ -65,12 +73,17 @@ public enum EngineMain {
         }
         var banner: String?
         if (config.services ?? []).isEmpty, let defaults {
-            (config, banner) = defaults()
+            do {
+                (config, banner) = try defaults()
+            } catch {
+                FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+                return 1
+            }
         }
         if let format = options.output {
             do {
                 // Printing checks too: a config that would be refused at start is refused here.
-                _ = try EngineBuilder(logger: Logger(label: program)).build(config)
+                _ = try EngineBuilder(registry: registry, logger: Logger(label: program)).build(config)
             } catch {
                 FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
                 return 2
@@ -104,19 +117,21 @@ public enum EngineMain {
         }
         let logger = Logger(label: program)
         let services: [ServiceRuntime]
+        let extra: [any Service]
         do {
-            services = try EngineBuilder(logger: logger).build(config)
+            services = try EngineBuilder(registry: registry, logger: logger).build(config)
+            extra = try extraServices(logger)
         } catch {
             FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
             return 2
         }
-        guard !services.isEmpty else {
+        guard !services.isEmpty || !extra.isEmpty else {
             FileHandle.standardError.write(Data("\(program): nothing to run: give -L, or -C with services (see --help)\n".utf8))
             return 2
         }
         if let banner { FileHandle.standardError.write(Data(banner.utf8)) }
         let engine = Engine(services: services)
-        let group = ServiceGroup(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: (services.isEmpty ? [] : [engine]) + extra, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
             return 0

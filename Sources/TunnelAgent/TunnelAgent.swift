@@ -1,9 +1,14 @@
 import ArgumentParser
+import Crypto
 import EngineCLI
 import Foundation
+import Logging
+import ServiceLifecycle
+import Shared
+import Tunnel
 
-/// `tunnel-agent`: runs behind NAT. Today it runs GOST-style services and chains (-L/-F/-C);
-/// the tunnel to the relay builds on the same engine.
+/// `tunnel-agent`: the private side. With `--relay` it attaches to a relay and serves tunnels;
+/// it also runs GOST-style services and chains (-L/-F/-C) on the same engine.
 @main
 struct TunnelAgent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,8 +17,65 @@ struct TunnelAgent: AsyncParsableCommand {
 
     @OptionGroup var options: EngineOptions
 
+    @Option(help: ArgumentHelp("The relay's agent endpoint.", valueName: "host:port"))
+    var relay: String?
+
+    @Option(help: "The agent token the relay printed.")
+    var token: String = ""
+
+    @Option(help: ArgumentHelp("SHA-256 of the relay's certificate (as the relay printed it).", valueName: "hex"))
+    var pin: String?
+
+    @Option(help: ArgumentHelp("Verify the relay with this CA file instead of a pin.", valueName: "file"))
+    var ca: String?
+
+    @Option(help: ArgumentHelp("The local service to expose.", valueName: "host:port"))
+    var expose: String?
+
+    @Option(help: ArgumentHelp("A hostname routed to the exposed service (repeatable; *.x and .x are wildcards).", valueName: "name"))
+    var hostname: [String] = []
+
+    @Option(help: ArgumentHelp("The tunnel ID (default: derived from the hostnames, so agents exposing the same names share a tunnel).", valueName: "uuid"))
+    var tunnelId: String?
+
+    @Option(help: "Sessions to keep open to the relay.")
+    var sessions: Int = 1
+
     func run() async throws {
-        let code = await EngineMain.run(options, program: "tunnel-agent")
+        let relay = self.relay
+        let client = try tunnelConfiguration()
+        let code = await EngineMain.run(options, program: "tunnel-agent", extraServices: { logger in
+            guard let client else { return [] }
+            return [TunnelClient(configuration: client, logger: logger)]
+        })
         if code != 0 { throw ExitCode(code) }
+        _ = relay
+    }
+
+    func tunnelConfiguration() throws -> TunnelClientConfiguration? {
+        guard let relay else {
+            if expose != nil { throw ValidationError("--expose needs --relay") }
+            return nil
+        }
+        guard let expose else { throw ValidationError("--relay needs --expose host:port") }
+        let relayAddress = try HostPort(parsing: relay)
+        let target = try HostPort(parsing: expose)
+        if pin == nil && ca == nil {
+            FileHandle.standardError.write(Data("tunnel-agent: warning: the relay is not verified (give --pin or --ca)\n".utf8))
+        }
+        let tls = TLSOptions(caFile: ca, serverName: nil, secure: ca != nil, pinSHA256: pin)
+        let dialer = try TLSDialer(options: tls)
+        let id = tunnelId ?? Self.derivedID(hostname.isEmpty ? [expose] : hostname)
+        var config = TunnelClientConfiguration(relay: relayAddress, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target)])
+        config.sessions = max(1, sessions)
+        return config
+    }
+
+    /// A UUID-shaped ID from the hostnames, stable across restarts and agents.
+    static func derivedID(_ names: [String]) -> String {
+        let digest = Array(SHA256.hash(data: Data(names.sorted().joined(separator: ",").utf8)))
+        let hex = digest.prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let c = Array(hex)
+        return "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
     }
 }

@@ -2,34 +2,61 @@ import ArgumentParser
 import EngineCLI
 import Foundation
 import Shared
+import Tunnel
 
-/// `tunnel-server`: the public relay. It runs GOST-style services and chains (-L/-F/-C); with no
-/// services given it starts its embedded default.
+/// `tunnel-server`: the public relay. With no services given it starts the relay on embedded
+/// defaults (agent endpoint over TLS, public HTTP/TLS entrypoint), creating its state on first start.
 @main
 struct TunnelServer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tunnel-server",
-        abstract: "The public relay, and a GOST-style proxy/forwarder.")
+        abstract: "The public relay of the tunnel, and a GOST-style proxy/forwarder.")
 
     @OptionGroup var options: EngineOptions
 
+    @Option(help: ArgumentHelp("Where the CA, certificate and agent token live.", valueName: "dir"))
+    var stateDir: String = RelayState.defaultDirectory
+
+    @Option(help: ArgumentHelp("Agent endpoint (TLS) of the embedded relay.", valueName: "host:port"))
+    var agentAddr: String = ":8443"
+
+    @Option(help: ArgumentHelp("Public entrypoint (HTTP by Host, TLS by SNI) of the embedded relay.", valueName: "host:port"))
+    var publicAddr: String = ":8080"
+
+    @Option(help: ArgumentHelp("The name or address agents use to reach this relay (printed in the attach command).", valueName: "host"))
+    var advertise: String = "127.0.0.1"
+
     func run() async throws {
-        let code = await EngineMain.run(options, program: "tunnel-server", defaults: Defaults.make)
+        let tunnels = TunnelRegistry()
+        let stateDir = self.stateDir
+        let agentAddr = self.agentAddr
+        let publicAddr = self.publicAddr
+        let advertise = self.advertise
+        let code = await EngineMain.run(options, program: "tunnel-server", registry: Registry.standard.withTunnel(tunnels)) {
+            let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
+            return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise)
+        }
         if code != 0 { throw ExitCode(code) }
     }
-}
 
-/// What runs with no configuration at all.
-enum Defaults {
-    static func make() -> (Config, String) {
-        let service = ServiceConfig(name: "default-proxy", addr: "127.0.0.1:8080", handler: HandlerConfig(type: "auto"), listener: ListenerConfig(type: "tcp"))
+    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String) -> (Config, String) {
+        let agents = ServiceConfig(
+            name: "agents", addr: agentAddr,
+            handler: HandlerConfig(type: "tunnel", metadata: Metadata(["tokens": state.token])),
+            listener: ListenerConfig(type: "tls", tls: TLSConfig(certFile: state.certificateFile, keyFile: state.keyFile)))
+        let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint"), listener: ListenerConfig(type: "tcp"))
+        let agentPort = (try? HostPort(parsing: agentAddr).port) ?? 8443
+        let publicPort = (try? HostPort(parsing: publicAddr).port) ?? 8080
         let banner = """
-            tunnel-server: no services configured; running the embedded default:
-              an HTTP/SOCKS4/SOCKS5 proxy (auto) on 127.0.0.1:8080
-              try:  curl -x http://127.0.0.1:8080 http://example.com/   or   curl --socks5-hostname 127.0.0.1:8080 ...
-            (see README.md for -L/-F/-C)
+            tunnel-server: relay on embedded defaults (state in \(state.directory)\(state.created ? ", created now" : ""))
+              agents connect to  \(agentAddr) (TLS; certificate sha256 \(state.fingerprint))
+              public entrypoint  \(publicAddr) (HTTP routed by Host, TLS routed by SNI)
+            attach an agent that exposes a local web server as app.localhost:
+              tunnel-agent --relay \(advertise):\(agentPort) --token \(state.token) --pin \(state.fingerprint) --expose 127.0.0.1:8000 --hostname app.localhost
+            then:
+              curl -H 'Host: app.localhost' http://127.0.0.1:\(publicPort)/
 
             """
-        return (Config(services: [service]), banner)
+        return (Config(services: [agents, entry]), banner)
     }
 }

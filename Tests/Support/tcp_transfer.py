@@ -6,7 +6,13 @@ import hashlib, os, socket, sys, threading
 
 host, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 60
+# Optional: an HTTP request head first (for a relay's HTTP entrypoint that routes by Host); the
+# echo returns it with the rest, so it is part of what is checked.
+http_host = sys.argv[5] if len(sys.argv) > 5 else None
 data = os.urandom(size)
+if http_host:
+    data = ("POST / HTTP/1.1\r\nHost: %s\r\n\r\n" % http_host).encode() + data[: size - 64]
+    size = len(data)
 sent_hash = hashlib.sha256(data).hexdigest()
 s = socket.create_connection((host, port), timeout=timeout)
 err = []

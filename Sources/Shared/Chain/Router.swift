@@ -21,8 +21,7 @@ public struct Router: Sendable {
     /// caller's `splice` releases them.
     public func dial(_ target: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Handshake {
         guard let chain, !chain.hops.isEmpty else {
-            let channel = try await TCPDialer(connectTimeout: timeout).dial(target, on: eventLoop, logger: logger)
-            return try await Handshake.install(on: channel)
+            return try await TCPDialer(connectTimeout: timeout).dial(target, on: eventLoop, logger: logger)
         }
         var picks: [(hop: Hop, index: Int)] = []
         for hop in chain.hops {
@@ -32,22 +31,16 @@ public struct Router: Sendable {
             picks.append((hop, index))
         }
         let first = picks[0].hop.selector.nodes[picks[0].index]
-        let channel: Channel
+        let io: Handshake
         do {
-            channel = try await first.dialer.dial(first.address, on: eventLoop, logger: logger)
+            io = try await first.dialer.dial(first.address, on: eventLoop, logger: logger)
         } catch {
             picks[0].hop.selector.markFailure(picks[0].index)
             throw EngineError(.connectFailed, "chain \(chain.name): dial \(first.name) (\(first.address)): \(error)")
         }
+        let channel = io.channel
         let deadline = eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         defer { deadline.cancel() }
-        let io: Handshake
-        do {
-            io = try await Handshake.install(on: channel)
-        } catch {
-            channel.close(promise: nil)
-            throw error
-        }
         for (i, pick) in picks.enumerated() {
             let node = pick.hop.selector.nodes[pick.index]
             let next = i + 1 < picks.count ? picks[i + 1].hop.selector.nodes[picks[i + 1].index].address : target
@@ -110,17 +103,17 @@ extension Router {
         guard let connector = node.connector as? DatagramConnector else {
             throw EngineError(.unsupported, "node \(node.name): its connector cannot carry UDP (use socks5)")
         }
-        let channel: Channel
+        let io: Handshake
         do {
-            channel = try await node.dialer.dial(node.address, on: eventLoop, logger: logger)
+            io = try await node.dialer.dial(node.address, on: eventLoop, logger: logger)
         } catch {
             hop.selector.markFailure(index)
             throw error
         }
+        let channel = io.channel
         let deadline = eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         defer { deadline.cancel() }
         do {
-            let io = try await Handshake.install(on: channel)
             let relay = try await connector.associate(io, logger: logger)
             hop.selector.markSuccess(index)
             return (io, relay)

@@ -3,10 +3,11 @@ import NIOCore
 
 /// How a node is reached: opens a transport (TCP, TLS, ...) to the node's address.
 ///
-/// The returned channel carries plain bytes to the node (a TLS dialer leaves its TLS handler in the
-/// pipeline), ready for the node's `Connector`.
+/// The returned connection carries plain bytes to the node (a TLS dialer leaves its TLS handler in
+/// the pipeline), ready for the node's `Connector`. Its handshake reader is installed before the
+/// connection can read, so bytes the node sends first (a banner, a preface) are never lost.
 public protocol Dialer: Sendable {
-    func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Channel
+    func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Handshake
 }
 
 /// What a dialer, connector or handler learns at construction: its options.
@@ -41,8 +42,11 @@ public struct TLSOptions: Sendable, Hashable {
     public var serverName: String?
     /// Verify the peer's certificate chain and name. GOST's default for dialers is not to.
     public var secure: Bool
+    /// SHA-256 of the peer's certificate (hex): accept exactly that certificate, whoever signed it.
+    public var pinSHA256: String?
 
-    public init(certFile: String? = nil, keyFile: String? = nil, caFile: String? = nil, serverName: String? = nil, secure: Bool = false) {
+    public init(certFile: String? = nil, keyFile: String? = nil, caFile: String? = nil, serverName: String? = nil, secure: Bool = false, pinSHA256: String? = nil) {
+        self.pinSHA256 = pinSHA256
         self.certFile = certFile
         self.keyFile = keyFile
         self.caFile = caFile

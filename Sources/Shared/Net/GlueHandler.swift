@@ -24,16 +24,23 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var outputClosed: EventLoopFuture<Void>?
 
     /// A loop-safe way to reach the other handler.
-    private struct Partner: Sendable {
-        let handler: NIOLoopBound<GlueHandler>
+    ///
+    /// Created on the other loop, so it cannot be a `NIOLoopBound` (whose init checks the loop);
+    /// the handler is only ever touched on `eventLoop`, which `run` guarantees.
+    private struct Partner: @unchecked Sendable {
+        private let handler: GlueHandler
         let eventLoop: EventLoop
+
+        init(_ handler: GlueHandler, on eventLoop: EventLoop) {
+            self.handler = handler
+            self.eventLoop = eventLoop
+        }
 
         func run(_ body: @escaping @Sendable (GlueHandler) -> Void) {
             if eventLoop.inEventLoop {
-                body(handler.value)
+                body(handler)
             } else {
-                let handler = self.handler
-                eventLoop.execute { body(handler.value) }
+                eventLoop.execute { body(self.handler) }
             }
         }
     }
@@ -46,25 +53,33 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
         a.eventLoop.preconditionInEventLoop()
         let first = GlueHandler()
         let second = GlueHandler()
-        first.partner = Partner(handler: NIOLoopBound(second, eventLoop: b.eventLoop), eventLoop: b.eventLoop)
-        second.partner = Partner(handler: NIOLoopBound(first, eventLoop: a.eventLoop), eventLoop: a.eventLoop)
+        first.partner = Partner(second, on: b.eventLoop)
+        second.partner = Partner(first, on: a.eventLoop)
         try a.pipeline.syncOperations.addHandler(first)
         if b.eventLoop === a.eventLoop {
             try b.pipeline.syncOperations.addHandler(second)
-            b.read()
+            try startReading(b)
         } else {
-            let box = NIOLoopBound(second, eventLoop: b.eventLoop)
-            b.eventLoop.execute {
+            let box = Partner(second, on: b.eventLoop)
+            box.run { second in
                 do {
-                    try b.pipeline.syncOperations.addHandler(box.value)
-                    b.read()
+                    try b.pipeline.syncOperations.addHandler(second)
+                    try startReading(b)
                 } catch {
                     b.close(promise: nil)
                 }
             }
         }
-        // A side may have gone quiet while its handshake ran; restart reading now both are joined.
-        a.read()
+        try startReading(a)
+    }
+
+    /// A channel may have been kept from reading (autoRead off) until it had somewhere to send its
+    /// bytes; from now on the glue paces it, so it reads on its own again.
+    private static func startReading(_ channel: Channel) throws {
+        if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
+            try options.setOption(ChannelOptions.autoRead, value: true)
+        }
+        channel.read()
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {

@@ -82,6 +82,24 @@ public struct Handshake: Sendable {
         }.get()
     }
 
+    /// Joins this connection to a channel that has no handshake of its own (a Mux stream, say),
+    /// possibly on another event loop; bytes buffered here go to the partner first.
+    public func splice(withChannel partner: Channel) async throws {
+        let channel = self.channel
+        let reader = self.reader
+        try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+            do {
+                try GlueHandler.join(channel, partner)
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+            return channel.pipeline.syncOperations.removeHandler(reader.value)
+        }.get()
+    }
+
+    /// The reader, to remove on the loop once the protocol that follows the handshake is installed.
+    public var readerForLoop: NIOLoopBound<HandshakeReader> { reader }
+
     /// The reader, for code already running on the event loop.
     var readerOnLoop: HandshakeReader { reader.value }
 

@@ -10,9 +10,17 @@ public struct TCPDialer: Dialer {
         self.connectTimeout = connectTimeout
     }
 
-    public func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Channel {
+    public func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Handshake {
         try await Self.bootstrap(on: eventLoop, timeout: connectTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(HandshakeReader())
+                }
+            }
             .connect(host: address.dialHost, port: address.port)
+            .flatMapThrowing { channel in
+                Handshake(channel: channel, reader: try channel.pipeline.syncOperations.handler(type: HandshakeReader.self))
+            }
             .flatMapErrorThrowing { error in throw Self.classify(error, address: address) }
             .get()
     }

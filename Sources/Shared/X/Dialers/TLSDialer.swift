@@ -10,6 +10,7 @@ public struct TLSDialer: Dialer {
     private let context: NIOSSLContext
     private let serverName: String?
     private let verifies: Bool
+    private let pin: String?
     public var connectTimeout: TimeAmount
 
     public init(options: TLSOptions, connectTimeout: TimeAmount = .seconds(10)) throws {
@@ -18,28 +19,38 @@ public struct TLSDialer: Dialer {
         if let ca = options.caFile {
             config.trustRoots = .file(ca)
         }
-        self.verifies = options.secure || options.caFile != nil
-        config.certificateVerification = verifies ? .fullVerification : .none
+        self.pin = options.pinSHA256.map { $0.lowercased().replacingOccurrences(of: ":", with: "") }
+        self.verifies = options.secure || options.caFile != nil || pin != nil
+        config.certificateVerification = pin != nil ? .noHostnameVerification : (verifies ? .fullVerification : .none)
         self.context = try NIOSSLContext(configuration: config)
         self.serverName = options.serverName
         self.connectTimeout = connectTimeout
     }
 
-    public func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Channel {
+    public func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Handshake {
         if !verifies {
             logger.debug("tls dialer does not verify the node (set secure=true or caFile)", metadata: ["node": "\(address)"])
         }
         let name = serverName ?? (address.isIPLiteral || address.host.isEmpty ? nil : address.host)
         let context = self.context
+        let pin = self.pin
         let handshake = eventLoop.makePromise(of: Void.self)
         let channel: Channel
         do {
             channel = try await TCPDialer.bootstrap(on: eventLoop, timeout: connectTimeout)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let tls = try NIOSSLClientHandler(context: context, serverHostname: name)
+                        let tls: NIOSSLClientHandler
+                        if let pin {
+                            tls = try NIOSSLClientHandler(context: context, serverHostname: name) { chain, promise in
+                                promise.succeed(CertificatePin.matches(chain.first, pin) ? .certificateVerified : .failed)
+                            }
+                        } else {
+                            tls = try NIOSSLClientHandler(context: context, serverHostname: name)
+                        }
                         try channel.pipeline.syncOperations.addHandler(tls)
                         try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: handshake))
+                        try channel.pipeline.syncOperations.addHandler(HandshakeReader())
                     }
                 }
                 .connect(host: address.dialHost, port: address.port)
@@ -59,7 +70,9 @@ public struct TLSDialer: Dialer {
             channel.close(promise: nil)
             throw EngineError(.connectFailed, "TLS handshake with \(address) failed: \(error)")
         }
-        return channel
+        return try await channel.eventLoop.submit {
+            Handshake(channel: channel, reader: try channel.pipeline.syncOperations.handler(type: HandshakeReader.self))
+        }.get()
     }
 }
 

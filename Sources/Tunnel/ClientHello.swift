@@ -1,0 +1,47 @@
+import NIOCore
+
+/// Reads the server name (SNI) from a TLS ClientHello without consuming or decrypting anything,
+/// so the relay can route a TLS connection it does not terminate.
+enum ClientHello {
+    /// Result of peeking at the buffered bytes.
+    enum Peek: Equatable {
+        case needMore
+        case serverName(String)
+        case noServerName
+        case notTLS
+    }
+
+    /// The largest ClientHello we wait for (one TLS record).
+    static let maxRecord = 16 * 1024 + 5
+
+    static func peek(_ buffer: ByteBuffer) -> Peek {
+        var b = buffer
+        guard let contentType = b.readInteger(as: UInt8.self) else { return .needMore }
+        guard contentType == 0x16 else { return .notTLS }
+        guard let _ = b.readInteger(as: UInt16.self), let length = b.readInteger(as: UInt16.self) else { return .needMore }
+        guard var record = b.readSlice(length: Int(length)) else { return .needMore }
+        guard record.readInteger(as: UInt8.self) == 0x01,  // client_hello
+            let l1 = record.readInteger(as: UInt8.self), let l2 = record.readInteger(as: UInt16.self)
+        else { return .notTLS }
+        _ = (l1, l2)
+        // version(2) random(32)
+        guard record.readSlice(length: 34) != nil,
+            let sessionLen = record.readInteger(as: UInt8.self), record.readSlice(length: Int(sessionLen)) != nil,
+            let suitesLen = record.readInteger(as: UInt16.self), record.readSlice(length: Int(suitesLen)) != nil,
+            let compLen = record.readInteger(as: UInt8.self), record.readSlice(length: Int(compLen)) != nil
+        else { return .noServerName }
+        guard let extLen = record.readInteger(as: UInt16.self), var exts = record.readSlice(length: Int(extLen)) else { return .noServerName }
+        while let type = exts.readInteger(as: UInt16.self), let len = exts.readInteger(as: UInt16.self), var ext = exts.readSlice(length: Int(len)) {
+            guard type == 0 else { continue }
+            guard let _ = ext.readInteger(as: UInt16.self) else { return .noServerName }
+            while let nameType = ext.readInteger(as: UInt8.self), let nameLen = ext.readInteger(as: UInt16.self), let name = ext.readString(length: Int(nameLen)) {
+                if nameType == 0 { return .serverName(name) }
+            }
+            return .noServerName
+        }
+        return .noServerName
+    }
+
+    /// A fatal `unrecognized_name` alert (TLS 1.2 record framing is accepted by every version).
+    static let unrecognizedNameAlert: [UInt8] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x70]
+}

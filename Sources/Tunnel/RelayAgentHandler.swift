@@ -1,0 +1,105 @@
+import Logging
+import Mux
+import NIOConcurrencyHelpers
+import NIOCore
+import Shared
+
+/// The relay's agent endpoint (`tunnel` handler): each accepted connection (TLS, terminated by
+/// the listener) becomes a Mux session. The agent's first stream is its control stream: its OPEN
+/// metadata is the hello (token, tunnels); the relay answers one JSON line and, on success, routes
+/// public connections of those tunnels to this session until it ends.
+public struct RelayAgentHandler: StreamHandler {
+    public let registry: TunnelRegistry
+    public let tokens: Set<String>
+    public let muxConfiguration: MuxConfiguration
+
+    /// With no tokens configured the relay accepts any agent, as GOST does.
+    public init(registry: TunnelRegistry, tokens: Set<String>, muxConfiguration: MuxConfiguration = MuxConfiguration()) {
+        self.registry = registry
+        self.tokens = tokens
+        self.muxConfiguration = muxConfiguration
+    }
+
+    public func handle(_ io: Handshake, context: HandlerContext) async throws {
+        let channel = io.channel
+        let registry = self.registry
+        let tokens = self.tokens
+        let logger = context.logger
+        let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
+        let sessionBox = NIOLockedValueBoxHolder<MuxSession?>(nil)
+        let configuration = muxConfiguration
+        let reader = io.readerForLoop
+        let session = try await channel.eventLoop.submit {
+          // A session ends with its transport: an agent's FIN (a killed agent) must close it, not
+          // leave it half-open, so remote half-closure is off for this connection.
+          try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: false)
+          // Set the box on the loop, before any stream of the agent can be read.
+          let session = try channel.pipeline.syncOperations.addMuxSession(
+            role: .responder, configuration: configuration, logger: logger,
+            inboundStreamInitializer: { stream, metadata in
+                // Only the control stream is opened by agents; anything after a hello is refused.
+                guard let session = sessionBox.value, sessionBox.claimControl() else {
+                    return stream.eventLoop.makeFailedFuture(EngineError(.notAllowed, "agents open only one control stream"))
+                }
+                let hello: TunnelMessages.Hello
+                do {
+                    hello = try TunnelMessages.decode(TunnelMessages.Hello.self, from: metadata)
+                } catch {
+                    logger.info("agent refused: malformed hello", metadata: ["agent": "\(peer)"])
+                    return Self.answer(stream, .init(ok: false, error: "malformed hello"), thenClose: true)
+                }
+                guard tokens.isEmpty || tokens.contains(hello.token), !hello.tunnels.isEmpty else {
+                    // The same answer for a wrong token and an empty claim: nothing to enumerate.
+                    logger.info("agent refused: bad token or claim", metadata: ["agent": "\(peer)"])
+                    return Self.answer(stream, .init(ok: false, error: "unauthorized"), thenClose: true)
+                }
+                for claim in hello.tunnels {
+                    registry.register(session, tunnel: claim.id, hostnames: claim.hostnames ?? [])
+                }
+                logger.info("agent registered", metadata: ["agent": "\(peer)", "tunnels": "\(hello.tunnels.map(\.id))"])
+                // Closing the control stream withdraws the agent.
+                stream.closeFuture.whenComplete { _ in session.goAway(reason: "control stream closed") }
+                return Self.answer(stream, .init(ok: true), thenClose: false)
+            })
+          sessionBox.value = session
+          // The agent's first bytes (the Mux preface) wait in the handshake reader: hand them over.
+          _ = channel.pipeline.syncOperations.removeHandler(reader.value)
+          return session
+        }.get()
+        session.closeFuture.whenComplete { _ in
+            registry.unregister(session)
+            logger.info("agent session ended", metadata: ["agent": "\(peer)"])
+        }
+    }
+
+    static func answer(_ stream: Channel, _ reply: TunnelMessages.Reply, thenClose: Bool) -> EventLoopFuture<Void> {
+        var encoded = TunnelMessages.encode(reply)
+        encoded.writeString("\n")
+        let line = encoded
+        // After the stream is active: the initializer runs before that.
+        stream.eventLoop.execute {
+            stream.writeAndFlush(line).whenComplete { _ in
+                if thenClose { stream.close(promise: nil) }
+            }
+        }
+        return stream.eventLoop.makeSucceededVoidFuture()
+    }
+}
+
+/// A value set once after the session exists, read by its stream initializer.
+final class NIOLockedValueBoxHolder<T: Sendable>: Sendable {
+    private let box: NIOLockedValueBox<(T, Bool)>
+    init(_ value: T) { box = NIOLockedValueBox((value, false)) }
+    var value: T {
+        get { box.withLockedValue { $0.0 } }
+        set { box.withLockedValue { $0.0 = newValue } }
+    }
+    /// True the first time only: one control stream per session.
+    func claimControl() -> Bool {
+        box.withLockedValue { s in
+            if s.1 { return false }
+            s.1 = true
+            return true
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import Logging
+import Mux
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Shared
+
+/// What an agent needs to reach its relay and serve its tunnels.
+public struct TunnelClientConfiguration: Sendable {
+    /// One tunnel: its ID, the hostnames to claim, and the local service its streams go to.
+    public struct Tunnel: Sendable {
+        public var id: String
+        public var hostnames: [String]
+        public var target: HostPort
+
+        public init(id: String, hostnames: [String] = [], target: HostPort) {
+            self.id = id
+            self.hostnames = hostnames
+            self.target = target
+        }
+    }
+
+    public var relay: HostPort
+    public var dialer: any Dialer
+    public var token: String
+    public var tunnels: [Tunnel]
+    /// Sessions kept open at once (more carry more in parallel and survive one dropping).
+    public var sessions: Int = 1
+    public var maxBackoff: TimeAmount = .seconds(30)
+    public var mux = MuxConfiguration()
+
+    public init(relay: HostPort, dialer: any Dialer, token: String, tunnels: [Tunnel]) {
+        self.relay = relay
+        self.dialer = dialer
+        self.token = token
+        self.tunnels = tunnels
+    }
+}
+
+/// The agent: keeps sessions to the relay open, registers its tunnels on each, and joins every
+/// stream the relay opens to the tunnel's local target. Reconnects with capped exponential backoff
+/// and jitter, so a relay restart brings it back without a reconnect storm.
+public struct TunnelClient: Service {
+    public let configuration: TunnelClientConfiguration
+    public let logger: Logger
+    let group: EventLoopGroup
+
+    public init(configuration: TunnelClientConfiguration, logger: Logger, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = group
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { tasks in
+                for index in 0..<max(1, configuration.sessions) {
+                    tasks.addTask { await keepSession(index) }
+                }
+            }
+        }
+    }
+
+    /// One session slot: connect, serve until the session ends, back off, again, until cancelled.
+    func keepSession(_ index: Int) async {
+        var backoff = TimeAmount.milliseconds(250)
+        while !Task.isCancelled {
+            let loop = group.next()
+            do {
+                let session = try await connect(on: loop)
+                logger.info("connected to relay", metadata: ["relay": "\(configuration.relay)", "session": "\(index)"])
+                backoff = .milliseconds(250)
+                try await withTaskCancellationHandler {
+                    try await session.closeFuture.get()
+                } onCancel: {
+                    session.goAway(reason: "agent stopping")
+                    _ = session.close()
+                }
+                if Task.isCancelled { return }
+                logger.warning("relay session ended", metadata: ["relay": "\(configuration.relay)", "session": "\(index)"])
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("cannot attach to relay", metadata: ["relay": "\(configuration.relay)", "error": "\(error)", "retry_ms": "\(backoff.nanoseconds / 1_000_000)"])
+            }
+            // Full jitter: a random wait up to the current backoff, so agents do not retry in step.
+            let wait = Int64.random(in: backoff.nanoseconds / 2...backoff.nanoseconds)
+            try? await Task.sleep(nanoseconds: UInt64(wait))
+            backoff = min(backoff * 2, configuration.maxBackoff)
+        }
+    }
+
+    /// Dials the relay, starts a Mux session, registers the tunnels and waits for the relay's yes.
+    func connect(on loop: EventLoop) async throws -> MuxSession {
+        let io = try await configuration.dialer.dial(configuration.relay, on: loop, logger: logger)
+        let channel = io.channel
+        let reader = io.readerForLoop
+        let targets = Dictionary(configuration.tunnels.map { ($0.id, $0.target) }, uniquingKeysWith: { a, _ in a })
+        let logger = self.logger
+        let mux = configuration.mux
+        let session: MuxSession
+        do {
+            session = try await channel.eventLoop.submit {
+                // The relay going away (FIN) ends the session, so the agent reconnects at once.
+                try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: false)
+                let session = try channel.pipeline.syncOperations.addMuxSession(
+                    role: .initiator, configuration: mux, logger: logger,
+                    inboundStreamInitializer: { stream, metadata in
+                        Self.serve(stream, metadata: metadata, targets: targets, logger: logger)
+                    })
+                // Whatever the relay sent first waits in the reader; the session takes it from here.
+                _ = channel.pipeline.syncOperations.removeHandler(reader.value)
+                return session
+            }.get()
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+        let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames) })
+        let reply = channel.eventLoop.makePromise(of: TunnelMessages.Reply.self)
+        let timer = channel.eventLoop.scheduleTask(in: .seconds(10)) {
+            reply.fail(EngineError(.timeout, "relay did not answer the registration"))
+        }
+        do {
+            _ = try await session.openStream(metadata: TunnelMessages.encode(hello)) { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(ReplyLineReader(promise: reply))
+                }
+            }.get()
+            let answer = try await reply.futureResult.get()
+            timer.cancel()
+            guard answer.ok else {
+                throw EngineError(.authenticationFailed, "relay refused registration: \(answer.error ?? "no reason given")")
+            }
+        } catch {
+            timer.cancel()
+            reply.fail(error)
+            _ = session.close()
+            throw error
+        }
+        return session
+    }
+
+    /// A stream from the relay: join it to its tunnel's local target, or refuse it.
+    static func serve(_ stream: Channel, metadata: ByteBuffer, targets: [String: HostPort], logger: Logger) -> EventLoopFuture<Void> {
+        let header: TunnelMessages.StreamHeader
+        do {
+            header = try TunnelMessages.decode(TunnelMessages.StreamHeader.self, from: metadata)
+        } catch {
+            return stream.eventLoop.makeFailedFuture(EngineError(.protocolViolation, "malformed stream header"))
+        }
+        guard let target = targets[header.tunnel] else {
+            logger.warning("stream for a tunnel this agent does not serve", metadata: ["tunnel": "\(header.tunnel)"])
+            return stream.eventLoop.makeFailedFuture(EngineError(.notAllowed, "unknown tunnel \(header.tunnel)"))
+        }
+        do {
+            try stream.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            try stream.syncOptions!.setOption(ChannelOptions.autoRead, value: false)
+        } catch {
+            return stream.eventLoop.makeFailedFuture(error)
+        }
+        return ClientBootstrap(group: stream.eventLoop)
+            .connectTimeout(.seconds(10))
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connect(host: target.dialHost, port: target.port)
+            .flatMapThrowing { local in
+                do {
+                    try GlueHandler.join(stream, local)
+                } catch {
+                    local.close(promise: nil)
+                    throw error
+                }
+                logger.debug("tunnel stream joined", metadata: ["tunnel": "\(header.tunnel)", "client": "\(header.client ?? "")", "target": "\(target)"])
+            }
+            .flatMapErrorThrowing { error in
+                logger.warning("local target unreachable", metadata: ["tunnel": "\(header.tunnel)", "target": "\(target)", "error": "\(error)"])
+                throw error
+            }
+    }
+}
+
+/// Reads the relay's one-line JSON reply on the control stream.
+final class ReplyLineReader: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private var buffer = ByteBuffer()
+    private let promise: EventLoopPromise<TunnelMessages.Reply>
+
+    init(promise: EventLoopPromise<TunnelMessages.Reply>) {
+        self.promise = promise
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = self.unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
+            if buffer.readableBytes > 4096 { promise.fail(EngineError(.protocolViolation, "relay reply too long")) }
+            return
+        }
+        let line = buffer.getSlice(at: buffer.readerIndex, length: newline - buffer.readerIndex)!
+        do {
+            promise.succeed(try TunnelMessages.decode(TunnelMessages.Reply.self, from: line))
+        } catch {
+            promise.fail(EngineError(.protocolViolation, "malformed relay reply"))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(EngineError(.closed, "relay closed the control stream"))
+        context.fireChannelInactive()
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import NIOCore
+
+/// The messages of the tunnel protocol that ride on Mux (see docs/tunnel.md). JSON, because they
+/// are small, rare (once per session or stream) and worth reading in a packet capture.
+public enum TunnelMessages {
+    /// Protocol version carried in the agent's hello.
+    public static let version = 1
+
+    /// The agent's registration: metadata of the first stream it opens (the control stream).
+    public struct Hello: Codable, Sendable, Equatable {
+        public var v: Int
+        public var token: String
+        public var tunnels: [TunnelClaim]
+
+        public init(token: String, tunnels: [TunnelClaim]) {
+            self.v = TunnelMessages.version
+            self.token = token
+            self.tunnels = tunnels
+        }
+    }
+
+    /// One tunnel an agent serves: its ID and, optionally, hostnames it asks the relay to route to it.
+    public struct TunnelClaim: Codable, Sendable, Equatable {
+        public var id: String
+        public var hostnames: [String]?
+
+        public init(id: String, hostnames: [String]? = nil) {
+            self.id = id
+            self.hostnames = hostnames
+        }
+    }
+
+    /// The relay's answer on the control stream, one JSON line.
+    public struct Reply: Codable, Sendable, Equatable {
+        public var ok: Bool
+        public var error: String?
+
+        public init(ok: Bool, error: String? = nil) {
+            self.ok = ok
+            self.error = error
+        }
+    }
+
+    /// Metadata of every stream the relay opens towards an agent: which tunnel, who is calling.
+    public struct StreamHeader: Codable, Sendable, Equatable {
+        public var tunnel: String
+        /// The public client's address, `ip:port`.
+        public var client: String?
+        /// The host the client asked for (HTTP Host or TLS SNI), if any.
+        public var host: String?
+
+        public init(tunnel: String, client: String?, host: String?) {
+            self.tunnel = tunnel
+            self.client = client
+            self.host = host
+        }
+    }
+
+    public static func encode<T: Encodable>(_ value: T) -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return ByteBuffer(bytes: (try? encoder.encode(value)) ?? Data())
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        try JSONDecoder().decode(type, from: Data(buffer.readableBytesView))
+    }
+}

@@ -1,0 +1,67 @@
+import Logging
+import Mux
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The relay's live view: which agent sessions serve which tunnel IDs, and which hostnames lead to
+/// which tunnel. Shared by the agent endpoint (which registers) and the public entrypoints (which
+/// look up), hence a lock; it guards only dictionary operations.
+public final class TunnelRegistry: Sendable {
+    private struct State {
+        var sessions: [String: [MuxSession]] = [:]
+        var next: [String: Int] = [:]
+        var ingress = Ingress()
+        /// Rules from the config, kept so agent-claimed ones can be withdrawn without losing them.
+        var staticRules: [(String, String)] = []
+    }
+
+    private let state: NIOLockedValueBox<State>
+
+    public init(rules: [(String, String)] = []) {
+        var s = State()
+        s.staticRules = rules
+        s.ingress = Ingress(rules: rules)
+        state = NIOLockedValueBox(s)
+    }
+
+    /// Adds `session` as a server of `tunnel`, plus the hostnames it claims. Several sessions may
+    /// serve one tunnel; they share its streams. Nothing is replaced.
+    public func register(_ session: MuxSession, tunnel: String, hostnames: [String]) {
+        state.withLockedValue { s in
+            s.sessions[tunnel, default: []].append(session)
+            for h in hostnames { s.ingress.set(h, to: tunnel) }
+        }
+    }
+
+    /// Removes `session` from every tunnel it served (its connection ended).
+    public func unregister(_ session: MuxSession) {
+        state.withLockedValue { s in
+            for (id, list) in s.sessions {
+                let remaining = list.filter { $0 !== session }
+                s.sessions[id] = remaining.isEmpty ? nil : remaining
+            }
+        }
+    }
+
+    /// The tunnel a public hostname routes to.
+    public func tunnel(forHost host: String) -> String? {
+        state.withLockedValue { $0.ingress.lookup(host) }
+    }
+
+    /// A live session of `tunnel`, round-robin over those not going away; nil when it has none.
+    public func session(for tunnel: String) -> MuxSession? {
+        state.withLockedValue { s in
+            guard let list = s.sessions[tunnel] else { return nil }
+            let live = list.filter { !$0.isClosed && !$0.isGoingAway }
+            guard !live.isEmpty else { return nil }
+            let i = s.next[tunnel, default: 0]
+            s.next[tunnel] = i &+ 1
+            return live[i % live.count]
+        }
+    }
+
+    /// Whether any rule or session knows `tunnel` (to tell "offline" from "unknown").
+    public func isKnown(_ tunnel: String) -> Bool {
+        state.withLockedValue { s in s.sessions[tunnel] != nil || s.staticRules.contains { $0.1 == tunnel } }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import XCTest
+
+/// The relay and the agent as real processes on loopback, with curl and Python clients.
+final class TunnelEndToEndTests: XCTestCase {
+    var h: Harness!
+
+    override func setUpWithError() throws {
+        h = try Harness()
+    }
+
+    override func tearDown() {
+        h?.stopAll()
+        h = nil
+    }
+
+    struct Relay {
+        var process: Harness.Running
+        var agentPort: Int
+        var publicPort: Int
+        var token: String
+        var pin: String
+        var stateDir: String
+    }
+
+    /// A relay on embedded defaults, on free loopback ports, with its own state directory.
+    func startRelay(stateDir: String? = nil, agentPort: Int = 0, publicPort: Int = 0) throws -> Relay {
+        let dir = stateDir ?? h.tempFile("state").path
+        let r = try h.server(["--state-dir", dir, "--agent-addr", "127.0.0.1:\(agentPort)", "--public-addr", "127.0.0.1:\(publicPort)"])
+        let ap = try r.port(ofService: "agents")
+        let pp = try r.port(ofService: "public")
+        let pin = try r.wait(for: "sha256 ([0-9a-f]{64})")
+        let token = try String(contentsOfFile: dir + "/agent-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return Relay(process: r, agentPort: ap, publicPort: pp, token: token, pin: pin, stateDir: dir)
+    }
+
+    func startAgent(_ relay: Relay, expose: Int, hostnames: [String], token: String? = nil) throws -> Harness.Running {
+        var args = ["--relay", "127.0.0.1:\(relay.agentPort)", "--token", token ?? relay.token, "--pin", relay.pin, "--expose", "127.0.0.1:\(expose)"]
+        for n in hostnames { args += ["--hostname", n] }
+        return try h.agent(args)
+    }
+
+    func get(_ relay: Relay, host: String) throws -> (status: String, body: String) {
+        let r = try h.curl(["-H", "Host: \(host)", "-w", "__STATUS__%{http_code}", "http://127.0.0.1:\(relay.publicPort)/"])
+        guard let marker = r.output.range(of: "__STATUS__") else { return ("", r.output) }
+        return (String(r.output[marker.upperBound...]), String(r.output[..<marker.lowerBound]))
+    }
+
+    func testHostRoutingWildcardsAndErrors() throws {
+        let origin = try h.origin()
+        let relay = try startRelay()
+        XCTAssertTrue(relay.process.output.contains("tunnel-agent --relay"), relay.process.output)
+        let agent = try startAgent(relay, expose: origin.port, hostnames: ["app.example.com", "*.example.org", ".example.net"])
+        _ = try agent.wait(for: "connected to relay")
+        XCTAssertEqual(try get(relay, host: "app.example.com").body, origin.body)
+        XCTAssertEqual(try get(relay, host: "a.example.org").body, origin.body)
+        XCTAssertEqual(try get(relay, host: "example.net").body, origin.body, "apex of .example.net")
+        XCTAssertEqual(try get(relay, host: "deep.sub.example.net").body, origin.body)
+        XCTAssertEqual(try get(relay, host: "unknown.test").status, "404")
+        // The agent goes away: its hostnames now answer 502, the relay stays up.
+        agent.process.terminate()
+        agent.process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        var status = ""
+        while Date() < deadline {
+            status = try get(relay, host: "app.example.com").status
+            if status == "502" { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(status, "502")
+        XCTAssertTrue(relay.process.process.isRunning)
+    }
+
+    func testWrongTokenIsRefusedAndLogged() throws {
+        let origin = try h.origin()
+        let relay = try startRelay()
+        let agent = try startAgent(relay, expose: origin.port, hostnames: ["app.example.com"], token: "wrong")
+        _ = try agent.wait(for: "relay refused registration: unauthorized")
+        _ = try relay.process.wait(for: "agent refused: bad token")
+        XCTAssertEqual(try get(relay, host: "app.example.com").status, "404")
+    }
+
+    func testBytesThroughTheTunnelAreExactWithHalfClose() throws {
+        let echo = try h.echo("tcp")
+        let relay = try startRelay()
+        let agent = try startAgent(relay, expose: echo, hostnames: ["echo.test"])
+        _ = try agent.wait(for: "connected to relay")
+        let r = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(relay.publicPort)", "\(16 << 20)", "60", "echo.test"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.hasPrefix("OK"), r.output)
+    }
+
+    func testTwoAgentsShareATunnelAndSurviveSIGKILL() throws {
+        let origin = try h.origin()
+        let relay = try startRelay()
+        let first = try startAgent(relay, expose: origin.port, hostnames: ["app.example.com"])
+        let second = try startAgent(relay, expose: origin.port, hostnames: ["app.example.com"])
+        _ = try first.wait(for: "connected to relay")
+        _ = try second.wait(for: "connected to relay")
+        for _ in 0..<4 { XCTAssertEqual(try get(relay, host: "app.example.com").body, origin.body) }
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        // The kernel ends the dead agent's connection at once; the relay drops that session when it
+        // reads the end (logged), and from then on every request goes to the survivor.
+        _ = try relay.process.wait(for: "agent session ended", timeout: 5)
+        var ok = 0
+        for _ in 0..<10 where try get(relay, host: "app.example.com").body == origin.body { ok += 1 }
+        XCTAssertEqual(ok, 10, "requests keep succeeding through the surviving agent")
+    }
+
+    func testAgentComesBackAfterRelayRestart() throws {
+        let origin = try h.origin()
+        let relay = try startRelay()
+        let agent = try startAgent(relay, expose: origin.port, hostnames: ["app.example.com"])
+        _ = try agent.wait(for: "connected to relay")
+        relay.process.process.terminate()
+        relay.process.process.waitUntilExit()
+        let again = try startRelay(stateDir: relay.stateDir, agentPort: relay.agentPort, publicPort: relay.publicPort)
+        XCTAssertEqual(again.pin, relay.pin, "restarts reuse the state")
+        XCTAssertEqual(again.token, relay.token)
+        let start = Date()
+        var body = ""
+        while Date().timeIntervalSince(start) < 5 {
+            body = (try? get(again, host: "app.example.com").body) ?? ""
+            if body == origin.body { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(body, origin.body, "agent back within 5 s")
+    }
+
+    func testGarbageOnTheAgentPortDisturbsNothing() throws {
+        let origin = try h.origin()
+        let relay = try startRelay()
+        let agent = try startAgent(relay, expose: origin.port, hostnames: ["app.example.com"])
+        _ = try agent.wait(for: "connected to relay")
+        for _ in 0..<3 {
+            _ = try h.runPython("bad_input.py", ["garbage", "127.0.0.1", "\(relay.agentPort)"])
+            _ = try h.runPython("bad_input.py", ["garbage", "127.0.0.1", "\(relay.publicPort)"])
+        }
+        XCTAssertTrue(relay.process.process.isRunning)
+        XCTAssertEqual(try get(relay, host: "app.example.com").body, origin.body)
+    }
+}
