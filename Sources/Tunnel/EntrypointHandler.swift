@@ -34,14 +34,15 @@ public struct EntrypointHandler: StreamHandler {
             guard view.firstRange(of: [13, 10, 13, 10]) != nil else { return nil }
             return .http(host: Self.hostHeader(view))
         }
-        let client = io.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" }
+        let client = io.channel.remoteAddress.map { "\($0.hostPort)" }
+        let server = io.channel.localAddress.map { "\($0.hostPort)" }
         switch route {
         case .tls(let peek):
             guard case .serverName(let name) = peek, let tunnel = registry.tunnel(forHost: name), let session = registry.session(for: tunnel) else {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.notAllowed, "TLS entrypoint: no tunnel for \(peek)")
             }
-            try await forward(io, session: session, header: .init(tunnel: tunnel, client: client, host: name), context: context)
+            try await forward(io, session: session, header: .init(tunnel: tunnel, client: client, host: name, server: server), context: context)
         case .http(let host):
             guard let host, let tunnel = registry.tunnel(forHost: host) else {
                 try? await io.write(Self.page(404, "Not Found", "no tunnel serves host \(host ?? "(none)")"))
@@ -51,7 +52,7 @@ public struct EntrypointHandler: StreamHandler {
                 try? await io.write(Self.page(502, "Bad Gateway", "the tunnel for \(host) is offline"))
                 throw EngineError(.connectFailed, "HTTP entrypoint: tunnel \(tunnel) has no agent")
             }
-            try await forward(io, session: session, header: .init(tunnel: tunnel, client: client, host: host), context: context)
+            try await forward(io, session: session, header: .init(tunnel: tunnel, client: client, host: host, server: server), context: context)
         }
     }
 

@@ -12,11 +12,14 @@ public struct TunnelClientConfiguration: Sendable {
         public var id: String
         public var hostnames: [String]
         public var target: HostPort
+        /// Send a PROXY protocol header to the target first, so it sees the public client's address.
+        public var proxyProtocol: ProxyProtocol.Version?
 
-        public init(id: String, hostnames: [String] = [], target: HostPort) {
+        public init(id: String, hostnames: [String] = [], target: HostPort, proxyProtocol: ProxyProtocol.Version? = nil) {
             self.id = id
             self.hostnames = hostnames
             self.target = target
+            self.proxyProtocol = proxyProtocol
         }
     }
 
@@ -94,7 +97,7 @@ public struct TunnelClient: Service {
         let io = try await configuration.dialer.dial(configuration.relay, on: loop, logger: logger)
         let channel = io.channel
         let reader = io.readerForLoop
-        let targets = Dictionary(configuration.tunnels.map { ($0.id, $0.target) }, uniquingKeysWith: { a, _ in a })
+        let targets = Dictionary(configuration.tunnels.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let logger = self.logger
         let mux = configuration.mux
         let session: MuxSession
@@ -141,17 +144,19 @@ public struct TunnelClient: Service {
     }
 
     /// A stream from the relay: join it to its tunnel's local target, or refuse it.
-    static func serve(_ stream: Channel, metadata: ByteBuffer, targets: [String: HostPort], logger: Logger) -> EventLoopFuture<Void> {
+    static func serve(_ stream: Channel, metadata: ByteBuffer, targets: [String: TunnelClientConfiguration.Tunnel], logger: Logger) -> EventLoopFuture<Void> {
         let header: TunnelMessages.StreamHeader
         do {
             header = try TunnelMessages.decode(TunnelMessages.StreamHeader.self, from: metadata)
         } catch {
             return stream.eventLoop.makeFailedFuture(EngineError(.protocolViolation, "malformed stream header"))
         }
-        guard let target = targets[header.tunnel] else {
+        guard let tunnel = targets[header.tunnel] else {
             logger.warning("stream for a tunnel this agent does not serve", metadata: ["tunnel": "\(header.tunnel)"])
             return stream.eventLoop.makeFailedFuture(EngineError(.notAllowed, "unknown tunnel \(header.tunnel)"))
         }
+        let target = tunnel.target
+        let proxyHeader = tunnel.proxyProtocol.map { ProxyProtocol.header($0, source: header.client, destination: header.server) }
         do {
             try stream.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             try stream.syncOptions!.setOption(ChannelOptions.autoRead, value: false)
@@ -164,6 +169,8 @@ public struct TunnelClient: Service {
             .connect(host: target.dialHost, port: target.port)
             .flatMapThrowing { local in
                 do {
+                    // The PROXY header goes first, before any byte of the client's.
+                    if let proxyHeader { local.write(proxyHeader, promise: nil) }
                     try GlueHandler.join(stream, local)
                 } catch {
                     local.close(promise: nil)

@@ -49,11 +49,14 @@ public enum TunnelMessages {
         public var client: String?
         /// The host the client asked for (HTTP Host or TLS SNI), if any.
         public var host: String?
+        /// The relay address the client connected to, `ip:port` (the PROXY protocol's destination).
+        public var server: String?
 
-        public init(tunnel: String, client: String?, host: String?) {
+        public init(tunnel: String, client: String?, host: String?, server: String? = nil) {
             self.tunnel = tunnel
             self.client = client
             self.host = host
+            self.server = server
         }
     }
 

@@ -41,6 +41,9 @@ struct TunnelAgent: AsyncParsableCommand {
     @Option(help: "Sessions to keep open to the relay.")
     var sessions: Int = 1
 
+    @Option(help: ArgumentHelp("Send a PROXY protocol header (v1 or v2) to the exposed service with the public client's address.", valueName: "version"))
+    var proxyProtocol: String?
+
     func run() async throws {
         let relay = self.relay
         let client = try tunnelConfiguration()
@@ -66,7 +69,12 @@ struct TunnelAgent: AsyncParsableCommand {
         let tls = TLSOptions(caFile: ca, serverName: nil, secure: ca != nil, pinSHA256: pin)
         let dialer = try TLSDialer(options: tls)
         let id = tunnelId ?? Self.derivedID(hostname.isEmpty ? [expose] : hostname)
-        var config = TunnelClientConfiguration(relay: relayAddress, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target)])
+        var proxy: ProxyProtocol.Version?
+        if let proxyProtocol {
+            guard let v = ProxyProtocol.Version(rawValue: proxyProtocol) else { throw ValidationError("--proxy-protocol takes v1 or v2") }
+            proxy = v
+        }
+        var config = TunnelClientConfiguration(relay: relayAddress, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target, proxyProtocol: proxy)])
         config.sessions = max(1, sessions)
         return config
     }

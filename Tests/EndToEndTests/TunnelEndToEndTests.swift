@@ -128,6 +128,46 @@ final class TunnelEndToEndTests: XCTestCase {
         XCTAssertEqual(body, origin.body, "agent back within 5 s")
     }
 
+    func testProxyProtocolTellsTheLocalServiceWhoCalled() throws {
+        let relay = try startRelay()
+        for version in ["v1", "v2"] {
+            let server = try h.python("proxy_protocol_server.py", [])
+            let port = Int(try server.wait(for: "PORT (\\d+)"))!
+            let agent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
+                "--expose", "127.0.0.1:\(port)", "--hostname", "pp-\(version).test", "--proxy-protocol", version])
+            _ = try agent.wait(for: "connected to relay")
+            let r = try h.curl(["-H", "Host: pp-\(version).test", "--local-port", "47000-47100", "http://127.0.0.1:\(relay.publicPort)/"])
+            let expected = version == "v1" ? "PROXY TCP4 127.0.0.1 127.0.0.1 47" : "V2 127.0.0.1 47"
+            XCTAssertTrue(r.output.hasPrefix(expected), "\(version): \(r.output)")
+            XCTAssertTrue(r.output.contains("\(relay.publicPort)"), "\(version): \(r.output)")
+        }
+    }
+
+    /// TLS routed by SNI and passed through: curl checks the local server's own certificate (a test
+    /// CA), which proves the relay did not terminate TLS. A ClientHello without SNI gets an alert.
+    func testSNIPassthroughReachesTheLocalTLSServer() throws {
+        let dir = h.tempFile("ca")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let made = try h.run("/bin/bash", [h.root.appendingPathComponent("Tests/Support/make_test_ca.sh").path, dir.path, "app.example.com"])
+        XCTAssertEqual(made.status, 0, made.output)
+        let tls = try h.python("tls_server.py", [dir.appendingPathComponent("server.pem").path, dir.appendingPathComponent("server.key").path])
+        let tlsPort = Int(try tls.wait(for: "PORT (\\d+)"))!
+        let relay = try startRelay()
+        let agent = try startAgent(relay, expose: tlsPort, hostnames: ["app.example.com"])
+        _ = try agent.wait(for: "connected to relay")
+        let p = relay.publicPort
+        let ok = try h.curl(["--cacert", dir.appendingPathComponent("ca.pem").path, "--resolve", "app.example.com:\(p):127.0.0.1", "https://app.example.com:\(p)/"])
+        XCTAssertEqual(ok.status, 0, ok.output)
+        XCTAssertEqual(ok.output, "tls origin app.example.com:\(p)\n")
+        let unknown = try h.curl(["-k", "--resolve", "other.example.com:\(p):127.0.0.1", "https://other.example.com:\(p)/"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.output.contains("alert") || unknown.output.contains("unrecognized"), unknown.output)
+        let noSNI = try h.curl(["-k", "https://127.0.0.1:\(p)/"])
+        XCTAssertNotEqual(noSNI.status, 0)
+        // Plain HTTP on the same port still routes by Host.
+        XCTAssertEqual(try get(relay, host: "unknown.example.com").status, "404")
+    }
+
     func testGarbageOnTheAgentPortDisturbsNothing() throws {
         let origin = try h.origin()
         let relay = try startRelay()

@@ -16,23 +16,20 @@ public enum URLSpec {
     /// or "http over TLS" (-F), as in GOST.
     static let transportOnly: Set<String> = ["tls"]
 
+    /// `a+b` → (a, b); a transport alone (`tls`) → (default protocol, it); a protocol alone → (it, tcp).
+    static func split(_ scheme: String?, protocol defaultProtocol: String, transport defaultTransport: String) -> (String, String) {
+        guard let scheme else { return (defaultProtocol, defaultTransport) }
+        let parts = scheme.split(separator: "+", maxSplits: 1).map(String.init)
+        if parts.count == 2 { return (parts[0], parts[1]) }
+        if transportOnly.contains(parts[0]) { return (defaultProtocol, parts[0]) }
+        return (parts[0], defaultTransport)
+    }
+
     public static func service(_ text: String, index: Int, chain: String?) throws -> ServiceConfig {
         let path = "-L[\(index)]"
         let p = try parse(text, path: path)
-        var handler = "auto"
-        var listener = "tcp"
-        if let scheme = p.scheme {
-            let parts = scheme.split(separator: "+", maxSplits: 1).map(String.init)
-            if parts.count == 2 {
-                handler = parts[0]
-                listener = parts[1]
-            } else if transportOnly.contains(parts[0]) {
-                listener = parts[0]
-            } else {
-                handler = parts[0]
-                listener = parts[0] == "udp" ? "udp" : "tcp"
-            }
-        }
+        let (handler, transport) = split(p.scheme, protocol: "auto", transport: "tcp")
+        let listener = p.scheme == "udp" ? "udp" : transport
         var auth: Credentials?
         if let user = p.user { auth = Credentials(username: user, password: p.password ?? "") }
         var forwarder: ForwarderConfig?
@@ -52,19 +49,7 @@ public enum URLSpec {
     public static func hop(_ text: String, index: Int) throws -> HopConfig {
         let path = "-F[\(index)]"
         let p = try parse(text, path: path)
-        var connector = "http"
-        var dialer = "tcp"
-        if let scheme = p.scheme {
-            let parts = scheme.split(separator: "+", maxSplits: 1).map(String.init)
-            if parts.count == 2 {
-                connector = parts[0]
-                dialer = parts[1]
-            } else if transportOnly.contains(parts[0]) {
-                dialer = parts[0]
-            } else {
-                connector = parts[0]
-            }
-        }
+        let (connector, dialer) = split(p.scheme, protocol: "http", transport: "tcp")
         guard !p.address.hasPrefix(":") else {
             throw ConfigError(path: path, reason: "a node needs a host: \"\(text)\"")
         }

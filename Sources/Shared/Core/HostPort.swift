@@ -61,6 +61,11 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
 public struct AddressError: Error, CustomStringConvertible {
     public var text: String
     public var reason: String
+
+    public init(text: String, reason: String) {
+        self.text = text
+        self.reason = reason
+    }
     public var description: String { "invalid address \"\(text)\": \(reason)" }
 }
 
@@ -95,7 +100,7 @@ public enum IPAddressBytes {
 
 extension SocketAddress {
     /// The `HostPort` form of a resolved address, for replies such as SOCKS BND.ADDR.
-    var hostPort: HostPort {
+    public var hostPort: HostPort {
         HostPort(host: self.ipAddress ?? "0.0.0.0", port: self.port ?? 0)
     }
 }
