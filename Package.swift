@@ -80,7 +80,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "TunnelServer",
-            dependencies: ["EngineCLI", "Shared", "Tunnel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "EngineCLI", "Shared", "Tunnel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "TunnelAgent",

@@ -58,6 +58,12 @@ public struct EntrypointHandler: StreamHandler {
 
     /// Opens a stream on `session`, or on another session of the tunnel if that one just died.
     private func forward(_ io: Handshake, session first: MuxSession, header: TunnelMessages.StreamHeader, context: HandlerContext) async throws {
+        try await Self.forward(io, session: first, header: header, registry: registry, logger: context.logger)
+    }
+
+    /// Carries a public connection as a new stream of `first` (or, if that session just died,
+    /// of another session of the tunnel), joined to the connection.
+    static func forward(_ io: Handshake, session first: MuxSession, header: TunnelMessages.StreamHeader, registry: TunnelRegistry, logger: Logger) async throws {
         var session = first
         var stream: Channel?
         for attempt in 0..<3 {
@@ -70,13 +76,13 @@ public struct EntrypointHandler: StreamHandler {
                 }.get()
                 break
             } catch {
-                context.logger.debug("entrypoint: stream open failed, trying another session", metadata: ["tunnel": "\(header.tunnel)", "attempt": "\(attempt)", "error": "\(error)"])
+                logger.debug("entrypoint: stream open failed, trying another session", metadata: ["tunnel": "\(header.tunnel)", "attempt": "\(attempt)", "error": "\(error)"])
                 guard let next = registry.session(for: header.tunnel), next !== session else { throw error }
                 session = next
             }
         }
         guard let stream else { throw EngineError(.connectFailed, "no live session for tunnel \(header.tunnel)") }
-        context.logger.debug("entrypoint stream", metadata: ["tunnel": "\(header.tunnel)", "host": "\(header.host ?? "")", "client": "\(header.client ?? "")"])
+        logger.debug("entrypoint stream", metadata: ["tunnel": "\(header.tunnel)", "host": "\(header.host ?? "")", "client": "\(header.client ?? "")"])
         try await io.splice(withChannel: stream)
     }
 

@@ -12,11 +12,13 @@ public struct RelayAgentHandler: StreamHandler {
     public let registry: TunnelRegistry
     public let tokens: Set<String>
     public let muxConfiguration: MuxConfiguration
+    public let ports: RemotePorts?
 
     /// With no tokens configured the relay accepts any agent, as GOST does.
-    public init(registry: TunnelRegistry, tokens: Set<String>, muxConfiguration: MuxConfiguration = MuxConfiguration()) {
+    public init(registry: TunnelRegistry, tokens: Set<String>, ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = MuxConfiguration()) {
         self.registry = registry
         self.tokens = tokens
+        self.ports = ports
         self.muxConfiguration = muxConfiguration
     }
 
@@ -24,6 +26,7 @@ public struct RelayAgentHandler: StreamHandler {
         let channel = io.channel
         let registry = self.registry
         let tokens = self.tokens
+        let ports = self.ports
         let logger = context.logger
         let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
         let sessionBox = NIOLockedValueBoxHolder<MuxSession?>(nil)
@@ -53,13 +56,29 @@ public struct RelayAgentHandler: StreamHandler {
                     logger.info("agent refused: bad token or claim", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "unauthorized"), thenClose: true)
                 }
+                // Ports first: a claim that cannot be served is refused whole, with the reason.
+                var opened: [EventLoopFuture<Void>] = []
                 for claim in hello.tunnels {
-                    registry.register(session, tunnel: claim.id, hostnames: claim.hostnames ?? [])
+                    for port in claim.ports ?? [] {
+                        guard let ports else {
+                            opened.append(stream.eventLoop.makeFailedFuture(EngineError(.notAllowed, "this relay opens no ports")))
+                            continue
+                        }
+                        opened.append(ports.claim(port, tunnel: claim.id, on: stream.eventLoop))
+                    }
                 }
-                logger.info("agent registered", metadata: ["agent": "\(peer)", "tunnels": "\(hello.tunnels.map(\.id))"])
-                // Closing the control stream withdraws the agent.
-                stream.closeFuture.whenComplete { _ in session.goAway(reason: "control stream closed") }
-                return Self.answer(stream, .init(ok: true), thenClose: false)
+                return EventLoopFuture.andAllSucceed(opened, on: stream.eventLoop).flatMap {
+                    for claim in hello.tunnels {
+                        registry.register(session, tunnel: claim.id, hostnames: claim.hostnames ?? [])
+                    }
+                    logger.info("agent registered", metadata: ["agent": "\(peer)", "tunnels": "\(hello.tunnels.map(\.id))"])
+                    // Closing the control stream withdraws the agent.
+                    stream.closeFuture.whenComplete { _ in session.goAway(reason: "control stream closed") }
+                    return Self.answer(stream, .init(ok: true), thenClose: false)
+                }.flatMapError { error in
+                    logger.info("agent refused: \(error)", metadata: ["agent": "\(peer)"])
+                    return Self.answer(stream, .init(ok: false, error: "\(error)"), thenClose: true)
+                }
             })
           sessionBox.value = session
           // The agent's first bytes (the Mux preface) wait in the handshake reader: hand them over.
@@ -67,7 +86,7 @@ public struct RelayAgentHandler: StreamHandler {
           return session
         }.get()
         session.closeFuture.whenComplete { _ in
-            registry.unregister(session)
+            for tunnel in registry.unregister(session) { ports?.release(tunnel: tunnel) }
             logger.info("agent session ended", metadata: ["agent": "\(peer)"])
         }
     }

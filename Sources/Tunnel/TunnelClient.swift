@@ -14,12 +14,15 @@ public struct TunnelClientConfiguration: Sendable {
         public var target: HostPort
         /// Send a PROXY protocol header to the target first, so it sees the public client's address.
         public var proxyProtocol: ProxyProtocol.Version?
+        /// TCP ports to open on the relay for this tunnel (rtcp).
+        public var remotePorts: [Int]
 
-        public init(id: String, hostnames: [String] = [], target: HostPort, proxyProtocol: ProxyProtocol.Version? = nil) {
+        public init(id: String, hostnames: [String] = [], target: HostPort, proxyProtocol: ProxyProtocol.Version? = nil, remotePorts: [Int] = []) {
             self.id = id
             self.hostnames = hostnames
             self.target = target
             self.proxyProtocol = proxyProtocol
+            self.remotePorts = remotePorts
         }
     }
 
@@ -118,7 +121,7 @@ public struct TunnelClient: Service {
             channel.close(promise: nil)
             throw error
         }
-        let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames) })
+        let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames, ports: $0.remotePorts.isEmpty ? nil : $0.remotePorts) })
         let reply = channel.eventLoop.makePromise(of: TunnelMessages.Reply.self)
         let timer = channel.eventLoop.scheduleTask(in: .seconds(10)) {
             reply.fail(EngineError(.timeout, "relay did not answer the registration"))

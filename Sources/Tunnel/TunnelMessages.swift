@@ -24,10 +24,13 @@ public enum TunnelMessages {
     public struct TunnelClaim: Codable, Sendable, Equatable {
         public var id: String
         public var hostnames: [String]?
+        /// TCP ports the relay should open for this tunnel (rtcp).
+        public var ports: [Int]?
 
-        public init(id: String, hostnames: [String]? = nil) {
+        public init(id: String, hostnames: [String]? = nil, ports: [Int]? = nil) {
             self.id = id
             self.hostnames = hostnames
+            self.ports = ports
         }
     }
 

@@ -33,13 +33,18 @@ public final class TunnelRegistry: Sendable {
         }
     }
 
-    /// Removes `session` from every tunnel it served (its connection ended).
-    public func unregister(_ session: MuxSession) {
+    /// Removes `session` from every tunnel it served (its connection ended). Returns the tunnels
+    /// that have no session left.
+    @discardableResult
+    public func unregister(_ session: MuxSession) -> [String] {
         state.withLockedValue { s in
-            for (id, list) in s.sessions {
+            var emptied: [String] = []
+            for (id, list) in s.sessions where list.contains(where: { $0 === session }) {
                 let remaining = list.filter { $0 !== session }
                 s.sessions[id] = remaining.isEmpty ? nil : remaining
+                if remaining.isEmpty { emptied.append(id) }
             }
+            return emptied
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngineCLI
 import Foundation
+import Logging
 import Shared
 import Tunnel
 
@@ -23,16 +24,24 @@ struct TunnelServer: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Public entrypoint (HTTP by Host, TLS by SNI) of the embedded relay.", valueName: "host:port"))
     var publicAddr: String = ":8080"
 
+    @Option(help: ArgumentHelp("TCP ports agents may ask the relay to open (rtcp).", valueName: "low-high"))
+    var ports: String = "1024-65535"
+
     @Option(help: ArgumentHelp("The name or address agents use to reach this relay (printed in the attach command).", valueName: "host"))
     var advertise: String = "127.0.0.1"
 
     func run() async throws {
         let tunnels = TunnelRegistry()
+        let range = ports.split(separator: "-").compactMap { Int($0) }
+        guard range.count == 2, range[0] >= 1, range[0] <= range[1], range[1] <= 65535 else {
+            throw ValidationError("--ports takes low-high, e.g. 20000-30000")
+        }
+        let remotePorts = RemotePorts(registry: tunnels, allowed: range[0]...range[1], logger: Logger(label: "tunnel-server"))
         let stateDir = self.stateDir
         let agentAddr = self.agentAddr
         let publicAddr = self.publicAddr
         let advertise = self.advertise
-        let code = await EngineMain.run(options, program: "tunnel-server", registry: Registry.standard.withTunnel(tunnels)) {
+        let code = await EngineMain.run(options, program: "tunnel-server", registry: Registry.standard.withTunnel(tunnels, ports: remotePorts)) {
             let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
             return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise)
         }

@@ -168,6 +168,30 @@ final class TunnelEndToEndTests: XCTestCase {
         XCTAssertEqual(try get(relay, host: "unknown.example.com").status, "404")
     }
 
+    /// rtcp: the agent asks the relay to open a TCP port; 64 MiB go through it to a local echo and
+    /// back, byte-exact, with half-close. A port outside the relay's range is refused with the reason.
+    func testRemoteTCPPort64MiB() throws {
+        let echo = try h.echo("tcp")
+        let relay = try startRelay()
+        let port = try freePort()
+        let agent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
+            "--expose", "127.0.0.1:\(echo)", "--remote-port", "\(port)"])
+        _ = try agent.wait(for: "connected to relay")
+        _ = try relay.process.wait(for: "port=\(port) .*remote port open")
+        let r = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(port)", "\(64 << 20)"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.hasPrefix("OK 67108864 67108864"), r.output)
+        let low = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
+            "--expose", "127.0.0.1:\(echo)", "--remote-port", "80"])
+        _ = try low.wait(for: "relay refused registration: .*port 80 is outside")
+    }
+
+    /// A loopback port that was free a moment ago (bound to 0 and released).
+    func freePort() throws -> Int {
+        let r = try h.run("/usr/bin/env", ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
+        return Int(r.output.trimmingCharacters(in: .whitespacesAndNewlines))!
+    }
+
     func testGarbageOnTheAgentPortDisturbsNothing() throws {
         let origin = try h.origin()
         let relay = try startRelay()
