@@ -66,6 +66,13 @@ public struct RelayAgentHandler: StreamHandler {
                         }
                         opened.append(ports.claim(port, tunnel: claim.id, on: stream.eventLoop))
                     }
+                    for port in claim.udpPorts ?? [] {
+                        guard let ports else {
+                            opened.append(stream.eventLoop.makeFailedFuture(EngineError(.notAllowed, "this relay opens no ports")))
+                            continue
+                        }
+                        opened.append(ports.claimUDP(port, tunnel: claim.id, on: stream.eventLoop))
+                    }
                 }
                 return EventLoopFuture.andAllSucceed(opened, on: stream.eventLoop).flatMap {
                     for claim in hello.tunnels {
@@ -79,7 +86,8 @@ public struct RelayAgentHandler: StreamHandler {
                     logger.info("agent refused: \(error)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "\(error)"), thenClose: true)
                 }
-            })
+            },
+            datagramHandler: { flowID, payload in ports?.flows.fromAgent(flowID: flowID, payload: payload) })
           sessionBox.value = session
           // The agent's first bytes (the Mux preface) wait in the handshake reader: hand them over.
           _ = channel.pipeline.syncOperations.removeHandler(reader.value)

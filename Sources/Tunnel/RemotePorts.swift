@@ -14,11 +14,17 @@ public final class RemotePorts: Sendable {
     private let registry: TunnelRegistry
     private let group: EventLoopGroup
     private let logger: Logger
-    private let bound: NIOLockedValueBox<[Int: Binding]>
+    private let bound: NIOLockedValueBox<[String: Binding]>
+    /// The UDP flows of every rudp port.
+    public let flows: RelayUDPFlows
+    private let sweeper: RepeatedTask
 
     struct Binding {
         var tunnel: String
+        /// The socket of a UDP port.
         var channel: Channel?
+        /// The listener task of a TCP port (cancelling it closes the listener).
+        var task: Task<Void, Never>?
         var ready: EventLoopFuture<Void>
     }
 
@@ -28,60 +34,120 @@ public final class RemotePorts: Sendable {
         self.group = group
         self.logger = logger
         self.bound = NIOLockedValueBox([:])
+        let flows = RelayUDPFlows()
+        self.flows = flows
+        self.sweeper = group.next().scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { _ in flows.sweep() }
     }
 
-    /// Opens `port` for `tunnel`, or joins it if that tunnel already has it.
-    public func claim(_ port: Int, tunnel: String, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+    deinit {
+        sweeper.cancel()
+    }
+
+    /// Reserves `key` for `tunnel`: nil means "bind it now and fulfil `promise`"; otherwise the
+    /// future of the existing binding (or a refusal).
+    private func reserve(_ key: String, port: Int, tunnel: String, promise: EventLoopPromise<Void>) -> EventLoopFuture<Void>? {
+        let eventLoop = promise.futureResult.eventLoop
         guard allowed.contains(port) else {
             return eventLoop.makeFailedFuture(EngineError(.notAllowed, "port \(port) is outside \(allowed.lowerBound)-\(allowed.upperBound)"))
         }
-        let promise = eventLoop.makePromise(of: Void.self)
-        let existing: EventLoopFuture<Void>? = bound.withLockedValue { ports in
-            if let b = ports[port] {
-                return b.tunnel == tunnel ? b.ready : eventLoop.makeFailedFuture(EngineError(.notAllowed, "port \(port) belongs to another tunnel"))
+        return bound.withLockedValue { ports in
+            if let b = ports[key] {
+                return b.tunnel == tunnel ? b.ready.hop(to: eventLoop) : eventLoop.makeFailedFuture(EngineError(.notAllowed, "port \(key) belongs to another tunnel"))
             }
-            ports[port] = Binding(tunnel: tunnel, channel: nil, ready: promise.futureResult)
+            ports[key] = Binding(tunnel: tunnel, channel: nil, ready: promise.futureResult)
             return nil
         }
-        if let existing { return existing.hop(to: eventLoop) }
+    }
+
+    private func finish(_ key: String, tunnel: String, result: Result<Channel, Error>, promise: EventLoopPromise<Void>) {
+        finish(key, tunnel: tunnel, result: result.map { channel in
+            bound.withLockedValue { $0[key]?.channel = channel }
+            return channel.localAddress
+        }, promise: promise)
+    }
+
+    private func finish(_ key: String, tunnel: String, result: Result<SocketAddress?, Error>, promise: EventLoopPromise<Void>) {
+        switch result {
+        case .success:
+            logger.info("remote port open", metadata: ["port": "\(key)", "tunnel": "\(tunnel)"])
+            promise.succeed(())
+        case .failure(let error):
+            let task = bound.withLockedValue { ports -> Task<Void, Never>? in
+                defer { ports[key] = nil }
+                return ports[key]?.task
+            }
+            task?.cancel()
+            promise.fail(EngineError(.notAllowed, "cannot open port \(key): \(error)"))
+        }
+    }
+
+    /// Opens UDP `port` for `tunnel` (rudp), or joins it if that tunnel already has it.
+    public func claimUDP(_ port: Int, tunnel: String, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+        let key = "udp/\(port)"
+        let promise = eventLoop.makePromise(of: Void.self)
+        if let existing = reserve(key, port: port, tunnel: tunnel, promise: promise) {
+            promise.succeed(())
+            return existing
+        }
         let registry = self.registry
-        let logger = self.logger
-        ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { child in
-                child.eventLoop.makeCompletedFuture {
-                    let reader = HandshakeReader()
-                    try child.pipeline.syncOperations.addHandler(reader)
-                    let io = Handshake(channel: child, reader: reader)
-                    Task { await Self.accept(io, tunnel: tunnel, port: port, registry: registry, logger: logger) }
+        let flows = self.flows
+        DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: UDPLimits.maxDatagram))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RelayUDPPortHandler(port: port, tunnel: tunnel, registry: registry, flows: flows))
                 }
             }
             .bind(host: "0.0.0.0", port: port)
-            .whenComplete { result in
-                switch result {
-                case .success(let channel):
-                    self.bound.withLockedValue { $0[port]?.channel = channel }
-                    logger.info("remote port open", metadata: ["port": "\(port)", "tunnel": "\(tunnel)"])
-                    promise.succeed(())
-                case .failure(let error):
-                    self.bound.withLockedValue { $0[port] = nil }
-                    promise.fail(EngineError(.notAllowed, "cannot open port \(port): \(error)"))
+            .whenComplete { self.finish(key, tunnel: tunnel, result: $0, promise: promise) }
+        return promise.futureResult
+    }
+
+    /// Opens TCP `port` for `tunnel`, or joins it if that tunnel already has it.
+    public func claim(_ port: Int, tunnel: String, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+        let key = "tcp/\(port)"
+        let promise = eventLoop.makePromise(of: Void.self)
+        if let existing = reserve(key, port: port, tunnel: tunnel, promise: promise) {
+            promise.succeed(())
+            return existing
+        }
+        let registry = self.registry
+        let logger = self.logger
+        let group = self.group
+        // The engine's TCP listener: children reach `accept` once active, with a handshake reader.
+        let started = NIOLockedValueBox(false)
+        let task = Task {
+            do {
+                try await TCPListener().run(
+                    address: HostPort(host: "0.0.0.0", port: port), group: group, logger: logger,
+                    bound: { address in
+                        started.withLockedValue { $0 = true }
+                        self.finish(key, tunnel: tunnel, result: Result<SocketAddress?, Error>.success(address), promise: promise)
+                    },
+                    accept: { io in await Self.accept(io, tunnel: tunnel, port: port, registry: registry, logger: logger) })
+            } catch {
+                // A failure to bind refuses the claim; an end after binding (release) is expected.
+                if !started.withLockedValue({ $0 }) {
+                    self.finish(key, tunnel: tunnel, result: Result<SocketAddress?, Error>.failure(error), promise: promise)
                 }
             }
+        }
+        bound.withLockedValue { $0[key]?.task = task }
         return promise.futureResult
     }
 
     /// Closes every port of `tunnel` (its last session left).
     public func release(tunnel: String) {
-        let channels: [Channel] = bound.withLockedValue { ports in
+        let mine: [String: Binding] = bound.withLockedValue { ports in
             let mine = ports.filter { $0.value.tunnel == tunnel }
             for port in mine.keys { ports[port] = nil }
-            return mine.values.compactMap(\.channel)
+            return mine
         }
-        for c in channels {
-            logger.info("remote port closed", metadata: ["port": "\(c.localAddress?.port ?? 0)", "tunnel": "\(tunnel)"])
-            c.close(promise: nil)
+        for (key, binding) in mine {
+            logger.info("remote port closed", metadata: ["port": "\(key)", "tunnel": "\(tunnel)"])
+            binding.channel?.close(promise: nil)
+            binding.task?.cancel()
         }
     }
 
@@ -99,5 +165,30 @@ public final class RemotePorts: Sendable {
             logger.info("remote port connection failed", metadata: ["port": "\(port)", "error": "\(error)"])
             io.close()
         }
+    }
+}
+
+/// Reads a relay UDP port and hands each datagram to the flow table.
+final class RelayUDPPortHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    private let port: Int
+    private let tunnel: String
+    private let registry: TunnelRegistry
+    private let flows: RelayUDPFlows
+
+    init(port: Int, tunnel: String, registry: TunnelRegistry, flows: RelayUDPFlows) {
+        self.port = port
+        self.tunnel = tunnel
+        self.registry = registry
+        self.flows = flows
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = self.unwrapInboundIn(data)
+        flows.fromClient(envelope.data, client: envelope.remoteAddress, port: port, socket: context.channel, tunnel: tunnel, registry: registry)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // One bad datagram (or an ICMP error) never closes the port.
     }
 }

@@ -16,13 +16,16 @@ public struct TunnelClientConfiguration: Sendable {
         public var proxyProtocol: ProxyProtocol.Version?
         /// TCP ports to open on the relay for this tunnel (rtcp).
         public var remotePorts: [Int]
+        /// UDP ports to open on the relay for this tunnel (rudp); the target gets the datagrams.
+        public var remoteUDPPorts: [Int]
 
-        public init(id: String, hostnames: [String] = [], target: HostPort, proxyProtocol: ProxyProtocol.Version? = nil, remotePorts: [Int] = []) {
+        public init(id: String, hostnames: [String] = [], target: HostPort, proxyProtocol: ProxyProtocol.Version? = nil, remotePorts: [Int] = [], remoteUDPPorts: [Int] = []) {
             self.id = id
             self.hostnames = hostnames
             self.target = target
             self.proxyProtocol = proxyProtocol
             self.remotePorts = remotePorts
+            self.remoteUDPPorts = remoteUDPPorts
         }
     }
 
@@ -103,16 +106,24 @@ public struct TunnelClient: Service {
         let targets = Dictionary(configuration.tunnels.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let logger = self.logger
         let mux = configuration.mux
+        let udpTargets = Dictionary(
+            configuration.tunnels.flatMap { t in t.remoteUDPPorts.map { ($0, t.target) } }, uniquingKeysWith: { a, _ in a })
         let session: MuxSession
         do {
             session = try await channel.eventLoop.submit {
                 // The relay going away (FIN) ends the session, so the agent reconnects at once.
                 try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: false)
+                let udp = NIOLoopBound(AgentUDPFlows(targets: udpTargets, logger: logger), eventLoop: channel.eventLoop)
                 let session = try channel.pipeline.syncOperations.addMuxSession(
                     role: .initiator, configuration: mux, logger: logger,
                     inboundStreamInitializer: { stream, metadata in
                         Self.serve(stream, metadata: metadata, targets: targets, logger: logger)
+                    },
+                    datagramHandler: { flowID, payload in
+                        udp.value.receive(flowID: flowID, payload: payload, on: udp.eventLoop)
                     })
+                udp.value.session = session
+                channel.closeFuture.whenComplete { _ in udp.eventLoop.execute { udp.value.closeAll() } }
                 // Whatever the relay sent first waits in the reader; the session takes it from here.
                 _ = channel.pipeline.syncOperations.removeHandler(reader.value)
                 return session
@@ -121,7 +132,7 @@ public struct TunnelClient: Service {
             channel.close(promise: nil)
             throw error
         }
-        let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames, ports: $0.remotePorts.isEmpty ? nil : $0.remotePorts) })
+        let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames, ports: $0.remotePorts.isEmpty ? nil : $0.remotePorts, udpPorts: $0.remoteUDPPorts.isEmpty ? nil : $0.remoteUDPPorts) })
         let reply = channel.eventLoop.makePromise(of: TunnelMessages.Reply.self)
         let timer = channel.eventLoop.scheduleTask(in: .seconds(10)) {
             reply.fail(EngineError(.timeout, "relay did not answer the registration"))

@@ -26,11 +26,14 @@ public enum TunnelMessages {
         public var hostnames: [String]?
         /// TCP ports the relay should open for this tunnel (rtcp).
         public var ports: [Int]?
+        /// UDP ports the relay should open for this tunnel (rudp).
+        public var udpPorts: [Int]?
 
-        public init(id: String, hostnames: [String]? = nil, ports: [Int]? = nil) {
+        public init(id: String, hostnames: [String]? = nil, ports: [Int]? = nil, udpPorts: [Int]? = nil) {
             self.id = id
             self.hostnames = hostnames
             self.ports = ports
+            self.udpPorts = udpPorts
         }
     }
 

@@ -44,6 +44,9 @@ struct TunnelAgent: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A TCP port for the relay to open and carry to the exposed service (rtcp; repeatable).", valueName: "port"))
     var remotePort: [Int] = []
 
+    @Option(help: ArgumentHelp("A UDP port for the relay to open and carry to the exposed service (rudp; repeatable).", valueName: "port"))
+    var remoteUdpPort: [Int] = []
+
     @Option(help: ArgumentHelp("Send a PROXY protocol header (v1 or v2) to the exposed service with the public client's address.", valueName: "version"))
     var proxyProtocol: String?
 
@@ -71,13 +74,13 @@ struct TunnelAgent: AsyncParsableCommand {
         }
         let tls = TLSOptions(caFile: ca, serverName: nil, secure: ca != nil, pinSHA256: pin)
         let dialer = try TLSDialer(options: tls)
-        let id = tunnelId ?? Self.derivedID(hostname.isEmpty ? [expose] + remotePort.map { "port:\($0)" } : hostname)
+        let id = tunnelId ?? Self.derivedID(hostname.isEmpty ? [expose] + remotePort.map { "port:\($0)" } + remoteUdpPort.map { "udp:\($0)" } : hostname)
         var proxy: ProxyProtocol.Version?
         if let proxyProtocol {
             guard let v = ProxyProtocol.Version(rawValue: proxyProtocol) else { throw ValidationError("--proxy-protocol takes v1 or v2") }
             proxy = v
         }
-        var config = TunnelClientConfiguration(relay: relayAddress, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target, proxyProtocol: proxy, remotePorts: remotePort)])
+        var config = TunnelClientConfiguration(relay: relayAddress, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target, proxyProtocol: proxy, remotePorts: remotePort, remoteUDPPorts: remoteUdpPort)])
         config.sessions = max(1, sessions)
         return config
     }

@@ -177,13 +177,27 @@ final class TunnelEndToEndTests: XCTestCase {
         let agent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
             "--expose", "127.0.0.1:\(echo)", "--remote-port", "\(port)"])
         _ = try agent.wait(for: "connected to relay")
-        _ = try relay.process.wait(for: "port=\(port) .*remote port open")
+        _ = try relay.process.wait(for: "port=tcp/\(port) .*remote port open")
         let r = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(port)", "\(64 << 20)"])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.hasPrefix("OK 67108864 67108864"), r.output)
         let low = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
             "--expose", "127.0.0.1:\(echo)", "--remote-port", "80"])
         _ = try low.wait(for: "relay refused registration: .*port 80 is outside")
+    }
+
+    /// rudp: a UDP port on the relay, datagrams carried as Mux datagrams to a local UDP echo.
+    func testRemoteUDPPort1000Datagrams() throws {
+        let echo = try h.echo("udp")
+        let relay = try startRelay()
+        let port = try freePort()
+        let agent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
+            "--expose", "127.0.0.1:\(echo)", "--remote-udp-port", "\(port)"])
+        _ = try agent.wait(for: "connected to relay")
+        _ = try relay.process.wait(for: "port=udp/\(port) .*remote port open")
+        let r = try h.runPython("udp_check.py", ["127.0.0.1", "\(port)", "1000"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.hasPrefix("OK 1000"), r.output)
     }
 
     /// A loopback port that was free a moment ago (bound to 0 and released).

@@ -30,7 +30,10 @@ t.start()
 h = hashlib.sha256()
 received = 0
 while True:
-    d = s.recv(1 << 18)
+    try:
+        d = s.recv(1 << 18)
+    except socket.timeout:
+        print("TIMEOUT after receiving", received, "of", size, "bytes; writer done:", not t.is_alive()); sys.exit(1)
     if not d:
         break
     h.update(d)

@@ -6,9 +6,10 @@ import NIOCore
 ///
 /// Parsers are plain functions over a `ByteBuffer` that return `nil` while incomplete; the
 /// buffer is bounded by `limit` so a peer that never finishes its handshake costs a bounded amount.
-public final class HandshakeReader: ChannelInboundHandler, RemovableChannelHandler {
+public final class HandshakeReader: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = NIOAny
 
     /// Default cap on bytes held before a handshake completes (a request head over this is refused).
     public static let defaultLimit = 64 * 1024
@@ -19,6 +20,7 @@ public final class HandshakeReader: ChannelInboundHandler, RemovableChannelHandl
     private var failWaiter: ((Error) -> Void)?
     private var terminalError: Error?
     private var inputClosed = false
+    private var heldRead = false
     private var context: ChannelHandlerContext?
 
     public init(limit: Int = HandshakeReader.defaultLimit) {
@@ -67,6 +69,16 @@ public final class HandshakeReader: ChannelInboundHandler, RemovableChannelHandl
         self.fail(error)
     }
 
+    /// Backpressure while nobody consumes: past the limit the peer is not read any further, so a
+    /// connection whose handler is still deciding where to send it cannot grow this buffer.
+    public func read(context: ChannelHandlerContext) {
+        if let buffer, buffer.readableBytes >= limit {
+            heldRead = true
+        } else {
+            context.read()
+        }
+    }
+
     public func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
         if let rest = self.buffer, rest.readableBytes > 0 {
             self.buffer = nil
@@ -76,7 +88,9 @@ public final class HandshakeReader: ChannelInboundHandler, RemovableChannelHandl
         if self.inputClosed {
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         }
+        let resume = self.heldRead
         context.leavePipeline(removalToken: removalToken)
+        if resume { context.channel.read() }
     }
 
     /// Runs `parser` over the buffered bytes now and after every read until it returns a value.

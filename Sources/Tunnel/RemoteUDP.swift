@@ -1,0 +1,201 @@
+import Logging
+import Mux
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Shared
+
+/// rudp on the relay: UDP ports agents ask for. Each client address of a port is a flow; its
+/// datagrams travel as Mux datagrams (never behind stream flow control, dropped rather than queued
+/// under pressure), labelled with a flow ID and prefixed with the relay port (2 bytes, so the agent
+/// knows which of its tunnels the flow belongs to). Flows idle for `idleTimeout` are forgotten.
+public final class RelayUDPFlows: Sendable {
+    struct Flow {
+        var id: UInt32
+        var port: Int
+        var client: SocketAddress
+        var socket: Channel
+        var session: MuxSession
+        var lastActive: NIODeadline
+    }
+
+    struct State {
+        var byID: [UInt32: Flow] = [:]
+        var byClient: [String: UInt32] = [:]
+        var nextID: UInt32 = 1
+    }
+
+    public let maxFlows: Int
+    public let idleTimeout: TimeAmount
+    private let state = NIOLockedValueBox(State())
+
+    public init(maxFlows: Int = 65_536, idleTimeout: TimeAmount = .seconds(60)) {
+        self.maxFlows = maxFlows
+        self.idleTimeout = idleTimeout
+    }
+
+    /// A datagram from a public client on a relay UDP port: forward it to a session of the tunnel.
+    func fromClient(_ payload: ByteBuffer, client: SocketAddress, port: Int, socket: Channel, tunnel: String, registry: TunnelRegistry) {
+        let key = "\(port)|\(client)"
+        let target: (UInt32, MuxSession)? = state.withLockedValue { s in
+            if let id = s.byClient[key], var flow = s.byID[id], !flow.session.isClosed {
+                flow.lastActive = .now()
+                s.byID[id] = flow
+                return (id, flow.session)
+            }
+            guard s.byID.count < maxFlows, let session = registry.session(for: tunnel) else { return nil }
+            var id = s.nextID
+            while s.byID[id] != nil || id == 0 { id &+= 1 }
+            s.nextID = id &+ 1
+            s.byID[id] = Flow(id: id, port: port, client: client, socket: socket, session: session, lastActive: .now())
+            s.byClient[key] = id
+            return (id, session)
+        }
+        guard let (id, session) = target else { return }
+        var framed = socket.allocator.buffer(capacity: payload.readableBytes + 2)
+        framed.writeInteger(UInt16(port))
+        framed.writeImmutableBuffer(payload)
+        session.sendDatagram(flowID: id, framed)
+    }
+
+    /// A datagram from an agent: the reply of flow `id`, back to its client.
+    func fromAgent(flowID id: UInt32, payload: ByteBuffer) {
+        var data = payload
+        guard data.readInteger(as: UInt16.self) != nil else { return }
+        let flow: Flow? = state.withLockedValue { s in
+            guard var f = s.byID[id] else { return nil }
+            f.lastActive = .now()
+            s.byID[id] = f
+            return f
+        }
+        guard let flow, flow.socket.isWritable else { return }
+        flow.socket.writeAndFlush(AddressedEnvelope(remoteAddress: flow.client, data: data), promise: nil)
+    }
+
+    /// Forgets idle flows and flows of closed sessions or sockets.
+    func sweep() {
+        let cutoff = NIODeadline.now() - idleTimeout
+        state.withLockedValue { s in
+            for (id, f) in s.byID where f.lastActive < cutoff || f.session.isClosed || !f.socket.isActive {
+                s.byID[id] = nil
+                s.byClient["\(f.port)|\(f.client)"] = nil
+            }
+        }
+    }
+
+    var count: Int { state.withLockedValue { $0.byID.count } }
+}
+
+/// The agent's side of rudp: one UDP socket per flow towards the tunnel's local target.
+final class AgentUDPFlows {
+    private struct Flow {
+        var channel: Channel?
+        var queued: [ByteBuffer] = []
+        var lastActive: NIODeadline
+    }
+
+    private let targets: [Int: HostPort]
+    private let logger: Logger
+    private let maxFlows: Int
+    private let idleTimeout: TimeAmount
+    private var flows: [UInt32: Flow] = [:]
+    private var sweeper: RepeatedTask?
+    weak var session: MuxSession?
+
+    init(targets: [Int: HostPort], logger: Logger, maxFlows: Int = 4096, idleTimeout: TimeAmount = .seconds(60)) {
+        self.targets = targets
+        self.logger = logger
+        self.maxFlows = maxFlows
+        self.idleTimeout = idleTimeout
+    }
+
+    /// Called on the session's event loop for every datagram from the relay.
+    func receive(flowID: UInt32, payload: ByteBuffer, on loop: EventLoop) {
+        var data = payload
+        guard let port = data.readInteger(as: UInt16.self), let target = targets[Int(port)] else { return }
+        if sweeper == nil {
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            sweeper = loop.scheduleRepeatedTask(initialDelay: idleTimeout, delay: idleTimeout) { _ in bound.value.sweep() }
+        }
+        if var flow = flows[flowID] {
+            flow.lastActive = .now()
+            if let channel = flow.channel {
+                if channel.isWritable { channel.writeAndFlush(data, promise: nil) }
+            } else if flow.queued.count < 32 {
+                flow.queued.append(data)
+            }
+            flows[flowID] = flow
+            return
+        }
+        guard flows.count < maxFlows else { return }
+        flows[flowID] = Flow(channel: nil, queued: [data], lastActive: .now())
+        let session = self.session
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        DatagramBootstrap(group: loop)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: UDPLimits.maxDatagram))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AgentUDPReply(flowID: flowID, port: port, session: session))
+                }
+            }
+            .connect(host: target.dialHost, port: target.port)
+            .whenComplete { result in
+                let flows = bound.value
+                switch result {
+                case .success(let channel):
+                    guard var flow = flows.flows[flowID] else {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    for d in flow.queued { channel.write(d, promise: nil) }
+                    channel.flush()
+                    flow.queued.removeAll()
+                    flow.channel = channel
+                    flows.flows[flowID] = flow
+                case .failure(let error):
+                    flows.flows[flowID] = nil
+                    flows.logger.warning("rudp: cannot reach local target", metadata: ["target": "\(target)", "error": "\(error)"])
+                }
+            }
+    }
+
+    func sweep() {
+        let cutoff = NIODeadline.now() - idleTimeout
+        for (id, f) in flows where f.lastActive < cutoff {
+            f.channel?.close(promise: nil)
+            flows[id] = nil
+        }
+    }
+
+    func closeAll() {
+        sweeper?.cancel()
+        for f in flows.values { f.channel?.close(promise: nil) }
+        flows.removeAll()
+    }
+}
+
+/// Sends the local target's replies back over the session, on the flow they belong to.
+final class AgentUDPReply: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    private let flowID: UInt32
+    private let port: UInt16
+    private weak var session: MuxSession?
+
+    init(flowID: UInt32, port: UInt16, session: MuxSession?) {
+        self.flowID = flowID
+        self.port = port
+        self.session = session
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = self.unwrapInboundIn(data)
+        var framed = context.channel.allocator.buffer(capacity: envelope.data.readableBytes + 2)
+        framed.writeInteger(port)
+        framed.writeImmutableBuffer(envelope.data)
+        session?.sendDatagram(flowID: flowID, framed)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // ICMP unreachable for one datagram: the flow stays.
+    }
+}
