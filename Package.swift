@@ -65,6 +65,7 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Command-line front end shared by both binaries (GOST-style -L/-F/-C flags).

@@ -10,14 +10,16 @@ import Shared
 /// public connections of those tunnels to this session until it ends.
 public struct RelayAgentHandler: StreamHandler {
     public let registry: TunnelRegistry
-    public let tokens: Set<String>
+    public let policy: TokenPolicy
+    public let limiter: FailureLimiter
     public let muxConfiguration: MuxConfiguration
     public let ports: RemotePorts?
 
     /// With no tokens configured the relay accepts any agent, as GOST does.
-    public init(registry: TunnelRegistry, tokens: Set<String>, ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = MuxConfiguration()) {
+    public init(registry: TunnelRegistry, policy: TokenPolicy, limiter: FailureLimiter = FailureLimiter(), ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = MuxConfiguration()) {
         self.registry = registry
-        self.tokens = tokens
+        self.policy = policy
+        self.limiter = limiter
         self.ports = ports
         self.muxConfiguration = muxConfiguration
     }
@@ -25,10 +27,16 @@ public struct RelayAgentHandler: StreamHandler {
     public func handle(_ io: Handshake, context: HandlerContext) async throws {
         let channel = io.channel
         let registry = self.registry
-        let tokens = self.tokens
+        let policy = self.policy
+        let limiter = self.limiter
         let ports = self.ports
         let logger = context.logger
         let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
+        let source = channel.remoteAddress?.ipAddress ?? "?"
+        guard !limiter.isBlocked(source) else {
+            logger.info("agent refused: too many failed registrations from this address", metadata: ["agent": "\(peer)"])
+            throw EngineError(.notAllowed, "too many failed registrations from \(source)")
+        }
         let sessionBox = NIOLockedValueBoxHolder<MuxSession?>(nil)
         let configuration = muxConfiguration
         let reader = io.readerForLoop
@@ -48,12 +56,15 @@ public struct RelayAgentHandler: StreamHandler {
                 do {
                     hello = try TunnelMessages.decode(TunnelMessages.Hello.self, from: metadata)
                 } catch {
+                    limiter.recordFailure(source)
                     logger.info("agent refused: malformed hello", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "malformed hello"), thenClose: true)
                 }
-                guard tokens.isEmpty || tokens.contains(hello.token), !hello.tunnels.isEmpty else {
-                    // The same answer for a wrong token and an empty claim: nothing to enumerate.
-                    logger.info("agent refused: bad token or claim", metadata: ["agent": "\(peer)"])
+                if let reason = policy.refusal(for: hello) {
+                    // The same answer for a wrong token, an unknown tunnel and a claim outside the
+                    // token's rights: nothing to enumerate. The log has the precise reason.
+                    limiter.recordFailure(source)
+                    logger.info("agent refused: bad token or claim: \(reason)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "unauthorized"), thenClose: true)
                 }
                 // Ports first: a claim that cannot be served is refused whole, with the reason.

@@ -24,6 +24,9 @@ struct TunnelServer: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Public entrypoint (HTTP by Host, TLS by SNI) of the embedded relay.", valueName: "host:port"))
     var publicAddr: String = ":8080"
 
+    @Option(help: ArgumentHelp("A YAML file of agent tokens and what each may claim (tunnels, hostnames, ports).", valueName: "file"))
+    var tokens: String?
+
     @Option(help: ArgumentHelp("TCP ports agents may ask the relay to open (rtcp).", valueName: "low-high"))
     var ports: String = "1024-65535"
 
@@ -36,12 +39,19 @@ struct TunnelServer: AsyncParsableCommand {
         guard range.count == 2, range[0] >= 1, range[0] <= range[1], range[1] <= 65535 else {
             throw ValidationError("--ports takes low-high, e.g. 20000-30000")
         }
+        let policy: TokenPolicy
+        do {
+            policy = try tokens.map { try TokenPolicy.load(path: $0) } ?? TokenPolicy()
+        } catch {
+            FileHandle.standardError.write(Data("tunnel-server: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         let remotePorts = RemotePorts(registry: tunnels, allowed: range[0]...range[1], logger: Logger(label: "tunnel-server"))
         let stateDir = self.stateDir
         let agentAddr = self.agentAddr
         let publicAddr = self.publicAddr
         let advertise = self.advertise
-        let code = await EngineMain.run(options, program: "tunnel-server", registry: Registry.standard.withTunnel(tunnels, ports: remotePorts)) {
+        let code = await EngineMain.run(options, program: "tunnel-server", registry: Registry.standard.withTunnel(tunnels, ports: remotePorts, policy: policy)) {
             let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
             return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise)
         }

@@ -80,6 +80,23 @@ final class TunnelEndToEndTests: XCTestCase {
         XCTAssertEqual(try get(relay, host: "app.example.com").status, "404")
     }
 
+    /// A token file narrows what an agent may claim; a claim outside it is refused with the same
+    /// answer as a wrong token, and the relay logs the precise reason.
+    func testClaimOutsideTheTokensRightsIsRefused() throws {
+        let origin = try h.origin()
+        let file = h.tempFile("tokens.yaml", contents: "tokens:\n- token: webonly\n  hostnames: ['*.example.com']\n  ports: ['20000-20010']\n")
+        let dir = h.tempFile("state").path
+        let r = try h.server(["--state-dir", dir, "--agent-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--tokens", file.path])
+        let relay = Relay(process: r, agentPort: try r.port(ofService: "agents"), publicPort: try r.port(ofService: "public"), token: "webonly", pin: try r.wait(for: "sha256 ([0-9a-f]{64})"), stateDir: dir)
+        let ok = try startAgent(relay, expose: origin.port, hostnames: ["app.example.com"])
+        _ = try ok.wait(for: "connected to relay")
+        XCTAssertEqual(try get(relay, host: "app.example.com").body, origin.body)
+        let outside = try startAgent(relay, expose: origin.port, hostnames: ["evil.org"])
+        _ = try outside.wait(for: "relay refused registration: unauthorized")
+        _ = try relay.process.wait(for: "hostname evil.org not allowed for this token")
+        XCTAssertEqual(try get(relay, host: "evil.org").status, "404")
+    }
+
     func testBytesThroughTheTunnelAreExactWithHalfClose() throws {
         let echo = try h.echo("tcp")
         let relay = try startRelay()

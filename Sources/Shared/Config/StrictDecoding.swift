@@ -10,7 +10,7 @@ struct AnyKey: CodingKey {
 }
 
 /// Refuses keys a config section does not define: a typo must not silently mean "default".
-func rejectUnknownKeys<K: CodingKey & CaseIterable>(_ decoder: Decoder, _ keys: K.Type) throws {
+public func rejectUnknownKeys<K: CodingKey & CaseIterable>(_ decoder: Decoder, _ keys: K.Type) throws {
     let container = try decoder.container(keyedBy: AnyKey.self)
     let known = Set(K.allCases.map(\.stringValue))
     for key in container.allKeys where !known.contains(key.stringValue) {
