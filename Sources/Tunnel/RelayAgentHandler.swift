@@ -16,7 +16,7 @@ public struct RelayAgentHandler: StreamHandler {
     public let ports: RemotePorts?
 
     /// With no tokens configured the relay accepts any agent, as GOST does.
-    public init(registry: TunnelRegistry, policy: TokenPolicy, limiter: FailureLimiter = FailureLimiter(), ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = MuxConfiguration()) {
+    public init(registry: TunnelRegistry, policy: TokenPolicy, limiter: FailureLimiter = FailureLimiter(), ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = .tunnel) {
         self.registry = registry
         self.policy = policy
         self.limiter = limiter

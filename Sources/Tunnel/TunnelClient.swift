@@ -36,7 +36,7 @@ public struct TunnelClientConfiguration: Sendable {
     /// Sessions kept open at once (more carry more in parallel and survive one dropping).
     public var sessions: Int = 1
     public var maxBackoff: TimeAmount = .seconds(30)
-    public var mux = MuxConfiguration()
+    public var mux = MuxConfiguration.tunnel
 
     public init(relay: HostPort, dialer: any Dialer, token: String, tunnels: [Tunnel]) {
         self.relay = relay

@@ -76,3 +76,15 @@ public enum TunnelMessages {
         try JSONDecoder().decode(type, from: Data(buffer.readableBytesView))
     }
 }
+
+import Mux
+
+extension MuxConfiguration {
+    /// The Mux settings of relay–agent sessions: every public connection of a tunnel is one
+    /// stream, so a session must hold many (an idle stream costs about 1.2 KiB per side).
+    public static var tunnel: MuxConfiguration {
+        var c = MuxConfiguration()
+        c.maxConcurrentStreams = 32_768
+        return c
+    }
+}
