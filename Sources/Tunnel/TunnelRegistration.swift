@@ -15,9 +15,20 @@ extension Registry {
                 rights[String(t)] = .all
             }
             if let auth = spec.options.auth { rights[auth.password] = .all }
+            // GOST's `tunnel=host:id,host2:id2` ingress rules.
+            for rule in (spec.options.metadata["tunnel"] ?? "").split(separator: ",") {
+                guard let colon = rule.lastIndex(of: ":") else { throw ConfigError(path: "handler.metadata.tunnel", reason: "expected host:tunnel-id, got \"\(rule)\"") }
+                tunnels.addRule(String(rule[..<colon]), tunnel: String(rule[rule.index(after: colon)...]))
+            }
             return .stream(RelayAgentHandler(registry: tunnels, policy: TokenPolicy(rights: rights), ports: ports))
         }
         r.handlers["entrypoint"] = { _ in .stream(EntrypointHandler(registry: tunnels)) }
+        // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.
+        r.companions["tunnel"] = { service in
+            let meta = (service.metadata ?? Metadata()).values.merging((service.handler.metadata ?? Metadata()).values) { $1 }
+            guard let entrypoint = meta["entrypoint"], !entrypoint.isEmpty else { return [] }
+            return [ServiceConfig(name: "\(service.name)-entrypoint", addr: entrypoint, handler: HandlerConfig(type: "entrypoint"), listener: ListenerConfig(type: "tcp"))]
+        }
         return r
     }
 }

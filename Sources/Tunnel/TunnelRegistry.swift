@@ -33,6 +33,14 @@ public final class TunnelRegistry: Sendable {
         }
     }
 
+    /// Adds a configured ingress rule (hostname pattern → tunnel ID).
+    public func addRule(_ host: String, tunnel: String) {
+        state.withLockedValue { s in
+            s.staticRules.append((host, tunnel))
+            s.ingress.set(host, to: tunnel)
+        }
+    }
+
     /// Removes `session` from every tunnel it served (its connection ended). Returns the tunnels
     /// that have no session left.
     @discardableResult

@@ -71,6 +71,21 @@ final class TunnelEndToEndTests: XCTestCase {
         XCTAssertTrue(relay.process.process.isRunning)
     }
 
+    /// GOST's relay form: `-L "tunnel+tls://:port?entrypoint=:port&tunnel=host:uuid"`, no token
+    /// (open, as in GOST), the agent naming the tunnel ID.
+    func testGOSTRelayFormWithIngressRule() throws {
+        let origin = try h.origin()
+        let id = "4d21094e-b74c-4916-86c1-d9fa36ea677b"
+        let relay = try h.server(["-L", "tunnel+tls://127.0.0.1:0?entrypoint=127.0.0.1:0&tunnel=app.example.com:\(id)"])
+        let agentPort = try relay.port(ofService: "cli-0")
+        let publicPort = try relay.port(ofService: "cli-0-entrypoint")
+        let agent = try h.agent(["--relay", "127.0.0.1:\(agentPort)", "--tunnel-id", id, "--expose", "127.0.0.1:\(origin.port)"])
+        _ = try agent.wait(for: "connected to relay")
+        XCTAssertTrue(agent.output.contains("not verified"), agent.output)
+        let r = try h.curl(["-H", "Host: app.example.com", "http://127.0.0.1:\(publicPort)/"])
+        XCTAssertEqual(r.output, origin.body)
+    }
+
     func testWrongTokenIsRefusedAndLogged() throws {
         let origin = try h.origin()
         let relay = try startRelay()

@@ -12,6 +12,9 @@ public struct Registry: Sendable {
     public var listeners: [String: ListenerFactory] = [:]
     public var dialers: [String: DialerFactory] = [:]
     public var connectors: [String: ConnectorFactory] = [:]
+    /// Services a handler type brings along (GOST's `tunnel` handler opens its `entrypoint`):
+    /// given the configured service, the extra services to run beside it.
+    public var companions: [String: @Sendable (ServiceConfig) -> [ServiceConfig]] = [:]
 
     public init() {}
 

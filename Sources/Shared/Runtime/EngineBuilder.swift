@@ -27,6 +27,10 @@ public struct EngineBuilder {
             if s.name.isEmpty { s.name = "service-\(si)" }
             guard names.insert(s.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(s.name)\"") }
             services.append(try buildService(s, path: path, chains: chains))
+            for extra in registry.companions[s.handler.type]?(s) ?? [] {
+                guard names.insert(extra.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(extra.name)\"") }
+                services.append(try buildService(extra, path: "\(path).handler.metadata", chains: chains))
+            }
         }
         return services
     }
