@@ -44,7 +44,13 @@ public struct EngineOptions: ParsableArguments {
             config.services = (config.services ?? []) + services.enumerated().map { i, s in
                 var s = s
                 s.name = "cli-\(i)"
-                s.handler.chain = chainName
+                // For remote forwarding (rtcp/rudp) the chain belongs to the listener, as in GOST.
+                if ["rtcp", "rudp"].contains(s.listener.type) {
+                    s.handler.chain = nil
+                    s.listener.chain = chainName
+                } else {
+                    s.handler.chain = chainName
+                }
                 return s
             }
         }
@@ -56,13 +62,15 @@ public struct EngineOptions: ParsableArguments {
 public enum EngineMain {
     /// The shared entry point. `defaults` supplies services when no flag names any.
     /// `registry` names the protocols the binary offers; `extraServices` run beside the engine
-    /// (the agent's tunnel client), built once logging is set up.
+    /// (the agent's tunnel client), built once logging is set up. They may take over services of
+    /// the config that the engine itself does not run (GOST's rtcp over a tunnel chain) by removing
+    /// them from it.
     public static func run(
         _ options: EngineOptions,
         program: String,
         registry: Registry = .standard,
         defaults: (() throws -> (Config, String))? = nil,
-        extraServices: (Logger) throws -> [any Service] = { _ in [] }
+        extraServices: (inout Config, Logger) throws -> [any Service] = { _, _ in [] }
     ) async -> Int32 {
         var config: Config
         do {
@@ -83,7 +91,9 @@ public enum EngineMain {
         if let format = options.output {
             do {
                 // Printing checks too: a config that would be refused at start is refused here.
-                _ = try EngineBuilder(registry: registry, logger: Logger(label: program)).build(config)
+                var checked = config
+                _ = try extraServices(&checked, Logger(label: program))
+                _ = try EngineBuilder(registry: registry, logger: Logger(label: program)).build(checked)
             } catch {
                 FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
                 return 2
@@ -119,8 +129,8 @@ public enum EngineMain {
         let services: [ServiceRuntime]
         let extra: [any Service]
         do {
+            extra = try extraServices(&config, logger)
             services = try EngineBuilder(registry: registry, logger: logger).build(config)
-            extra = try extraServices(logger)
         } catch {
             FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
             return 2

@@ -53,9 +53,9 @@ struct TunnelAgent: AsyncParsableCommand {
     func run() async throws {
         let relay = self.relay
         let client = try tunnelConfiguration()
-        let code = await EngineMain.run(options, program: "tunnel-agent", extraServices: { logger in
-            guard let client else { return [] }
-            return [TunnelClient(configuration: client, logger: logger)]
+        let code = await EngineMain.run(options, program: "tunnel-agent", extraServices: { config, logger in
+            let gost = try GOSTAgentForm.extract(from: &config)
+            return ((client.map { [$0] } ?? []) + gost).map { TunnelClient(configuration: $0, logger: logger) }
         })
         if code != 0 { throw ExitCode(code) }
         _ = relay

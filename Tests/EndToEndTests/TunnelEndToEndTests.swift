@@ -84,6 +84,20 @@ final class TunnelEndToEndTests: XCTestCase {
         XCTAssertTrue(agent.output.contains("not verified"), agent.output)
         let r = try h.curl(["-H", "Host: app.example.com", "http://127.0.0.1:\(publicPort)/"])
         XCTAssertEqual(r.output, origin.body)
+        agent.process.terminate()
+        agent.process.waitUntilExit()
+
+        // GOST's agent form: an rtcp service whose chain is the tunnel node.
+        let gost = try h.agent(["-L", "rtcp://:0/127.0.0.1:\(origin.port)", "-F", "tunnel+tls://127.0.0.1:\(agentPort)?tunnel.id=\(id)"])
+        _ = try gost.wait(for: "connected to relay")
+        XCTAssertEqual(try h.curl(["-H", "Host: app.example.com", "http://127.0.0.1:\(publicPort)/"]).output, origin.body)
+        // With a port, the relay opens it (rtcp) and carries it to the local target.
+        let echo = try h.echo("tcp")
+        let port = try freePort()
+        let rtcp = try h.agent(["-L", "rtcp://:\(port)/127.0.0.1:\(echo)", "-F", "tunnel+tls://127.0.0.1:\(agentPort)?tunnel.id=5e6f2a1c-0000-4000-8000-000000000001"])
+        _ = try rtcp.wait(for: "connected to relay")
+        let t = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(port)", "\(1 << 20)"])
+        XCTAssertTrue(t.output.hasPrefix("OK"), t.output)
     }
 
     func testWrongTokenIsRefusedAndLogged() throws {

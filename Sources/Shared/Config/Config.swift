@@ -149,7 +149,7 @@ public struct TLSConfig: Codable, Sendable, Equatable {
         secure = try c.decodeIfPresent(Bool.self, forKey: .secure)
     }
 
-    var options: TLSOptions {
+    public var options: TLSOptions {
         TLSOptions(certFile: certFile, keyFile: keyFile, caFile: caFile, serverName: serverName, secure: secure ?? false)
     }
 }

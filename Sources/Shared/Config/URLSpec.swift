@@ -29,7 +29,8 @@ public enum URLSpec {
         let path = "-L[\(index)]"
         let p = try parse(text, path: path)
         let (handler, transport) = split(p.scheme, protocol: "auto", transport: "tcp")
-        let listener = p.scheme == "udp" ? "udp" : transport
+        // `udp` listens on UDP; `rtcp`/`rudp` are their own listeners (they accept through a chain).
+        let listener = p.scheme == "udp" ? "udp" : ["rtcp", "rudp"].contains(p.scheme ?? "") ? p.scheme! : transport
         var auth: Credentials?
         if let user = p.user { auth = Credentials(username: user, password: p.password ?? "") }
         var forwarder: ForwarderConfig?
