@@ -142,6 +142,20 @@ final class ProxyEndToEndTests: XCTestCase {
         XCTAssertTrue(r.output.hasPrefix("OK 67108864 67108864"), r.output)
     }
 
+    /// The target sends 8 MiB and closes at once while the client is not reading: every byte still
+    /// reaches the client, in order, before it sees the end.
+    func testTCPForwardDeliversEverythingAfterTheTargetClosed() throws {
+        let blast = try h.python("blast_server.py", ["\(8 << 20)"])
+        let port = Int(try blast.wait(for: "PORT (\\d+)"))!
+        let sha = try blast.wait(for: "SHA ([0-9a-f]+)")
+        let agent = try h.agent(["-L", "tcp://127.0.0.1:0/127.0.0.1:\(port)"])
+        let fp = try agent.port(ofService: "cli-0")
+        for _ in 0..<2 {
+            let r = try h.runPython("slow_reader.py", ["127.0.0.1", "\(fp)"])
+            XCTAssertEqual(r.output, "OK \(8 << 20) \(sha)\n")
+        }
+    }
+
     func testTCPForwardFailsOverToLiveTarget() throws {
         let echo = try h.echo("tcp")
         // The first target refuses; fifo tries it first, marks it failed, and the second carries the bytes.

@@ -227,6 +227,17 @@ final class TunnelEndToEndTests: XCTestCase {
         let r = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(port)", "\(64 << 20)"])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.hasPrefix("OK 67108864 67108864"), r.output)
+        // A target that sends 8 MiB and closes while the client (half-closed) is not reading yet:
+        // every byte still arrives through relay and agent.
+        let blast = try h.python("blast_server.py", ["\(8 << 20)"])
+        let bp = Int(try blast.wait(for: "PORT (\\d+)"))!
+        let sha = try blast.wait(for: "SHA ([0-9a-f]+)")
+        let port2 = try freePort()
+        let blastAgent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
+            "--expose", "127.0.0.1:\(bp)", "--remote-port", "\(port2)"])
+        _ = try blastAgent.wait(for: "connected to relay")
+        _ = try relay.process.wait(for: "port=tcp/\(port2) .*remote port open")
+        XCTAssertEqual(try h.runPython("slow_reader.py", ["127.0.0.1", "\(port2)"]).output, "OK \(8 << 20) \(sha)\n")
         let low = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
             "--expose", "127.0.0.1:\(echo)", "--remote-port", "80"])
         _ = try low.wait(for: "relay refused registration: .*port 80 is outside")

@@ -22,6 +22,7 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var inputEnded = false
     private var outputEnded = false
     private var outputClosed: EventLoopFuture<Void>?
+    private var failed = false
 
     /// A loop-safe way to reach the other handler.
     ///
@@ -110,7 +111,13 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        self.partner?.run { $0.partnerClosed() }
+        // Without an error this is an orderly end (NIO closes a socket whose output was shut when
+        // its input ends, without an inputClosed event): the partner finishes writing what it has
+        // queued, then ends its output. Errors were passed on as an abrupt close in errorCaught.
+        if !self.failed && !self.inputEnded {
+            self.inputEnded = true
+            self.partner?.run { $0.partnerEndOutput() }
+        }
         context.fireChannelInactive()
     }
 
@@ -125,6 +132,7 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        self.failed = true
         self.partner?.run { $0.partnerClosed() }
         context.close(promise: nil)
     }
