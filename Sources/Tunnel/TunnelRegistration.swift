@@ -23,6 +23,7 @@ extension Registry {
             return .stream(RelayAgentHandler(registry: tunnels, policy: TokenPolicy(rights: rights), ports: ports))
         }
         r.handlers["entrypoint"] = { _ in .stream(EntrypointHandler(registry: tunnels)) }
+        r.requiresTLS13.insert("tunnel")
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.
         r.companions["tunnel"] = { service in
             let meta = (service.metadata ?? Metadata()).values.merging((service.handler.metadata ?? Metadata()).values) { $1 }

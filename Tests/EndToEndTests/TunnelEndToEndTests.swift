@@ -100,6 +100,15 @@ final class TunnelEndToEndTests: XCTestCase {
         XCTAssertTrue(t.output.hasPrefix("OK"), t.output)
     }
 
+    /// The agent endpoint speaks TLS 1.3 only.
+    func testAgentEndpointRefusesTLS12() throws {
+        let relay = try startRelay()
+        let old = try h.run("/usr/bin/env", ["openssl", "s_client", "-tls1_2", "-connect", "127.0.0.1:\(relay.agentPort)"], timeout: 20)
+        XCTAssertNotEqual(old.status, 0, old.output)
+        let new = try h.run("/bin/sh", ["-c", "echo | openssl s_client -tls1_3 -connect 127.0.0.1:\(relay.agentPort) 2>&1"], timeout: 20)
+        XCTAssertTrue(new.output.contains("TLSv1.3"), new.output)
+    }
+
     func testWrongTokenIsRefusedAndLogged() throws {
         let origin = try h.origin()
         let relay = try startRelay()

@@ -44,6 +44,8 @@ public struct TLSOptions: Sendable, Hashable {
     public var secure: Bool
     /// SHA-256 of the peer's certificate (hex): accept exactly that certificate, whoever signed it.
     public var pinSHA256: String?
+    /// Refuse anything older than TLS 1.3 (the relay's agent endpoint); otherwise 1.2 is the floor.
+    public var requireTLS13 = false
 
     public init(certFile: String? = nil, keyFile: String? = nil, caFile: String? = nil, serverName: String? = nil, secure: Bool = false, pinSHA256: String? = nil) {
         self.pinSHA256 = pinSHA256

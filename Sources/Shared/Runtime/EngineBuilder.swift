@@ -65,7 +65,12 @@ public struct EngineBuilder {
         } catch {
             throw ConfigError(path: "\(path).handler", reason: "\(error)")
         }
-        let listenerOptions = ComponentOptions(metadata: s.listener.metadata ?? Metadata(), tls: s.listener.tls?.options ?? tlsFromMetadata(s.listener.metadata))
+        var listenerTLS = s.listener.tls?.options ?? tlsFromMetadata(s.listener.metadata)
+        if registry.requiresTLS13.contains(s.handler.type) {
+            listenerTLS = listenerTLS ?? TLSOptions()
+            listenerTLS?.requireTLS13 = true
+        }
+        let listenerOptions = ComponentOptions(metadata: s.listener.metadata ?? Metadata(), tls: listenerTLS)
         let listener: AnyListener
         do {
             listener = try listenerFactory(.init(options: listenerOptions))

@@ -34,11 +34,11 @@ public struct SelfSignedCertificate: Sendable {
         self.privateKeyPEM = key.pemRepresentation
     }
 
-    func sslContext() throws -> NIOSSLContext {
+    func sslContext(requireTLS13: Bool = false) throws -> NIOSSLContext {
         let cert = try NIOSSLCertificate(bytes: Array(certificatePEM.utf8), format: .pem)
         let key = try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem)
         var config = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(cert)], privateKey: .privateKey(key))
-        config.minimumTLSVersion = .tlsv12
+        config.minimumTLSVersion = requireTLS13 ? .tlsv13 : .tlsv12
         return try NIOSSLContext(configuration: config)
     }
 }
@@ -47,12 +47,12 @@ extension TLSOptions {
     /// The server context of a `tls` listener: its files, or a fresh self-signed certificate.
     public func makeServerContext() throws -> NIOSSLContext {
         guard let certFile, let keyFile else {
-            return try SelfSignedCertificate().sslContext()
+            return try SelfSignedCertificate().sslContext(requireTLS13: requireTLS13)
         }
         var config = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(certFile).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
-        config.minimumTLSVersion = .tlsv12
+        config.minimumTLSVersion = requireTLS13 ? .tlsv13 : .tlsv12
         if let caFile {
             config.trustRoots = .file(caFile)
             config.certificateVerification = .fullVerification
