@@ -61,7 +61,8 @@ public final class TunnelRegistry: Sendable {
         state.withLockedValue { $0.ingress.lookup(host) }
     }
 
-    /// A live session of `tunnel`, round-robin over those not going away; nil when it has none.
+    /// A live session of `tunnel` (not closed, not going away) with the fewest open streams;
+    /// ties go round-robin, so idle agents share new streams evenly. nil when it has none.
     public func session(for tunnel: String) -> MuxSession? {
         state.withLockedValue { s in
             guard let list = s.sessions[tunnel] else { return nil }
@@ -69,7 +70,18 @@ public final class TunnelRegistry: Sendable {
             guard !live.isEmpty else { return nil }
             let i = s.next[tunnel, default: 0]
             s.next[tunnel] = i &+ 1
-            return live[i % live.count]
+            let start = i % live.count
+            var best = live[start]
+            var bestCount = best.openStreamCount
+            for k in 1..<max(live.count, 1) {
+                let candidate = live[(start + k) % live.count]
+                let count = candidate.openStreamCount
+                if count < bestCount {
+                    best = candidate
+                    bestCount = count
+                }
+            }
+            return best
         }
     }
 
