@@ -84,7 +84,6 @@ let package = Package(
             dependencies: [
                 "EngineCLI", "Shared", "Tunnel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -42,7 +42,7 @@ public struct EntrypointHandler: StreamHandler {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.notAllowed, "TLS entrypoint: no tunnel for \(peek)")
             }
-            try await forward(io, session: session, header: .init(tunnel: tunnel, client: client, host: name, server: server), context: context)
+            try await Self.forward(io, session: session, header: .init(tunnel: tunnel, client: client, host: name, server: server), registry: registry, logger: context.logger)
         case .http(let host):
             guard let host, let tunnel = registry.tunnel(forHost: host) else {
                 try? await io.write(Self.page(404, "Not Found", "no tunnel serves host \(host ?? "(none)")"))
@@ -52,13 +52,8 @@ public struct EntrypointHandler: StreamHandler {
                 try? await io.write(Self.page(502, "Bad Gateway", "the tunnel for \(host) is offline"))
                 throw EngineError(.connectFailed, "HTTP entrypoint: tunnel \(tunnel) has no agent")
             }
-            try await forward(io, session: session, header: .init(tunnel: tunnel, client: client, host: host, server: server), context: context)
+            try await Self.forward(io, session: session, header: .init(tunnel: tunnel, client: client, host: host, server: server), registry: registry, logger: context.logger)
         }
-    }
-
-    /// Opens a stream on `session`, or on another session of the tunnel if that one just died.
-    private func forward(_ io: Handshake, session first: MuxSession, header: TunnelMessages.StreamHeader, context: HandlerContext) async throws {
-        try await Self.forward(io, session: first, header: header, registry: registry, logger: context.logger)
     }
 
     /// Carries a public connection as a new stream of `first` (or, if that session just died,

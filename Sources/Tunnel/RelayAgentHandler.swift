@@ -37,7 +37,7 @@ public struct RelayAgentHandler: StreamHandler {
             logger.info("agent refused: too many failed registrations from this address", metadata: ["agent": "\(peer)"])
             throw EngineError(.notAllowed, "too many failed registrations from \(source)")
         }
-        let sessionBox = NIOLockedValueBoxHolder<MuxSession?>(nil)
+        let sessionBox = ControlSlot()
         let configuration = muxConfiguration
         let reader = io.readerForLoop
         let session = try await channel.eventLoop.submit {
@@ -124,11 +124,11 @@ public struct RelayAgentHandler: StreamHandler {
     }
 }
 
-/// A value set once after the session exists, read by its stream initializer.
-final class NIOLockedValueBoxHolder<T: Sendable>: Sendable {
-    private let box: NIOLockedValueBox<(T, Bool)>
-    init(_ value: T) { box = NIOLockedValueBox((value, false)) }
-    var value: T {
+/// The session an agent's stream initializer belongs to (set on the loop right after the session
+/// is added) and whether its one control stream was already opened.
+final class ControlSlot: Sendable {
+    private let box = NIOLockedValueBox<(MuxSession?, Bool)>((nil, false))
+    var value: MuxSession? {
         get { box.withLockedValue { $0.0 } }
         set { box.withLockedValue { $0.0 = newValue } }
     }

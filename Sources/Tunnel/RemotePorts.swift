@@ -13,7 +13,10 @@ public final class RemotePorts: Sendable {
     public let allowed: ClosedRange<Int>
     private let registry: TunnelRegistry
     private let group: EventLoopGroup
-    private let logger: Logger
+    private let label: String
+    /// Made when used, not when the relay is assembled: the relay is built before logging is
+    /// bootstrapped, and a logger made then would ignore `-D` and the configured level.
+    private var logger: Logger { Logger(label: label) }
     private let bound: NIOLockedValueBox<[String: Binding]>
     /// The UDP flows of every rudp port.
     public let flows: RelayUDPFlows
@@ -28,11 +31,11 @@ public final class RemotePorts: Sendable {
         var ready: EventLoopFuture<Void>
     }
 
-    public init(registry: TunnelRegistry, allowed: ClosedRange<Int> = 1024...65535, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+    public init(registry: TunnelRegistry, allowed: ClosedRange<Int> = 1024...65535, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, loggerLabel: String) {
         self.registry = registry
         self.allowed = allowed
         self.group = group
-        self.logger = logger
+        self.label = loggerLabel
         self.bound = NIOLockedValueBox([:])
         let flows = RelayUDPFlows()
         self.flows = flows

@@ -51,14 +51,12 @@ struct TunnelAgent: AsyncParsableCommand {
     var proxyProtocol: String?
 
     func run() async throws {
-        let relay = self.relay
         let client = try tunnelConfiguration()
         let code = await EngineMain.run(options, program: "tunnel-agent", extraServices: { config, logger in
             let gost = try GOSTAgentForm.extract(from: &config)
             return ((client.map { [$0] } ?? []) + gost).map { TunnelClient(configuration: $0, logger: logger) }
         })
         if code != 0 { throw ExitCode(code) }
-        _ = relay
     }
 
     func tunnelConfiguration() throws -> TunnelClientConfiguration? {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import EngineCLI
 import Foundation
-import Logging
 import Shared
 import Tunnel
 
@@ -46,7 +45,7 @@ struct TunnelServer: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tunnel-server: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let remotePorts = RemotePorts(registry: tunnels, allowed: range[0]...range[1], logger: Logger(label: "tunnel-server"))
+        let remotePorts = RemotePorts(registry: tunnels, allowed: range[0]...range[1], loggerLabel: "tunnel-server")
         let stateDir = self.stateDir
         let agentAddr = self.agentAddr
         let publicAddr = self.publicAddr

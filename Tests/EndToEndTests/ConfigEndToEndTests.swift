@@ -2,18 +2,7 @@ import Foundation
 import XCTest
 
 /// How the binaries treat configuration: GOST's YAML examples, its flags, and configs that cannot run.
-final class ConfigEndToEndTests: XCTestCase {
-    var h: Harness!
-
-    override func setUpWithError() throws {
-        h = try Harness()
-    }
-
-    override func tearDown() {
-        h?.stopAll()
-        h = nil
-    }
-
+final class ConfigEndToEndTests: EndToEndTestCase {
     /// Every YAML example of the seed (deploy/examples) is accepted as it is.
     func testSeedExamplesLoad() throws {
         let dir = h.root.appendingPathComponent("deploy/examples")

@@ -159,3 +159,17 @@ struct HarnessError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }
+
+/// Base of the end-to-end test classes: a fresh harness per test, every process stopped after it.
+class EndToEndTestCase: XCTestCase {
+    var h: Harness!
+
+    override func setUpWithError() throws {
+        h = try Harness()
+    }
+
+    override func tearDown() {
+        h?.stopAll()
+        h = nil
+    }
+}

@@ -2,18 +2,7 @@ import Foundation
 import XCTest
 
 /// Real binaries, real clients (curl, Python sockets), loopback only.
-final class ProxyEndToEndTests: XCTestCase {
-    var h: Harness!
-
-    override func setUpWithError() throws {
-        h = try Harness()
-    }
-
-    override func tearDown() {
-        h?.stopAll()
-        h = nil
-    }
-
+final class ProxyEndToEndTests: EndToEndTestCase {
     func testHTTPProxyWithCurl() throws {
         let origin = try h.origin()
         let agent = try h.agent(["-L", "http://127.0.0.1:0"])

@@ -2,18 +2,7 @@ import Foundation
 import XCTest
 
 /// The relay and the agent as real processes on loopback, with curl and Python clients.
-final class TunnelEndToEndTests: XCTestCase {
-    var h: Harness!
-
-    override func setUpWithError() throws {
-        h = try Harness()
-    }
-
-    override func tearDown() {
-        h?.stopAll()
-        h = nil
-    }
-
+final class TunnelEndToEndTests: EndToEndTestCase {
     struct Relay {
         var process: Harness.Running
         var agentPort: Int

@@ -30,14 +30,7 @@ public struct Router: Sendable {
             }
             picks.append((hop, index))
         }
-        let first = picks[0].hop.selector.nodes[picks[0].index]
-        let io: Handshake
-        do {
-            io = try await first.dialer.dial(first.address, on: eventLoop, logger: logger)
-        } catch {
-            picks[0].hop.selector.markFailure(picks[0].index)
-            throw EngineError(.connectFailed, "chain \(chain.name): dial \(first.name) (\(first.address)): \(error)")
-        }
+        let io = try await dialFirstNode(of: picks[0].hop, index: picks[0].index, chain: chain.name, on: eventLoop, logger: logger)
         let channel = io.channel
         let deadline = eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         defer { deadline.cancel() }
@@ -103,13 +96,7 @@ extension Router {
         guard let connector = node.connector as? DatagramConnector else {
             throw EngineError(.unsupported, "node \(node.name): its connector cannot carry UDP (use socks5)")
         }
-        let io: Handshake
-        do {
-            io = try await node.dialer.dial(node.address, on: eventLoop, logger: logger)
-        } catch {
-            hop.selector.markFailure(index)
-            throw error
-        }
+        let io = try await dialFirstNode(of: hop, index: index, chain: chain.name, on: eventLoop, logger: logger)
         let channel = io.channel
         let deadline = eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         defer { deadline.cancel() }
@@ -121,6 +108,17 @@ extension Router {
             hop.selector.markFailure(index)
             channel.close(promise: nil)
             throw error
+        }
+    }
+
+    /// Dials the chosen node of a chain's first hop with its dialer; a failure marks the node.
+    private func dialFirstNode(of hop: Hop, index: Int, chain: String, on eventLoop: EventLoop, logger: Logger) async throws -> Handshake {
+        let node = hop.selector.nodes[index]
+        do {
+            return try await node.dialer.dial(node.address, on: eventLoop, logger: logger)
+        } catch {
+            hop.selector.markFailure(index)
+            throw EngineError(.connectFailed, "chain \(chain): dial \(node.name) (\(node.address)): \(error)")
         }
     }
 }

@@ -9,24 +9,10 @@ public struct Handshake: Sendable {
     public let channel: Channel
     private let reader: NIOLoopBound<HandshakeReader>
 
-    /// Installs a `HandshakeReader` at the end of `channel`'s pipeline. Call on any thread.
-    public static func install(on channel: Channel, limit: Int = HandshakeReader.defaultLimit) async throws -> Handshake {
-        try await channel.eventLoop.submit {
-            let reader = HandshakeReader(limit: limit)
-            try channel.pipeline.syncOperations.addHandler(reader)
-            return Handshake(channel: channel, reader: NIOLoopBound(reader, eventLoop: channel.eventLoop))
-        }.get()
-    }
-
     /// Wraps a reader that a channel initializer already installed.
     public init(channel: Channel, reader: HandshakeReader) {
         self.channel = channel
         self.reader = NIOLoopBound(reader, eventLoop: channel.eventLoop)
-    }
-
-    private init(channel: Channel, reader: NIOLoopBound<HandshakeReader>) {
-        self.channel = channel
-        self.reader = reader
     }
 
     /// Waits until `parser` can produce a value from the bytes received so far.
