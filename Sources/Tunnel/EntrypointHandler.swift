@@ -14,87 +14,88 @@ public struct EntrypointHandler: StreamHandler {
     }
 
     enum Route: Sendable {
-        case http(host: String?)
+        case http
         case tls(ClientHello.Peek)
     }
 
     public func handle(_ io: Handshake, context: HandlerContext) async throws {
         let route = try await io.read { buffer -> Route? in
             guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
-            if first == 0x16 {
-                let peek = ClientHello.peek(buffer)
-                if peek == .needMore {
-                    if buffer.readableBytes > ClientHello.maxRecord { return .tls(.noServerName) }
-                    return nil
-                }
-                return .tls(peek)
+            guard first == 0x16 else { return .http }
+            let peek = ClientHello.peek(buffer)
+            if peek == .needMore {
+                if buffer.readableBytes > ClientHello.maxRecord { return .tls(.noServerName) }
+                return nil
             }
-            // HTTP: wait for the whole head, but leave every byte in place for the agent.
-            let view = buffer.readableBytesView
-            guard view.firstRange(of: [13, 10, 13, 10]) != nil else { return nil }
-            return .http(host: Self.hostHeader(view))
+            return .tls(peek)
         }
         let client = io.channel.remoteAddress.map { "\($0.hostPort)" }
         let server = io.channel.localAddress.map { "\($0.hostPort)" }
         switch route {
         case .tls(let peek):
-            guard case .serverName(let name) = peek, let tunnel = registry.tunnel(forHost: name), let session = registry.session(for: tunnel) else {
+            guard case .serverName(let name) = peek, let tunnel = registry.tunnel(forHost: name) else {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.notAllowed, "TLS entrypoint: no tunnel for \(peek)")
             }
-            try await Self.forward(io, session: session, header: .init(tunnel: tunnel, client: client, host: name, server: server), registry: registry, logger: context.logger)
-        case .http(let host):
-            guard let host, let tunnel = registry.tunnel(forHost: host) else {
-                try? await io.write(Self.page(404, "Not Found", "no tunnel serves host \(host ?? "(none)")"))
-                throw EngineError(.notAllowed, "HTTP entrypoint: no tunnel for host \(host ?? "(none)")")
-            }
             guard let session = registry.session(for: tunnel) else {
-                try? await io.write(Self.page(502, "Bad Gateway", "the tunnel for \(host) is offline"))
-                throw EngineError(.connectFailed, "HTTP entrypoint: tunnel \(tunnel) has no agent")
+                try? await io.write(ClientHello.unrecognizedNameAlert)
+                throw EngineError(.connectFailed, "TLS entrypoint: tunnel \(tunnel) has no agent")
             }
-            try await Self.forward(io, session: session, header: .init(tunnel: tunnel, client: client, host: host, server: server), registry: registry, logger: context.logger)
+            let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: name, server: server)
+            try await Self.forward(io, session: session, header: header, registry: registry, logger: context.logger)
+        case .http:
+            // Every request is routed on its own (HTTPIngressHandler); the bytes read so far
+            // go to it when the handshake reader leaves.
+            let channel = io.channel
+            let registry = self.registry
+            let logger = context.logger
+            let reader = io.readerForLoop
+            try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+                do {
+                    let ingress = HTTPIngressHandler(registry: registry, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server)
+                    try channel.pipeline.syncOperations.addHandler(ingress)
+                    if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
+                        try options.setOption(ChannelOptions.autoRead, value: true)
+                    }
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                return channel.pipeline.syncOperations.removeHandler(reader.value).map { channel.read() }
+            }.get()
         }
     }
 
-    /// Carries a public connection as a new stream of `first` (or, if that session just died,
-    /// of another session of the tunnel), joined to the connection.
-    static func forward(_ io: Handshake, session first: MuxSession, header: TunnelMessages.StreamHeader, registry: TunnelRegistry, logger: Logger) async throws {
-        var session = first
-        var stream: Channel?
-        for attempt in 0..<3 {
-            do {
-                stream = try await session.openStream(metadata: TunnelMessages.encode(header)) { stream in
-                    stream.eventLoop.makeCompletedFuture {
-                        try stream.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-                        try stream.syncOptions!.setOption(ChannelOptions.autoRead, value: false)
-                    }
-                }.get()
-                break
-            } catch {
-                logger.debug("entrypoint: stream open failed, trying another session", metadata: ["tunnel": "\(header.tunnel)", "attempt": "\(attempt)", "error": "\(error)"])
-                guard let next = registry.session(for: header.tunnel), next !== session else { throw error }
-                session = next
+    /// Opens a stream for a public connection on `first` (or, if that session just died, on
+    /// another session of the tunnel), with reads off until its consumer is ready; `configure`
+    /// adds the consumer's handlers before the stream is active.
+    static func openStream(
+        session first: MuxSession, header: TunnelMessages.StreamHeader, registry: TunnelRegistry, logger: Logger,
+        attempt: Int = 0, configure: (@Sendable (Channel) throws -> Void)? = nil
+    ) -> EventLoopFuture<Channel> {
+        first.openStream(metadata: TunnelMessages.encode(header)) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                try stream.syncOptions!.setOption(ChannelOptions.autoRead, value: false)
+                try configure?(stream)
             }
+        }.flatMapError { error -> EventLoopFuture<Channel> in
+            logger.debug("entrypoint: stream open failed, trying another session", metadata: ["tunnel": "\(header.tunnel)", "attempt": "\(attempt)", "error": "\(error)"])
+            guard attempt < 2, let next = registry.session(for: header.tunnel), next !== first else {
+                return first.eventLoop.makeFailedFuture(error)
+            }
+            return openStream(session: next, header: header, registry: registry, logger: logger, attempt: attempt + 1, configure: configure)
         }
-        guard let stream else { throw EngineError(.connectFailed, "no live session for tunnel \(header.tunnel)") }
+    }
+
+    /// Carries a whole connection (a TLS passthrough, an rtcp port) as one stream of the tunnel.
+    static func forward(_ io: Handshake, session: MuxSession, header: TunnelMessages.StreamHeader, registry: TunnelRegistry, logger: Logger) async throws {
+        let stream = try await openStream(session: session, header: header, registry: registry, logger: logger).get()
         logger.debug("entrypoint stream", metadata: ["tunnel": "\(header.tunnel)", "host": "\(header.host ?? "")", "client": "\(header.client ?? "")"])
         try await io.splice(withChannel: stream)
     }
 
-    static func hostHeader(_ head: ByteBufferView) -> String? {
-        let text = String(decoding: head, as: UTF8.self)
-        for line in text.split(separator: "\r\n").dropFirst() {
-            if line.isEmpty { break }
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            if line[..<colon].lowercased() == "host" {
-                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            }
-        }
-        return nil
-    }
-
-    static func page(_ code: Int, _ reason: String, _ message: String) -> String {
+    static func page(_ code: Int, _ reason: String, _ message: String, extra: String = "") -> String {
         let body = "<!doctype html><title>\(code) \(reason)</title><h1>\(code) \(reason)</h1><p>\(message)</p>\n"
-        return "HTTP/1.1 \(code) \(reason)\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        return "HTTP/1.1 \(code) \(reason)\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\(extra)\r\n\(body)"
     }
 }

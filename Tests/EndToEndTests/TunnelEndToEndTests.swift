@@ -46,17 +46,17 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(try get(relay, host: "example.net").body, origin.body, "apex of .example.net")
         XCTAssertEqual(try get(relay, host: "deep.sub.example.net").body, origin.body)
         XCTAssertEqual(try get(relay, host: "unknown.test").status, "404")
-        // The agent goes away: its hostnames now answer 502, the relay stays up.
+        // The agent goes away: its hostnames now answer 503 (tunnel offline), the relay stays up.
         agent.process.terminate()
         agent.process.waitUntilExit()
         let deadline = Date().addingTimeInterval(5)
         var status = ""
         while Date() < deadline {
             status = try get(relay, host: "app.example.com").status
-            if status == "502" { break }
+            if status == "503" { break }
             usleep(100_000)
         }
-        XCTAssertEqual(status, "502")
+        XCTAssertEqual(status, "503")
         XCTAssertTrue(relay.process.process.isRunning)
     }
 
@@ -124,14 +124,57 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(try get(relay, host: "evil.org").status, "404")
     }
 
-    func testBytesThroughTheTunnelAreExactWithHalfClose() throws {
-        let echo = try h.echo("tcp")
+    /// A Python HTTP/1.1 origin (Tests/Support/http_origin.py) that names itself in its answers.
+    func httpOrigin(_ name: String) throws -> Int {
+        Int(try h.python("http_origin.py", [name, "300"]).wait(for: "PORT (\\d+)"))!
+    }
+
+    /// An upgraded connection (WebSocket-style) is spliced raw: 16 MiB echoed byte-exact after the
+    /// 101, the client's half-close carried through.
+    func testUpgradedConnectionIsRawAndExactWithHalfClose() throws {
+        let origin = try httpOrigin("ws")
         let relay = try startRelay()
-        let agent = try startAgent(relay, expose: echo, hostnames: ["echo.test"])
+        let agent = try startAgent(relay, expose: origin, hostnames: ["echo.test"])
         _ = try agent.wait(for: "connected to relay")
-        let r = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(relay.publicPort)", "\(16 << 20)", "60", "echo.test"])
+        let r = try h.runPython("http_check.py", ["upgrade", "\(relay.publicPort)", "echo.test", "\(16 << 20)"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.hasPrefix("OK \(16 << 20)"), r.output)
+    }
+
+    /// Every request of a keep-alive connection is routed by its own Host (two tunnels, answers in
+    /// order even when pipelined across them), with X-Forwarded-For/-Proto; uploads and downloads
+    /// (Content-Length and chunked) are byte-exact; origin and client closes are honoured.
+    func testEachRequestOnAKeepAliveConnectionIsRoutedByItsHost() throws {
+        let a = try httpOrigin("origin-a")
+        let b = try httpOrigin("origin-b")
+        let relay = try startRelay()
+        let agentA = try startAgent(relay, expose: a, hostnames: ["a.example.com"])
+        let agentB = try startAgent(relay, expose: b, hostnames: ["b.example.com"])
+        _ = try agentA.wait(for: "connected to relay")
+        _ = try agentB.wait(for: "connected to relay")
+        let r = try h.runPython("http_check.py", ["keepalive", "\(relay.publicPort)", "a.example.com", "origin-a", "b.example.com", "origin-b"])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.hasPrefix("OK"), r.output)
+    }
+
+    /// An agent whose local service is down answers 502 (the tunnel is up, the service is not);
+    /// a tunnel with no agent answers 503.
+    func testLocalServiceDownIs502AndOfflineTunnelIs503() throws {
+        let closed = try freePort()
+        let relay = try startRelay()
+        let agent = try startAgent(relay, expose: closed, hostnames: ["down.example.com"])
+        _ = try agent.wait(for: "connected to relay")
+        XCTAssertEqual(try get(relay, host: "down.example.com").status, "502")
+        agent.process.terminate()
+        agent.process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        var status = ""
+        while Date() < deadline {
+            status = try get(relay, host: "down.example.com").status
+            if status == "503" { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(status, "503")
     }
 
     func testTwoAgentsShareATunnelAndSurviveSIGKILL() throws {

@@ -1,0 +1,545 @@
+import Logging
+import Mux
+import NIOCore
+import Shared
+
+/// The HTTP side of the public entrypoint: every request of a keep-alive connection is routed by
+/// its own `Host`, gets `X-Forwarded-For`/`X-Forwarded-Proto`, and is carried on a Mux stream of
+/// its tunnel. Consecutive requests for one tunnel share one stream (so the agent keeps one
+/// keep-alive connection to the local service); a request for another tunnel waits until the
+/// answers before it are complete, then moves the connection to a stream of that tunnel, so
+/// responses always come back in request order.
+///
+/// Only heads and chunk-size lines are parsed (`HTTPFraming`); bodies pass through unbuffered, and
+/// after an upgrade (WebSocket, CONNECT) both directions are spliced raw. Backpressure: the public
+/// side is read only while the stream is writable, a request is not held up, and fewer than
+/// `maxPipelined` answers are outstanding; the stream is read only while the public side is
+/// writable. Everything held at once is bounded by one head (`HTTPFraming.maxHead`) and one read.
+final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Requests sent ahead of their answers before the client is no longer read.
+    static let maxPipelined = 32
+
+    /// The stream a run of requests is carried on. Touched on the ingress handler's loop only.
+    final class Upstream {
+        let id: Int
+        let tunnel: String
+        let channel: Channel
+        let handler: CrossLoopRef<HTTPUpstreamHandler>
+        var writable = true
+        /// The origin said `Connection: close`: no further request may go to this stream.
+        var reusable = true
+
+        init(id: Int, tunnel: String, channel: Channel, handler: CrossLoopRef<HTTPUpstreamHandler>) {
+            self.id = id
+            self.tunnel = tunnel
+            self.channel = channel
+            self.handler = handler
+        }
+    }
+
+    private let registry: TunnelRegistry
+    private let logger: Logger
+    private let client: String?
+    private let clientIP: String?
+    private let server: String?
+    private var context: ChannelHandlerContext?
+
+    private var inbound: ByteBuffer?
+    private var requestBody: HTTPFraming.Body = .none
+    /// A request whose stream is not ready: being opened, or earlier answers outstanding.
+    private var pendingHead: HTTPFraming.Head?
+    private var opening = false
+    private var inputEnded = false
+    private var readPending = false
+    private var closing = false
+    /// The client asked to close after its last request: nothing after it is read.
+    private var lastRequestSent = false
+    private var upstreamOutputClosed = false
+
+    private var upstream: Upstream?
+    private var nextID = 0
+    private var outstanding = CircularBuffer<String>()
+    private var response: ByteBuffer?
+    private var responseBody: HTTPFraming.Body = .none
+
+    init(registry: TunnelRegistry, logger: Logger, client: String?, clientIP: String?, server: String?) {
+        self.registry = registry
+        self.logger = logger
+        self.client = client
+        self.clientIP = clientIP
+        self.server = server
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: the public connection
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = self.unwrapInboundIn(data)
+        // After a request that said `Connection: close` (and its body) nothing more is read.
+        if lastRequestSent && requestBody == .none { return }
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = incoming
+        } else {
+            inbound!.writeBuffer(&incoming)
+        }
+        process()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed {
+            inputEnded = true
+            process()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        if let up = upstream {
+            upstream = nil
+            up.channel.close(promise: nil)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.debug("http entrypoint: connection error", metadata: ["client": "\(client ?? "")", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        upstream?.handler.setPartnerWritable(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if canRead {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    private var canRead: Bool {
+        !closing && !opening && pendingHead == nil && (!lastRequestSent || requestBody != .none) && outstanding.count < Self.maxPipelined
+            && (upstream?.writable ?? true) && (inbound?.readableBytes ?? 0) <= HTTPFraming.maxHead
+    }
+
+    private func resumeReading() {
+        guard readPending, canRead, let context else { return }
+        readPending = false
+        context.read()
+    }
+
+    /// Frames what the client sent and passes it on, until a request must wait or bytes run out.
+    private func process() {
+        guard context != nil, !closing else { return }
+        var wrote = false
+        defer {
+            if wrote { upstream?.channel.flush() }
+        }
+        do {
+            while var buffer = inbound, buffer.readableBytes > 0, pendingHead == nil, !opening, !(lastRequestSent && requestBody == .none) {
+                if requestBody != .none {
+                    guard let up = upstream else { return fail("request body without a stream") }
+                    let (count, done) = try requestBody.advance(buffer.readableBytesView, from: buffer.readerIndex)
+                    if count > 0 {
+                        up.channel.write(buffer.readSlice(length: count)!, promise: nil)
+                        wrote = true
+                    }
+                    inbound = buffer
+                    if !done { break }
+                    continue
+                }
+                guard let head = try HTTPFraming.parseHead(buffer, isRequest: true) else { break }
+                buffer.moveReaderIndex(forwardBy: head.length)
+                inbound = buffer
+                if let up = upstream, up.reusable, let host = head.host, registry.tunnel(forHost: host) == up.tunnel {
+                    send(head, to: up)
+                    wrote = true
+                } else {
+                    pendingHead = head
+                    startPending()
+                }
+            }
+        } catch let error as HTTPFraming.Error {
+            let code = error.kind == .headTooLarge ? (431, "Request Header Fields Too Large") : (400, "Bad Request")
+            return reject(code.0, code.1, "the request cannot be read: \(error)")
+        } catch {
+            return fail("\(error)")
+        }
+        if inputEnded, (inbound?.readableBytes ?? 0) == 0, pendingHead == nil, !opening {
+            if requestBody == .raw {
+                // Spliced: the client's half-close reaches the origin.
+                if let up = upstream, !upstreamOutputClosed {
+                    upstreamOutputClosed = true
+                    up.channel.close(mode: .output, promise: nil)
+                }
+            } else if requestBody == .none, outstanding.isEmpty {
+                // The client is done and every answer is delivered. (With answers outstanding,
+                // the last one's completion closes the connection: an origin is not told of the
+                // end early, since some abandon a request when their client half-closes.)
+                return finishPublic()
+            }
+        }
+        resumeReading()
+    }
+
+    /// Writes a request head, with the forwarding headers, to its stream.
+    private func send(_ head: HTTPFraming.Head, to up: Upstream) {
+        up.channel.write(Self.forwardedHead(head, clientIP: clientIP, allocator: up.channel.allocator), promise: nil)
+        outstanding.append(head.method)
+        requestBody = HTTPFraming.requestBody(head)
+        if head.connectionClose && !head.upgrade { lastRequestSent = true }
+    }
+
+    /// Starts the waiting request once every earlier answer is complete: on a new stream of its
+    /// tunnel, or answered here when it has none.
+    private func startPending() {
+        guard let head = pendingHead, outstanding.isEmpty, !opening, let context else { return }
+        if let old = upstream {
+            context.flush()
+            upstream = nil
+            old.channel.close(promise: nil)
+        }
+        guard let host = head.host, let tunnel = registry.tunnel(forHost: host) else {
+            return reject(404, "Not Found", "no tunnel serves host \(head.host ?? "(none)")")
+        }
+        guard let session = registry.session(for: tunnel) else {
+            logger.debug("http entrypoint: tunnel offline", metadata: ["tunnel": "\(tunnel)", "host": "\(host)"])
+            return reject(503, "Service Unavailable", "the tunnel for \(host) is offline", extra: "Retry-After: 5\r\n")
+        }
+        opening = true
+        nextID += 1
+        let id = nextID
+        let ingress = CrossLoopRef(self, on: context.eventLoop)
+        let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: host, server: server)
+        nonisolated(unsafe) let handler = HTTPUpstreamHandler(id: id, ingress: ingress, partnerWritable: context.channel.isWritable)
+        let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+        EntrypointHandler.openStream(session: session, header: header, registry: registry, logger: logger) { stream in
+            try stream.pipeline.syncOperations.addHandler(handler)
+        }.hop(to: context.eventLoop).whenComplete { result in
+            let me = me.value
+            me.opening = false
+            guard !me.closing else {
+                if case .success(let stream) = result { stream.close(promise: nil) }
+                return
+            }
+            switch result {
+            case .success(let stream):
+                let ref = CrossLoopRef(handler, on: stream.eventLoop)
+                let up = Upstream(id: id, tunnel: tunnel, channel: stream, handler: ref)
+                me.upstream = up
+                me.pendingHead = nil
+                me.send(head, to: up)
+                up.channel.flush()
+                ref.startReading(stream)
+                me.process()
+            case .failure(let error):
+                me.logger.info("http entrypoint: tunnel unreachable", metadata: ["tunnel": "\(tunnel)", "error": "\(error)"])
+                me.reject(502, "Bad Gateway", "the tunnel for \(host) cannot be reached")
+            }
+        }
+    }
+
+    // MARK: the stream (called on this handler's loop)
+
+    func upstreamRead(_ id: Int, _ bytes: ByteBuffer) {
+        guard let up = upstream, up.id == id, let context, !closing else { return }
+        var bytes = bytes
+        if response == nil || response!.readableBytes == 0 {
+            response = bytes
+        } else {
+            response!.writeBuffer(&bytes)
+        }
+        do {
+            while var buffer = response, buffer.readableBytes > 0 {
+                if responseBody != .none {
+                    let (count, done) = try responseBody.advance(buffer.readableBytesView, from: buffer.readerIndex)
+                    if count > 0 { context.write(self.wrapOutboundOut(buffer.readSlice(length: count)!), promise: nil) }
+                    response = buffer
+                    if !done { break }
+                    completeResponse(up)
+                    continue
+                }
+                guard let method = outstanding.first else {
+                    // Bytes nobody asked for (a 408 before the origin closes, say): pass them on,
+                    // and the connection ends with the stream.
+                    logger.debug("http entrypoint: unsolicited bytes from the origin", metadata: ["tunnel": "\(up.tunnel)"])
+                    responseBody = .untilClose
+                    continue
+                }
+                guard let head = try HTTPFraming.parseHead(buffer, isRequest: false) else { break }
+                context.write(self.wrapOutboundOut(buffer.readSlice(length: head.length)!), promise: nil)
+                response = buffer
+                if head.status >= 100 && head.status < 200 && head.status != 101 { continue }  // interim
+                if head.connectionClose { up.reusable = false }
+                responseBody = HTTPFraming.responseBody(head, method: method)
+                if responseBody == .none { completeResponse(up) }
+            }
+        } catch {
+            logger.info("http entrypoint: the origin's answer cannot be read", metadata: ["tunnel": "\(up.tunnel)", "error": "\(error)"])
+            context.flush()
+            return fail("bad response")
+        }
+    }
+
+    private func completeResponse(_ up: Upstream) {
+        _ = outstanding.popFirst()
+        guard outstanding.isEmpty else {
+            resumeReading()
+            return
+        }
+        if lastRequestSent || (inputEnded && requestBody == .none && (inbound?.readableBytes ?? 0) == 0) {
+            return finishPublic()
+        }
+        if !up.reusable {
+            // Closing a stream on this loop ends its read at once, before the read-complete that
+            // would flush: flush what it delivered now.
+            context?.flush()
+            upstream = nil
+            up.channel.close(promise: nil)
+        }
+        startPending()
+        resumeReading()
+    }
+
+    func upstreamReadComplete(_ id: Int) {
+        // Also for a stream already let go: its last answer may still be queued here.
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(_ id: Int, _ writable: Bool) {
+        guard let up = upstream, up.id == id else { return }
+        up.writable = writable
+        resumeReading()
+    }
+
+    /// The stream ended (the origin closed, the agent or session went away).
+    func upstreamEnded(_ id: Int) {
+        guard let up = upstream, up.id == id, let context, !closing else { return }
+        context.flush()
+        upstream = nil
+        up.channel.close(promise: nil)
+        switch responseBody {
+        case .untilClose, .raw:
+            responseBody = .none
+            outstanding.removeAll()
+            return finishPublic()
+        default:
+            break
+        }
+        if !outstanding.isEmpty {
+            if responseBody == .none, (response?.readableBytes ?? 0) == 0 {
+                // Nothing of the answer was sent: the page answers the first request; the
+                // connection closes after it, which tells a pipelining client to retry the rest.
+                outstanding.removeAll()
+                return reject(502, "Bad Gateway", "the service behind the tunnel closed without answering")
+            }
+            logger.info("http entrypoint: the origin closed in the middle of an answer", metadata: ["tunnel": "\(up.tunnel)"])
+            context.flush()
+            return fail("truncated response")
+        }
+        // Idle: the next request opens a new stream.
+        requestBody = .none
+        if inputEnded { return finishPublic() }
+        startPending()
+        resumeReading()
+    }
+
+    // MARK: endings
+
+    /// Answers with an error page after the answers already under way, then closes.
+    private func reject(_ code: Int, _ reason: String, _ message: String, extra: String = "") {
+        guard let context, !closing else { return }
+        pendingHead = nil
+        guard outstanding.isEmpty else { return fail(message) }
+        closing = true
+        let page = EntrypointHandler.page(code, reason, message, extra: extra)
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: page))).whenComplete { _ in channel.close(promise: nil) }
+        if let up = upstream {
+            upstream = nil
+            up.channel.close(promise: nil)
+        }
+    }
+
+    /// Every answer is delivered: close after the queued bytes.
+    private func finishPublic() {
+        guard let context, !closing else { return }
+        closing = true
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in channel.close(promise: nil) }
+        if let up = upstream {
+            upstream = nil
+            up.channel.close(promise: nil)
+        }
+    }
+
+    private func fail(_ reason: String) {
+        guard let context, !closing else { return }
+        logger.debug("http entrypoint: closing", metadata: ["client": "\(client ?? "")", "reason": "\(reason)"])
+        closing = true
+        context.close(promise: nil)
+        if let up = upstream {
+            upstream = nil
+            up.channel.close(promise: nil)
+        }
+    }
+
+    /// The request head as sent to the origin: the client's `X-Forwarded-For` extended with the
+    /// client's address, `X-Forwarded-Proto` set by the relay (a client's own is dropped).
+    static func forwardedHead(_ head: HTTPFraming.Head, clientIP: String?, proto: String = "http", allocator: ByteBufferAllocator) -> ByteBuffer {
+        var out = allocator.buffer(capacity: head.length + 80)
+        var chain: [Substring] = []
+        for (i, line) in head.lines.enumerated() {
+            if i > 0, line.count >= 16 {
+                let name = line.prefix(while: { $0 != ":" }).lowercased()
+                if name == "x-forwarded-for" {
+                    chain.append(line[line.index(after: line.firstIndex(of: ":")!)...].drop(while: { $0 == " " || $0 == "\t" }))
+                    continue
+                }
+                if name == "x-forwarded-proto" { continue }
+            }
+            out.writeSubstring(line)
+            out.writeStaticString("\r\n")
+        }
+        if let clientIP { chain.append(Substring(clientIP)) }
+        if !chain.isEmpty {
+            out.writeStaticString("X-Forwarded-For: ")
+            out.writeString(chain.joined(separator: ", "))
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("X-Forwarded-Proto: ")
+        out.writeString(proto)
+        out.writeStaticString("\r\n\r\n")
+        return out
+    }
+}
+
+/// The stream end of an HTTP ingress: passes the origin's bytes and the stream's state to the
+/// ingress handler on its loop, and reads the stream only while the public connection is writable.
+final class HTTPUpstreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let id: Int
+    private let ingress: CrossLoopRef<HTTPIngressHandler>
+    private var partnerWritable: Bool
+    private var pendingRead = false
+    private var context: ChannelHandlerContext?
+
+    init(id: Int, ingress: CrossLoopRef<HTTPIngressHandler>, partnerWritable: Bool) {
+        self.id = id
+        self.ingress = ingress
+        self.partnerWritable = partnerWritable
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = self.unwrapInboundIn(data)
+        let id = self.id
+        ingress.run { $0.upstreamRead(id, bytes) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        let id = self.id
+        ingress.run { $0.upstreamReadComplete(id) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed {
+            let id = self.id
+            ingress.run { $0.upstreamEnded(id) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let id = self.id
+        ingress.run { $0.upstreamEnded(id) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let id = self.id
+        let writable = context.channel.isWritable
+        ingress.run { $0.upstreamWritabilityChanged(id, writable) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if partnerWritable {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    fileprivate func partnerWritabilityChanged(_ writable: Bool) {
+        partnerWritable = writable
+        if writable, pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+}
+
+extension CrossLoopRef where Handler == HTTPUpstreamHandler {
+    /// The public connection's writability, for the stream's read pacing.
+    func setPartnerWritable(_ writable: Bool) {
+        run { $0.partnerWritabilityChanged(writable) }
+    }
+
+    /// The stream was opened with reads off (nothing to deliver them to yet); from now on the
+    /// handler paces them.
+    func startReading(_ stream: Channel) {
+        run { _ in
+            if let options = stream.syncOptions, (try? options.getOption(ChannelOptions.autoRead)) == false {
+                try? options.setOption(ChannelOptions.autoRead, value: true)
+            }
+            stream.read()
+        }
+    }
+}
+
+/// A loop-safe way to reach a handler that lives on another event loop: calls hop to its loop
+/// (and run at once when already on it). The handler is only ever touched on `eventLoop`.
+struct CrossLoopRef<Handler: AnyObject>: @unchecked Sendable {
+    private let handler: Handler
+    let eventLoop: EventLoop
+
+    init(_ handler: Handler, on eventLoop: EventLoop) {
+        self.handler = handler
+        self.eventLoop = eventLoop
+    }
+
+    func run(_ body: @escaping @Sendable (Handler) -> Void) {
+        if eventLoop.inEventLoop {
+            body(handler)
+        } else {
+            eventLoop.execute { body(self.handler) }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Client checks for the relay's HTTP entrypoint, over one keep-alive connection.
+
+keepalive PORT HOST_A NAME_A HOST_B NAME_B
+    requests alternating between two hosts (two tunnels) on one connection, sequential and
+    pipelined; HEAD; POST with Content-Length and chunked bodies (SHA-256 checked by the origin);
+    large Content-Length and chunked downloads (SHA-256 checked here); X-Forwarded-For/-Proto;
+    an origin that closes after a response; then the next request still works.
+upgrade PORT HOST SIZE
+    an Upgrade request, then SIZE random bytes echoed back raw after 101, with half-close.
+Prints "OK ..." on success, else a reason, exit 1.
+"""
+import hashlib, json, os, socket, sys, threading
+
+TIMEOUT = 60
+
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def fill(self):
+        d = self.s.recv(1 << 16)
+        if not d:
+            raise EOFError("connection closed by the relay")
+        self.buf += d
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.fill()
+        i = self.buf.index(b"\r\n")
+        l, self.buf = self.buf[:i], self.buf[i + 2:]
+        return l
+
+    def take(self, n):
+        while len(self.buf) < n:
+            self.fill()
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+    def response(self, method="GET"):
+        status = self.line().decode()
+        code = int(status.split(" ")[1])
+        headers = {}
+        while True:
+            l = self.line()
+            if not l:
+                break
+            k, v = l.decode().split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        body = b""
+        if method == "HEAD" or code in (101, 204, 304):
+            pass
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self.line().split(b";")[0], 16)
+                if size == 0:
+                    while self.line():
+                        pass
+                    break
+                parts.append(self.take(size))
+                self.line()
+            body = b"".join(parts)
+        elif "content-length" in headers:
+            body = self.take(int(headers["content-length"]))
+        return code, headers, body
+
+
+def req(method, host, path, extra="", body=b""):
+    return ("%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (method, path, host, extra)).encode() + body
+
+
+def fail(msg):
+    print("FAIL", msg, flush=True)
+    sys.exit(1)
+
+
+def expect_info(resp, name, host, xff="127.0.0.1"):
+    code, _, body = resp
+    if code != 200:
+        fail("status %d for %s: %r" % (code, host, body[:200]))
+    info = json.loads(body)
+    if info["name"] != name or info["host"] != host:
+        fail("routed to %s (host %s), expected %s (host %s)" % (info["name"], info["host"], name, host))
+    if info["xff"] != xff or info["xfp"] != "http":
+        fail("forwarding headers %r %r, expected %r http" % (info["xff"], info["xfp"], xff))
+
+
+def keepalive(port, host_a, name_a, host_b, name_b):
+    c = Conn(port)
+    count = 0
+    # Sequential, alternating tunnels on one connection.
+    for host, name in [(host_a, name_a), (host_b, name_b), (host_a, name_a), (host_a, name_a), (host_b, name_b)]:
+        c.send(req("GET", host, "/info"))
+        expect_info(c.response(), name, host)
+        count += 1
+    # Pipelined: three requests at once, across a tunnel change; answers in order.
+    c.send(req("GET", host_a, "/info") + req("GET", host_a, "/info") + req("GET", host_b, "/info") + req("HEAD", host_b, "/info"))
+    expect_info(c.response(), name_a, host_a)
+    expect_info(c.response(), name_a, host_a)
+    expect_info(c.response(), name_b, host_b)
+    code, headers, body = c.response("HEAD")
+    if code != 200 or body or int(headers["content-length"]) <= 0:
+        fail("HEAD answered %d with %d body bytes" % (code, len(body)))
+    count += 4
+    # A client's own X-Forwarded-For is extended, its X-Forwarded-Proto replaced.
+    c.send(req("GET", host_a, "/info", "X-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: https\r\n"))
+    expect_info(c.response(), name_a, host_a, xff="10.1.2.3, 127.0.0.1")
+    # Uploads: Content-Length and chunked, checked by the origin.
+    data = os.urandom(3 << 20)
+    digest = hashlib.sha256(data).hexdigest()
+    c.send(req("POST", host_b, "/sha", "Content-Length: %d\r\n" % len(data), data))
+    code, _, body = c.response()
+    info = json.loads(body)
+    if info["sha256"] != digest or info["name"] != name_b:
+        fail("content-length upload: %r" % info)
+    chunked = b""
+    i = 0
+    for n in [1, 10, 1000, 65536, 300000, 1 << 20]:
+        part = data[i:i + n]
+        chunked += b"%x\r\n" % len(part) + part + b"\r\n"
+        i += n
+    rest = data[:i]
+    chunked += b"0\r\n\r\n"
+    c.send(req("POST", host_a, "/sha", "Transfer-Encoding: chunked\r\n", chunked))
+    code, _, body = c.response()
+    info = json.loads(body)
+    if info["sha256"] != hashlib.sha256(rest).hexdigest() or info["name"] != name_a:
+        fail("chunked upload: %r" % info)
+    count += 2
+    # Downloads: Content-Length and chunked with trailers.
+    for path in ["/blob/%d" % (16 << 20), "/chunked/%d" % (4 << 20)]:
+        c.send(req("GET", host_b, path))
+        code, headers, body = c.response()
+        if code != 200 or hashlib.sha256(body).hexdigest() != headers.get("x-sha256"):
+            fail("download %s: status %d, %d bytes, hash mismatch" % (path, code, len(body)))
+        count += 1
+    # The origin closes after this answer; the relay opens a new stream for the next request.
+    c.send(req("GET", host_a, "/close"))
+    code, headers, body = c.response()
+    if body != b"closing":
+        fail("close page: %r" % body)
+    c.send(req("GET", host_a, "/info"))
+    expect_info(c.response(), name_a, host_a)
+    count += 2
+    # Connection: close from the client: the relay closes after the answer.
+    c.send(req("GET", host_b, "/info", "Connection: close\r\n"))
+    expect_info(c.response(), name_b, host_b)
+    c.s.settimeout(10)
+    if c.s.recv(1) != b"":
+        fail("connection still open after Connection: close")
+    print("OK %d requests" % (count + 1), flush=True)
+
+
+def upgrade(port, host, size):
+    c = Conn(port)
+    c.send(req("GET", host, "/upgrade", "Connection: Upgrade\r\nUpgrade: echo\r\n"))
+    code, _, _ = c.response()
+    if code != 101:
+        fail("upgrade answered %d" % code)
+    data = os.urandom(size)
+    errors = []
+
+    def writer():
+        try:
+            for i in range(0, len(data), 1 << 16):
+                c.s.sendall(data[i:i + (1 << 16)])
+            c.s.shutdown(socket.SHUT_WR)
+        except Exception as e:
+            errors.append(e)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    h = hashlib.sha256(c.buf)
+    got = len(c.buf)
+    while True:
+        d = c.s.recv(1 << 16)
+        if not d:
+            break
+        h.update(d)
+        got += len(d)
+    t.join()
+    if errors or got != size or h.hexdigest() != hashlib.sha256(data).hexdigest():
+        fail("upgrade echo: %d of %d bytes, errors %r" % (got, size, errors))
+    print("OK %d %s" % (got, h.hexdigest()), flush=True)
+
+
+if sys.argv[1] == "keepalive":
+    keepalive(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6])
+else:
+    upgrade(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))

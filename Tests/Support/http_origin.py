@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""An HTTP/1.1 origin for the relay's HTTP entrypoint tests (keep-alive, chunked, upgrade).
+
+GET  /info          JSON: this origin's name, the Host, X-Forwarded-For/-Proto it received
+HEAD /info          the same head, no body
+GET  /blob/N        N deterministic bytes, Content-Length, header X-Sha256
+GET  /chunked/N     the same bytes in chunks of varied sizes (Transfer-Encoding: chunked)
+GET  /close         a small page with Connection: close, then the origin closes
+POST /sha           JSON: name, length and SHA-256 of the body (Content-Length or chunked)
+GET  /upgrade       with Upgrade: echo → 101, then echoes raw bytes until the client half-closes
+Prints "PORT <n>" once listening; exits after LIFETIME seconds at most.
+"""
+import hashlib, json, random, socket, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+name = sys.argv[1]
+lifetime = float(sys.argv[2]) if len(sys.argv) > 2 else 300
+
+
+def blob(n):
+    return random.Random(n).randbytes(n)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send_body(self, body, ctype="application/json", extra=None, head_only=False):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(body)
+
+    def info(self):
+        return json.dumps({
+            "name": name, "host": self.headers.get("Host"), "path": self.path,
+            "xff": self.headers.get("X-Forwarded-For"), "xfp": self.headers.get("X-Forwarded-Proto"),
+        }).encode()
+
+    def do_HEAD(self):
+        self.send_body(self.info(), head_only=True)
+
+    def do_GET(self):
+        if self.path == "/info":
+            self.send_body(self.info())
+        elif self.path.startswith("/blob/"):
+            data = blob(int(self.path[6:]))
+            self.send_body(data, "application/octet-stream", {"X-Sha256": hashlib.sha256(data).hexdigest()})
+        elif self.path.startswith("/chunked/"):
+            data = blob(int(self.path[9:]))
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("X-Sha256", hashlib.sha256(data).hexdigest())
+            self.end_headers()
+            rng = random.Random(7)
+            i = 0
+            while i < len(data):
+                n = rng.choice([1, 7, 100, 4096, 65536, 200000])
+                part = data[i:i + n]
+                self.wfile.write(b"%x;ext=1\r\n" % len(part) + part + b"\r\n")
+                i += n
+            self.wfile.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+        elif self.path == "/close":
+            self.close_connection = True
+            body = b"closing"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/upgrade" and self.headers.get("Upgrade") == "echo":
+            self.send_response(101)
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Upgrade", "echo")
+            self.end_headers()
+            self.wfile.flush()
+            self.close_connection = True
+            conn = self.connection
+            # read1 hands over what the server's reader buffered first, then reads the socket.
+            while True:
+                d = self.rfile.read1(1 << 16)
+                if not d:
+                    break
+                conn.sendall(d)
+            conn.shutdown(socket.SHUT_WR)
+        else:
+            self.send_error(404)
+
+    def do_POST(self):
+        h = hashlib.sha256()
+        n = 0
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                left = size
+                while left:
+                    d = self.rfile.read(min(left, 1 << 16))
+                    h.update(d)
+                    n += len(d)
+                    left -= len(d)
+                self.rfile.readline()
+        else:
+            left = int(self.headers.get("Content-Length", "0"))
+            while left:
+                d = self.rfile.read(min(left, 1 << 16))
+                if not d:
+                    break
+                h.update(d)
+                n += len(d)
+                left -= len(d)
+        self.send_body(json.dumps({"name": name, "length": n, "sha256": h.hexdigest()}).encode())
+
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+srv.daemon_threads = True
+print("PORT", srv.server_address[1], flush=True)
+threading.Timer(lifetime, lambda: __import__("os")._exit(0)).start()
+srv.serve_forever()
