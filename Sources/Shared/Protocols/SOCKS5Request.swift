@@ -12,11 +12,12 @@ public struct SOCKS5Request: Sendable, Equatable {
         self.address = address
     }
 
-    /// Parses a request; nil while incomplete. A version other than 5 is a protocol violation; an
-    /// unknown address type throws `SOCKSAddressTypeError` (the caller replies 0x08).
-    public static func parse(_ buffer: inout ByteBuffer) throws -> SOCKS5Request? {
+    /// Parses a request (or, with `what: "reply"`, a reply); nil while incomplete. A version other
+    /// than 5 is a protocol violation; an unknown address type throws `SOCKSAddressTypeError` (the
+    /// caller replies 0x08).
+    public static func parse(_ buffer: inout ByteBuffer, what: String = "request") throws -> SOCKS5Request? {
         guard let head = buffer.readBytes(length: 3) else { return nil }
-        guard head[0] == 0x05 else { throw EngineError(.protocolViolation, "SOCKS5 request with version \(head[0])") }
+        guard head[0] == 0x05 else { throw EngineError(.protocolViolation, "SOCKS5 \(what) with version \(head[0])") }
         guard let address = try SOCKSAddress.read(from: &buffer) else { return nil }
         return SOCKS5Request(command: head[1], address: address)
     }

@@ -20,7 +20,7 @@ public struct SOCKS5Connector: Connector {
 
     /// Reads a reply (`VER REP RSV` and the bound address).
     public static func readReply(_ io: Handshake) async throws -> (code: UInt8, bound: HostPort) {
-        let reply = try await io.read { buffer in try SOCKS5Request.parse(&buffer) }
+        let reply = try await io.read { buffer in try SOCKS5Request.parse(&buffer, what: "reply") }
         return (reply.command, reply.address)
     }
 
