@@ -1,8 +1,10 @@
 import Shared
 
-/// GOST's agent form, `-L rtcp://:0/127.0.0.1:8080 -F "tunnel+tls://relay:8443?tunnel.id=<uuid>"`
-/// (and the same in YAML: an rtcp/rudp service whose listener chain ends at a `tunnel` node),
-/// turned into tunnel clients. The services are taken out of the config: the engine has no rtcp
+/// GOST's agent forms, turned into tunnel clients: `-L rtcp://:0/127.0.0.1:8080 -F
+/// "tunnel+tls://relay:8443?tunnel.id=<uuid>"`, and `-L rtcp://:2222/127.0.0.1:22 -F
+/// socks5://user:pass@relay:1080` (rtcp/rudp through a SOCKS5 node with `bind=true`, carried by
+/// the private mux-bind commands, `SOCKS5MuxBind`). In YAML: an rtcp/rudp service whose listener
+/// chain is one hop to a `tunnel` or `socks5` node. The services are taken out of the config: the engine has no rtcp
 /// listener of its own; the tunnel client is that listener.
 public enum GOSTAgentForm {
     public static func extract(from config: inout Config) throws -> [TunnelClientConfiguration] {
@@ -15,16 +17,19 @@ public enum GOSTAgentForm {
             }
             let path = "services[\(si)]"
             guard let chainName = s.listener.chain else {
-                throw ConfigError(path: "\(path).listener.chain", reason: "\(s.listener.type) needs a chain that ends at the relay (a tunnel node)")
+                throw ConfigError(path: "\(path).listener.chain", reason: "\(s.listener.type) needs a chain that ends at the relay (a tunnel or socks5 node)")
             }
             guard let chain = config.chains?.first(where: { $0.name == chainName }) else {
                 throw ConfigError(path: "\(path).listener.chain", reason: "no chain named \"\(chainName)\"")
             }
-            guard chain.hops.count == 1, let node = chain.hops[0].nodes.first, node.connector?.type == "tunnel" else {
-                throw ConfigError(path: "\(path).listener.chain", reason: "\(s.listener.type) is served through a single tunnel node (connector type tunnel); other chains are not supported yet")
+            let connectorType = chain.hops.first?.nodes.first?.connector?.type ?? "http"
+            guard chain.hops.count == 1, let node = chain.hops[0].nodes.first, ["tunnel", "socks5", "socks"].contains(connectorType) else {
+                throw ConfigError(path: "\(path).listener.chain", reason: "\(s.listener.type) is served through a single tunnel or socks5 node; other chains are not supported yet")
             }
+            let viaSOCKS = connectorType != "tunnel"
             let meta = (node.connector?.metadata ?? Metadata()).values.merging((node.dialer?.metadata ?? Metadata()).values) { a, _ in a }
-            guard let id = meta["tunnel.id"] ?? meta["tunnel"], !id.isEmpty else {
+            let givenID = meta["tunnel.id"] ?? meta["tunnel"]
+            if !viaSOCKS && (givenID ?? "").isEmpty {
                 throw ConfigError(path: "chains[\(chainName)].hops[0].nodes[0].connector.metadata", reason: "the tunnel node needs tunnel.id")
             }
             guard let targetText = s.forwarder?.nodes.first?.addr else {
@@ -40,7 +45,7 @@ public enum GOSTAgentForm {
             } catch {
                 throw ConfigError(path: path, reason: "\(error)")
             }
-            let dialer: any Dialer
+            var dialer: any Dialer
             if node.dialer?.type == "tls" {
                 var tls = node.dialer?.tls?.options ?? TLSOptions()
                 if let pin = meta["pin"] { tls.pinSHA256 = pin }
@@ -51,11 +56,25 @@ public enum GOSTAgentForm {
                 dialer = TCPDialer()
             }
             let port = listen.port
+            let udp = s.listener.type == "rudp"
+            let id: String
+            var token = node.connector?.auth?.password ?? meta["token"] ?? ""
+            if viaSOCKS {
+                // The relay opens exactly the requested port; the tunnel ID follows from it.
+                guard port != 0 else {
+                    throw ConfigError(path: "\(path).addr", reason: "\(s.listener.type) through a socks5 node needs the port for the relay to open")
+                }
+                dialer = SOCKS5BindDialer(transport: dialer, credentials: node.connector?.auth, port: port, udp: udp)
+                id = SOCKS5MuxBind.tunnelID(port: port, udp: udp)
+                // The SOCKS5 authentication is the authorization; no token is sent.
+                token = ""
+            } else {
+                id = givenID ?? ""
+            }
             let tunnel = TunnelClientConfiguration.Tunnel(
-                id: id, hostnames: (meta["hostnames"] ?? "").split(separator: ",").map(String.init), target: target,
-                remotePorts: s.listener.type == "rtcp" && port != 0 ? [port] : [],
-                remoteUDPPorts: s.listener.type == "rudp" && port != 0 ? [port] : [])
-            let token = node.connector?.auth?.password ?? meta["token"] ?? ""
+                id: id, hostnames: viaSOCKS ? [] : (meta["hostnames"] ?? "").split(separator: ",").map(String.init), target: target,
+                remotePorts: !udp && port != 0 ? [port] : [],
+                remoteUDPPorts: udp && port != 0 ? [port] : [])
             clients.append(TunnelClientConfiguration(relay: relay, dialer: dialer, token: token, tunnels: [tunnel]))
         }
         config.services = kept

@@ -37,6 +37,22 @@ public struct RelayAgentHandler: StreamHandler {
             logger.info("agent refused: too many failed registrations from this address", metadata: ["agent": "\(peer)"])
             throw EngineError(.notAllowed, "too many failed registrations from \(source)")
         }
+        _ = try await Self.startSession(
+            io, peer: peer, registry: registry, ports: ports, muxConfiguration: muxConfiguration, logger: logger,
+            refusal: { hello in policy.refusal(for: hello) },
+            onFailure: { limiter.recordFailure(source) })
+    }
+
+    /// Turns a connection whose transport is ready (TLS terminated, or a SOCKS5 private command
+    /// answered) into the relay's side of an agent session: a Mux responder whose first stream is
+    /// the agent's control stream. `refusal` decides a hello (nil = accepted; else the reason, for
+    /// the log only); `onFailure` counts a malformed or refused hello. The session's end withdraws
+    /// its tunnels and closes their ports.
+    static func startSession(
+        _ io: Handshake, peer: String, registry: TunnelRegistry, ports: RemotePorts?, muxConfiguration: MuxConfiguration,
+        logger: Logger, refusal: @escaping @Sendable (TunnelMessages.Hello) -> String?, onFailure: @escaping @Sendable () -> Void
+    ) async throws -> MuxSession {
+        let channel = io.channel
         let sessionBox = ControlSlot()
         let configuration = muxConfiguration
         let reader = io.readerForLoop
@@ -56,14 +72,14 @@ public struct RelayAgentHandler: StreamHandler {
                 do {
                     hello = try TunnelMessages.decode(TunnelMessages.Hello.self, from: metadata)
                 } catch {
-                    limiter.recordFailure(source)
+                    onFailure()
                     logger.info("agent refused: malformed hello", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "malformed hello"), thenClose: true)
                 }
-                if let reason = policy.refusal(for: hello) {
+                if let reason = refusal(hello) {
                     // The same answer for a wrong token, an unknown tunnel and a claim outside the
                     // token's rights: nothing to enumerate. The log has the precise reason.
-                    limiter.recordFailure(source)
+                    onFailure()
                     logger.info("agent refused: bad token or claim: \(reason)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "unauthorized"), thenClose: true)
                 }
@@ -108,6 +124,7 @@ public struct RelayAgentHandler: StreamHandler {
             for tunnel in registry.unregister(session) { ports?.release(tunnel: tunnel) }
             logger.info("agent session ended", metadata: ["agent": "\(peer)"])
         }
+        return session
     }
 
     static func answer(_ stream: Channel, _ reply: TunnelMessages.Reply, thenClose: Bool) -> EventLoopFuture<Void> {

@@ -2,7 +2,8 @@ import Shared
 
 extension Registry {
     /// The standard registry plus the relay's handlers: `tunnel` (agent endpoint) and `entrypoint`
-    /// (public HTTP/TLS), sharing one `TunnelRegistry`.
+    /// (public HTTP/TLS), sharing one `TunnelRegistry`; `socks5` also serves GOST's rtcp/rudp
+    /// through a SOCKS5 node (`bind=true`) as agent sessions (`RelaySOCKS5Handler`).
     ///
     /// `tunnel` accepts the tokens of `policy` (with their rights), plus `metadata.tokens`
     /// (comma-separated) and `auth.password` with full rights; with none, any agent is accepted
@@ -22,6 +23,11 @@ extension Registry {
             }
             return .stream(RelayAgentHandler(registry: tunnels, policy: TokenPolicy(rights: rights), ports: ports))
         }
+        let owners = SOCKS5BindOwners()
+        r.handlers["socks5"] = { spec in
+            .stream(RelaySOCKS5Handler(options: spec.options, auth: spec.auth, registry: tunnels, ports: ports, owners: owners))
+        }
+        r.handlers["socks"] = r.handlers["socks5"]
         r.handlers["entrypoint"] = { _ in .stream(EntrypointHandler(registry: tunnels)) }
         r.requiresTLS13.insert("tunnel")
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.

@@ -7,8 +7,8 @@ final class ConfigEndToEndTests: EndToEndTestCase {
     func testSeedExamplesLoad() throws {
         let dir = h.root.appendingPathComponent("deploy/examples")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }.sorted()
-        XCTAssertGreaterThanOrEqual(files.count, 5)
-        for f in files where !f.contains("rtcp") && !f.contains("rudp") {
+        XCTAssertGreaterThanOrEqual(files.count, 7)
+        for f in files {
             let r = try h.run(h.binDir.appendingPathComponent("tunnel-agent").path, ["-C", dir.appendingPathComponent(f).path, "-O", "yaml"])
             XCTAssertEqual(r.status, 0, "\(f): \(r.output)")
             XCTAssertTrue(r.output.contains("services:"), "\(f): \(r.output)")

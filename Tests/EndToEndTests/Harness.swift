@@ -172,4 +172,11 @@ class EndToEndTestCase: XCTestCase {
         h?.stopAll()
         h = nil
     }
+
+    /// A loopback port that was free a moment ago (bound to 0 and released), TCP and UDP.
+    func freePort() throws -> Int {
+        let script = "import socket\nwhile True:\n s=socket.socket(); s.bind(('127.0.0.1',0)); p=s.getsockname()[1]\n u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n try:\n  u.bind(('127.0.0.1',p)); break\n except OSError: pass\nprint(p)"
+        let r = try h.run("/usr/bin/env", ["python3", "-c", script])
+        return Int(r.output.trimmingCharacters(in: .whitespacesAndNewlines))!
+    }
 }

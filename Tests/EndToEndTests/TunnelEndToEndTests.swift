@@ -298,12 +298,6 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(r.output.hasPrefix("OK 1000"), r.output)
     }
 
-    /// A loopback port that was free a moment ago (bound to 0 and released).
-    func freePort() throws -> Int {
-        let r = try h.run("/usr/bin/env", ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
-        return Int(r.output.trimmingCharacters(in: .whitespacesAndNewlines))!
-    }
-
     func testGarbageOnTheAgentPortDisturbsNothing() throws {
         let origin = try h.origin()
         let relay = try startRelay()

@@ -4,6 +4,8 @@
   bigheader HOST PORT      an HTTP request whose headers exceed 64 KiB; prints the status line
   socks5bind HOST PORT     SOCKS5 greeting then the BIND command; prints the reply code
   socks5atyp HOST PORT     SOCKS5 CONNECT with address type 9; prints the reply code
+  socks5muxbind HOST PORT BINDPORT  SOCKS5 greeting, the private mux-bind (0xF1) of BINDPORT, then
+                           garbage instead of a Mux session; prints the reply code and how it ended
 """
 import os, socket, sys
 
@@ -44,3 +46,32 @@ elif mode in ("socks5bind", "socks5atyp"):
         s.sendall(b"\x05\x01\x00\x09\x7f\x00\x00\x01\x00\x50")
     r = read_all()
     print("REPLY", r[1] if len(r) > 1 else -1)
+elif mode == "socks5muxbind":
+    bind_port = int(sys.argv[4])
+    s.sendall(b"\x05\x01\x00")
+    assert s.recv(2) == b"\x05\x00"
+    s.sendall(b"\x05\xf1\x00\x01\x00\x00\x00\x00" + bind_port.to_bytes(2, "big"))
+    r = b""
+    while len(r) < 10:
+        d = s.recv(10 - len(r))
+        if not d:
+            break
+        r += d
+    print("REPLY", r[1] if len(r) > 1 else -1)
+    try:
+        s.sendall(os.urandom(4096))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    s.settimeout(5)
+    n = 0
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            n += len(d)
+        print("CLOSED", n)
+    except socket.timeout:
+        print("STILL OPEN", n)
+    except ConnectionResetError:
+        print("CLOSED", n)

@@ -11,23 +11,22 @@ public struct SOCKS5Connector: Connector {
 
     public func connect(_ io: Handshake, to target: HostPort, logger: Logger) async throws {
         try await negotiate(io)
-        var request = io.channel.allocator.buffer(capacity: 262)
-        request.writeBytes([0x05, 0x01, 0x00])
-        SOCKSAddress.write(target, to: &request)
-        try await io.write(request)
-        let reply = try await io.read { buffer -> (UInt8, HostPort)? in
-            guard let head = buffer.readBytes(length: 3) else { return nil }
-            guard head[0] == 0x05 else { throw EngineError(.protocolViolation, "SOCKS5 reply with version \(head[0])") }
-            guard let bound = try SOCKSAddress.read(from: &buffer) else { return nil }
-            return (head[1], bound)
-        }
-        guard reply.0 == 0x00 else {
-            throw EngineError(Self.kind(ofReply: reply.0), "SOCKS5 proxy refused CONNECT \(target): \(Self.describe(reply: reply.0))")
+        try await io.write(SOCKS5Request(command: 0x01, address: target).encoded)
+        let reply = try await Self.readReply(io)
+        guard reply.code == 0x00 else {
+            throw EngineError(Self.kind(ofReply: reply.code), "SOCKS5 proxy refused CONNECT \(target): \(Self.describe(reply: reply.code))")
         }
     }
 
-    /// Method negotiation and, if chosen, username/password sub-negotiation.
-    func negotiate(_ io: Handshake) async throws {
+    /// Reads a reply (`VER REP RSV` and the bound address).
+    public static func readReply(_ io: Handshake) async throws -> (code: UInt8, bound: HostPort) {
+        let reply = try await io.read { buffer in try SOCKS5Request.parse(&buffer, what: "reply") }
+        return (reply.command, reply.address)
+    }
+
+    /// Method negotiation and, if chosen, username/password sub-negotiation. Public so protocols
+    /// that extend SOCKS5 with commands of their own reuse it.
+    public func negotiate(_ io: Handshake) async throws {
         try await io.write(auth == nil ? [0x05, 0x01, 0x00] : [0x05, 0x02, 0x00, 0x02])
         let method = try await io.readBytes(2)
         guard method[0] == 0x05 else { throw EngineError(.protocolViolation, "not a SOCKS5 server (version \(method[0]))") }
@@ -40,7 +39,9 @@ public struct SOCKS5Connector: Connector {
             let pass = Array(auth.password.utf8.prefix(255))
             try await io.write([0x01, UInt8(user.count)] + user + [UInt8(pass.count)] + pass)
             let status = try await io.readBytes(2)
-            guard status[1] == 0x00 else { throw EngineError(.authenticationFailed, "SOCKS5 authentication failed") }
+            guard status[1] == 0x00 else {
+                throw EngineError(.authenticationFailed, "SOCKS5 server refused the username/password of user \"\(auth.username)\"")
+            }
         case 0xFF:
             throw EngineError(.authenticationFailed, "SOCKS5 server accepts none of our methods (credentials required?)")
         default:
@@ -48,7 +49,8 @@ public struct SOCKS5Connector: Connector {
         }
     }
 
-    static func kind(ofReply code: UInt8) -> EngineError.Kind {
+    /// The engine error kind a reply code means.
+    public static func kind(ofReply code: UInt8) -> EngineError.Kind {
         switch code {
         case 0x02: return .notAllowed
         case 0x03, 0x04: return .hostUnreachable
@@ -59,7 +61,8 @@ public struct SOCKS5Connector: Connector {
         }
     }
 
-    static func describe(reply code: UInt8) -> String {
+    /// A reply code in words, for logs.
+    public static func describe(reply code: UInt8) -> String {
         switch code {
         case 0x01: return "general failure"
         case 0x02: return "not allowed by ruleset"
@@ -79,16 +82,8 @@ extension SOCKS5Connector: DatagramConnector {
     /// answers with an unspecified address (0.0.0.0) means "the address you reached me on".
     public func associate(_ io: Handshake, logger: Logger) async throws -> HostPort {
         try await negotiate(io)
-        var request = io.channel.allocator.buffer(capacity: 10)
-        request.writeBytes([0x05, 0x03, 0x00])
-        SOCKSAddress.write(HostPort(host: "0.0.0.0", port: 0), to: &request)
-        try await io.write(request)
-        let (code, bound) = try await io.read { buffer -> (UInt8, HostPort)? in
-            guard let head = buffer.readBytes(length: 3) else { return nil }
-            guard head[0] == 0x05 else { throw EngineError(.protocolViolation, "SOCKS5 reply with version \(head[0])") }
-            guard let bound = try SOCKSAddress.read(from: &buffer) else { return nil }
-            return (head[1], bound)
-        }
+        try await io.write(SOCKS5Request(command: 0x03, address: HostPort(host: "0.0.0.0", port: 0)).encoded)
+        let (code, bound) = try await Self.readReply(io)
         guard code == 0x00 else {
             throw EngineError(Self.kind(ofReply: code), "SOCKS5 proxy refused UDP ASSOCIATE: \(Self.describe(reply: code))")
         }

@@ -20,32 +20,40 @@ public struct SOCKS5Handler: StreamHandler {
     }
 
     public func handle(_ io: Handshake, context: HandlerContext) async throws {
-        try await negotiate(io, logger: context.logger)
-        let request: (cmd: UInt8, target: HostPort)
+        _ = try await authenticate(io, logger: context.logger)
+        let request = try await readRequest(io)
+        try await serve(request, io, context: context)
+    }
+
+    /// Reads the request that follows the greeting. An unknown address type is answered with 0x08.
+    public func readRequest(_ io: Handshake) async throws -> SOCKS5Request {
         do {
-            request = try await io.read { buffer -> (UInt8, HostPort)? in
-                guard let head = buffer.readBytes(length: 3) else { return nil }
-                guard head[0] == 0x05 else { throw EngineError(.protocolViolation, "SOCKS5 request with version \(head[0])") }
-                guard let target = try SOCKSAddress.read(from: &buffer) else { return nil }
-                return (head[1], target)
-            }
+            return try await io.read { buffer in try SOCKS5Request.parse(&buffer) }
         } catch let e as SOCKSAddressTypeError {
             try? await io.write(Self.reply(0x08))
             throw EngineError(.unsupported, e.description)
         }
-        switch Command(rawValue: request.cmd) {
+    }
+
+    /// Serves a standard request (CONNECT, UDP ASSOCIATE); any other command is answered with 0x07.
+    /// Separate from `handle` so a handler that adds commands of its own can read the request first
+    /// and pass on the ones it does not know.
+    public func serve(_ request: SOCKS5Request, _ io: Handshake, context: HandlerContext) async throws {
+        switch Command(rawValue: request.command) {
         case .connect:
-            try await connect(io, to: request.target, context: context)
+            try await connect(io, to: request.address, context: context)
         case .udpAssociate where udpEnabled:
             try await SOCKS5UDPAssociation.serve(io, context: context)
         default:
             try? await io.write(Self.reply(0x07))
-            throw EngineError(.unsupported, "SOCKS5 command \(request.cmd) not supported")
+            throw EngineError(.unsupported, "SOCKS5 command \(request.command) not supported")
         }
     }
 
-    /// Method selection and, when credentials are configured, RFC 1929 sub-negotiation.
-    private func negotiate(_ io: Handshake, logger: Logger) async throws {
+    /// Method selection and, when credentials are configured, RFC 1929 sub-negotiation. Returns the
+    /// authenticated user name, or nil when the proxy is open. A refusal is answered, then thrown.
+    @discardableResult
+    public func authenticate(_ io: Handshake, logger: Logger) async throws -> String? {
         let methods = try await io.read { buffer -> [UInt8]? in
             guard let head = buffer.readBytes(length: 2) else { return nil }
             guard head[0] == 0x05 else { throw EngineError(.protocolViolation, "not SOCKS5 (version byte \(head[0]))") }
@@ -58,7 +66,7 @@ public struct SOCKS5Handler: StreamHandler {
                 throw EngineError(.authenticationFailed, "SOCKS5 client offers no method we accept")
             }
             try await io.write([0x05, 0x00])
-            return
+            return nil
         }
         guard methods.contains(0x02) else {
             try? await io.write([0x05, 0xFF])
@@ -78,6 +86,7 @@ public struct SOCKS5Handler: StreamHandler {
             throw EngineError(.authenticationFailed, "SOCKS5 authentication failed for user \"\(user)\"")
         }
         try await io.write([0x01, 0x00])
+        return user
     }
 
     private func connect(_ io: Handshake, to target: HostPort, context: HandlerContext) async throws {
@@ -99,13 +108,15 @@ public struct SOCKS5Handler: StreamHandler {
         try await io.splice(with: upstream)
     }
 
-    static func reply(_ code: UInt8, bound: HostPort = HostPort(host: "0.0.0.0", port: 0)) -> ByteBuffer {
+    /// A reply: `VER REP RSV` and the bound address.
+    public static func reply(_ code: UInt8, bound: HostPort = HostPort(host: "0.0.0.0", port: 0)) -> ByteBuffer {
         var buffer = ByteBuffer(bytes: [0x05, code, 0x00])
         SOCKSAddress.write(bound, to: &buffer)
         return buffer
     }
 
-    static func code(for error: Error) -> UInt8 {
+    /// The reply code for an engine error (0x02 not allowed, 0x05 refused, ...).
+    public static func code(for error: Error) -> UInt8 {
         guard let e = error as? EngineError else { return 0x01 }
         switch e.kind {
         case .connectionRefused: return 0x05
