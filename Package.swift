@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TunnelTests",
-            dependencies: ["Tunnel", "Shared", "Mux"]
+            dependencies: ["Tunnel", "Shared", "Mux", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(
             name: "EndToEndTests",

@@ -8,9 +8,12 @@ import Shared
 /// does. The connection is carried as one Mux stream of an agent session that serves the tunnel.
 public struct EntrypointHandler: StreamHandler {
     public let registry: TunnelRegistry
+    /// A plain TCP entrypoint: every connection goes to this tunnel, bytes untouched.
+    public let fixedTunnel: String?
 
-    public init(registry: TunnelRegistry) {
+    public init(registry: TunnelRegistry, fixedTunnel: String? = nil) {
         self.registry = registry
+        self.fixedTunnel = fixedTunnel.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     enum Route: Sendable {
@@ -19,6 +22,14 @@ public struct EntrypointHandler: StreamHandler {
     }
 
     public func handle(_ io: Handshake, context: HandlerContext) async throws {
+        if let tunnel = fixedTunnel {
+            guard let session = registry.session(for: tunnel) else {
+                throw EngineError(.connectFailed, "TCP entrypoint: tunnel \(tunnel) has no agent")
+            }
+            let header = TunnelMessages.StreamHeader(
+                tunnel: tunnel, client: io.channel.remoteAddress.map { "\($0.hostPort)" }, host: nil, server: io.channel.localAddress.map { "\($0.hostPort)" })
+            return try await Self.forward(io, session: session, header: header, registry: registry, logger: context.logger)
+        }
         let route = try await io.read { buffer -> Route? in
             guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
             guard first == 0x16 else { return .http }

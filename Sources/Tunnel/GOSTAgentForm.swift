@@ -74,7 +74,11 @@ public enum GOSTAgentForm {
             let tunnel = TunnelClientConfiguration.Tunnel(
                 id: id, hostnames: viaSOCKS ? [] : (meta["hostnames"] ?? "").split(separator: ",").map(String.init), target: target,
                 remotePorts: !udp && port != 0 ? [port] : [],
-                remoteUDPPorts: udp && port != 0 ? [port] : [])
+                remoteUDPPorts: udp && port != 0 ? [port] : [],
+                weight: meta["tunnel.weight"].flatMap { Int($0) })
+            if let text = meta["tunnel.weight"], Int(text).map({ (1...255).contains($0) }) != true {
+                throw ConfigError(path: "chains[\(chainName)].hops[0].nodes[0].connector.metadata.tunnel.weight", reason: "takes 1-255, got \"\(text)\"")
+            }
             clients.append(TunnelClientConfiguration(relay: relay, dialer: dialer, token: token, tunnels: [tunnel]))
         }
         config.services = kept

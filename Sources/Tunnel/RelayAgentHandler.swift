@@ -83,6 +83,10 @@ public struct RelayAgentHandler: StreamHandler {
                     logger.info("agent refused: bad token or claim: \(reason)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "unauthorized"), thenClose: true)
                 }
+                if let bad = hello.tunnels.first(where: { !(1...TunnelRegistry.exclusiveWeight).contains($0.weight ?? 1) }) {
+                    logger.info("agent refused: weight \(bad.weight ?? 1) of tunnel \(bad.id) is outside 1-255", metadata: ["agent": "\(peer)"])
+                    return Self.answer(stream, .init(ok: false, error: "weight must be 1-255"), thenClose: true)
+                }
                 // Ports first: a claim that cannot be served is refused whole, with the reason.
                 var opened: [EventLoopFuture<Void>] = []
                 for claim in hello.tunnels {
@@ -103,7 +107,7 @@ public struct RelayAgentHandler: StreamHandler {
                 }
                 return EventLoopFuture.andAllSucceed(opened, on: stream.eventLoop).flatMap {
                     for claim in hello.tunnels {
-                        registry.register(session, tunnel: claim.id, hostnames: claim.hostnames ?? [])
+                        registry.register(session, tunnel: claim.id, hostnames: claim.hostnames ?? [], weight: claim.weight ?? 1)
                     }
                     logger.info("agent registered", metadata: ["agent": "\(peer)", "tunnels": "\(hello.tunnels.map(\.id))"])
                     // Closing the control stream withdraws the agent.

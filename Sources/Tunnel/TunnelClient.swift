@@ -18,8 +18,12 @@ public struct TunnelClientConfiguration: Sendable {
         public var remotePorts: [Int]
         /// UDP ports to open on the relay for this tunnel (rudp); the target gets the datagrams.
         public var remoteUDPPorts: [Int]
+        /// This agent's share of the tunnel's new streams against other agents of the tunnel,
+        /// 1–255; 255 takes them all while it is connected (GOST's exclusive weight).
+        public var weight: Int?
 
-        public init(id: String, hostnames: [String] = [], target: HostPort, proxyProtocol: ProxyProtocol.Version? = nil, remotePorts: [Int] = [], remoteUDPPorts: [Int] = []) {
+        public init(id: String, hostnames: [String] = [], target: HostPort, proxyProtocol: ProxyProtocol.Version? = nil, remotePorts: [Int] = [], remoteUDPPorts: [Int] = [], weight: Int? = nil) {
+            self.weight = weight
             self.id = id
             self.hostnames = hostnames
             self.target = target
@@ -132,7 +136,7 @@ public struct TunnelClient: Service {
             channel.close(promise: nil)
             throw error
         }
-        let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames, ports: $0.remotePorts.isEmpty ? nil : $0.remotePorts, udpPorts: $0.remoteUDPPorts.isEmpty ? nil : $0.remoteUDPPorts) })
+        let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames, ports: $0.remotePorts.isEmpty ? nil : $0.remotePorts, udpPorts: $0.remoteUDPPorts.isEmpty ? nil : $0.remoteUDPPorts, weight: $0.weight) })
         let reply = channel.eventLoop.makePromise(of: TunnelMessages.Reply.self)
         let timer = channel.eventLoop.scheduleTask(in: .seconds(10)) {
             reply.fail(EngineError(.timeout, "relay did not answer the registration"))

@@ -28,12 +28,15 @@ public enum TunnelMessages {
         public var ports: [Int]?
         /// UDP ports the relay should open for this tunnel (rudp).
         public var udpPorts: [Int]?
+        /// This session's share of the tunnel's new streams, 1–255 (255: exclusive); 1 if absent.
+        public var weight: Int?
 
-        public init(id: String, hostnames: [String]? = nil, ports: [Int]? = nil, udpPorts: [Int]? = nil) {
+        public init(id: String, hostnames: [String]? = nil, ports: [Int]? = nil, udpPorts: [Int]? = nil, weight: Int? = nil) {
             self.id = id
             self.hostnames = hostnames
             self.ports = ports
             self.udpPorts = udpPorts
+            self.weight = weight
         }
     }
 

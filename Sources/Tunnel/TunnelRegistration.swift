@@ -21,6 +21,10 @@ extension Registry {
                 guard let colon = rule.lastIndex(of: ":") else { throw ConfigError(path: "handler.metadata.tunnel", reason: "expected host:tunnel-id, got \"\(rule)\"") }
                 tunnels.addRule(String(rule[..<colon]), tunnel: String(rule[rule.index(after: colon)...]))
             }
+            // GOST's `ingress: <name>`: the rules of a top-level `ingresses` entry.
+            for rule in spec.ingress?.rules ?? [] {
+                tunnels.addRule(rule.hostname, tunnel: rule.endpoint)
+            }
             return .stream(RelayAgentHandler(registry: tunnels, policy: TokenPolicy(rights: rights), ports: ports))
         }
         let owners = SOCKS5BindOwners()
@@ -28,7 +32,11 @@ extension Registry {
             .stream(RelaySOCKS5Handler(options: spec.options, auth: spec.auth, registry: tunnels, ports: ports, owners: owners))
         }
         r.handlers["socks"] = r.handlers["socks5"]
-        r.handlers["entrypoint"] = { _ in .stream(EntrypointHandler(registry: tunnels)) }
+        // `entrypoint` routes by Host/SNI; with `metadata.tunnel.id` (or `tunnel`) it is a plain TCP
+        // entrypoint whose every connection goes to that one tunnel.
+        r.handlers["entrypoint"] = { spec in
+            .stream(EntrypointHandler(registry: tunnels, fixedTunnel: spec.options.metadata["tunnel.id"] ?? spec.options.metadata["tunnel"]))
+        }
         r.requiresTLS13.insert("tunnel")
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.
         r.companions["tunnel"] = { service in

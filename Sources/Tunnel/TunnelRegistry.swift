@@ -7,8 +7,21 @@ import NIOCore
 /// which tunnel. Shared by the agent endpoint (which registers) and the public entrypoints (which
 /// look up), hence a lock; it guards only dictionary operations.
 public final class TunnelRegistry: Sendable {
+    /// One session serving a tunnel, with its share of new streams.
+    struct Member {
+        var session: MuxSession
+        /// 1–254: a share of new streams; 255: exclusive (as in GOST: while such a session is
+        /// live, the others get no new streams).
+        var weight: Int
+        /// Smooth weighted round-robin's running score.
+        var current = 0
+    }
+
+    /// The weight that takes a tunnel's new streams for itself.
+    public static let exclusiveWeight = 255
+
     private struct State {
-        var sessions: [String: [MuxSession]] = [:]
+        var sessions: [String: [Member]] = [:]
         var next: [String: Int] = [:]
         var ingress = Ingress()
         /// Rules from the config, kept so agent-claimed ones can be withdrawn without losing them.
@@ -26,9 +39,9 @@ public final class TunnelRegistry: Sendable {
 
     /// Adds `session` as a server of `tunnel`, plus the hostnames it claims. Several sessions may
     /// serve one tunnel; they share its streams. Nothing is replaced.
-    public func register(_ session: MuxSession, tunnel: String, hostnames: [String]) {
+    public func register(_ session: MuxSession, tunnel: String, hostnames: [String], weight: Int = 1) {
         state.withLockedValue { s in
-            s.sessions[tunnel, default: []].append(session)
+            s.sessions[tunnel, default: []].append(Member(session: session, weight: min(max(weight, 1), Self.exclusiveWeight)))
             for h in hostnames { s.ingress.set(h, to: tunnel) }
         }
     }
@@ -47,8 +60,8 @@ public final class TunnelRegistry: Sendable {
     public func unregister(_ session: MuxSession) -> [String] {
         state.withLockedValue { s in
             var emptied: [String] = []
-            for (id, list) in s.sessions where list.contains(where: { $0 === session }) {
-                let remaining = list.filter { $0 !== session }
+            for (id, list) in s.sessions where list.contains(where: { $0.session === session }) {
+                let remaining = list.filter { $0.session !== session }
                 s.sessions[id] = remaining.isEmpty ? nil : remaining
                 if remaining.isEmpty { emptied.append(id) }
             }
@@ -61,20 +74,41 @@ public final class TunnelRegistry: Sendable {
         state.withLockedValue { $0.ingress.lookup(host) }
     }
 
-    /// A live session of `tunnel` (not closed, not going away) with the fewest open streams;
-    /// ties go round-robin, so idle agents share new streams evenly. nil when it has none.
+    /// A live session of `tunnel` (not closed, not going away) for a new stream, nil when none.
+    ///
+    /// With equal weights (the default) the one with the fewest open streams wins, ties
+    /// round-robin, so long streams spread evenly. With different weights new streams are shared
+    /// in proportion to them (smooth weighted round-robin, as nginx does: a 3:1 split is exact
+    /// over every four streams, whatever their length). Weight 255 is exclusive: while such a
+    /// session is live, only those are chosen.
     public func session(for tunnel: String) -> MuxSession? {
         state.withLockedValue { s in
-            guard let list = s.sessions[tunnel] else { return nil }
-            let live = list.filter { !$0.isClosed && !$0.isGoingAway }
+            guard var list = s.sessions[tunnel] else { return nil }
+            var live = list.indices.filter { !list[$0].session.isClosed && !list[$0].session.isGoingAway }
             guard !live.isEmpty else { return nil }
-            let i = s.next[tunnel, default: 0]
-            s.next[tunnel] = i &+ 1
-            let start = i % live.count
-            var best = live[start]
+            if live.contains(where: { list[$0].weight == Self.exclusiveWeight }) {
+                live = live.filter { list[$0].weight == Self.exclusiveWeight }
+            }
+            let weight = list[live[0]].weight
+            if live.contains(where: { list[$0].weight != weight }) {
+                var total = 0
+                var best = live[0]
+                for i in live {
+                    list[i].current += list[i].weight
+                    total += list[i].weight
+                    if list[i].current > list[best].current { best = i }
+                }
+                list[best].current -= total
+                s.sessions[tunnel] = list
+                return list[best].session
+            }
+            let n = s.next[tunnel, default: 0]
+            s.next[tunnel] = n &+ 1
+            let start = n % live.count
+            var best = list[live[start]].session
             var bestCount = best.openStreamCount
             for k in 1..<max(live.count, 1) {
-                let candidate = live[(start + k) % live.count]
+                let candidate = list[live[(start + k) % live.count]].session
                 let count = candidate.openStreamCount
                 if count < bestCount {
                     best = candidate

@@ -50,6 +50,9 @@ struct TunnelAgent: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Send a PROXY protocol header (v1 or v2) to the exposed service with the public client's address.", valueName: "version"))
     var proxyProtocol: String?
 
+    @Option(help: ArgumentHelp("This agent's share of the tunnel's new streams against other agents of the same tunnel (1-255; 255 = exclusive: it takes them all while connected).", valueName: "n"))
+    var weight: Int?
+
     func run() async throws {
         let client = try tunnelConfiguration()
         let code = await EngineMain.run(options, program: "tunnel-agent", extraServices: { config, logger in
@@ -78,7 +81,8 @@ struct TunnelAgent: AsyncParsableCommand {
             guard let v = ProxyProtocol.Version(rawValue: proxyProtocol) else { throw ValidationError("--proxy-protocol takes v1 or v2") }
             proxy = v
         }
-        var config = TunnelClientConfiguration(relay: relayAddress, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target, proxyProtocol: proxy, remotePorts: remotePort, remoteUDPPorts: remoteUdpPort)])
+        if let weight, !(1...255).contains(weight) { throw ValidationError("--weight takes 1-255 (255 = exclusive)") }
+        var config = TunnelClientConfiguration(relay: relayAddress, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target, proxyProtocol: proxy, remotePorts: remotePort, remoteUDPPorts: remoteUdpPort, weight: weight)])
         config.sessions = max(1, sessions)
         return config
     }

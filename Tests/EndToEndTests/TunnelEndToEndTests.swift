@@ -89,6 +89,94 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(t.output.hasPrefix("OK"), t.output)
     }
 
+    /// GOST's YAML relay: a `tunnel` service naming a top-level `ingresses` entry (exact and
+    /// `.domain` rules), plus a plain TCP entrypoint bound to one tunnel.
+    func testIngressesFromYAMLAndAPlainTCPEntrypoint() throws {
+        let web = try httpOrigin("web")
+        let echo = try h.echo("tcp")
+        let webID = "4d21094e-b74c-4916-86c1-d9fa36ea677b"
+        let tcpID = "ac74d9dd-3125-442a-a7c1-f9e49e05faca"
+        let yaml = """
+            services:
+            - name: agents
+              addr: 127.0.0.1:0
+              handler:
+                type: tunnel
+                metadata:
+                  entrypoint: 127.0.0.1:0
+                  ingress: ingress-0
+              listener:
+                type: tls
+            - name: raw
+              addr: 127.0.0.1:0
+              handler:
+                type: entrypoint
+                metadata:
+                  tunnel.id: \(tcpID)
+              listener:
+                type: tcp
+            ingresses:
+            - name: ingress-0
+              rules:
+              - hostname: app.example.com
+                endpoint: \(webID)
+              - hostname: .example.org
+                endpoint: \(webID)
+            """
+        let relay = try h.server(["-C", h.tempFile("relay.yaml", contents: yaml).path])
+        let agentPort = try relay.port(ofService: "agents")
+        let publicPort = try relay.port(ofService: "agents-entrypoint")
+        let rawPort = try relay.port(ofService: "raw")
+        let a = try h.agent(["--relay", "127.0.0.1:\(agentPort)", "--tunnel-id", webID, "--expose", "127.0.0.1:\(web)"])
+        let b = try h.agent(["-L", "rtcp://:0/127.0.0.1:\(echo)", "-F", "tunnel+tls://127.0.0.1:\(agentPort)?tunnel.id=\(tcpID)"])
+        _ = try a.wait(for: "connected to relay")
+        _ = try b.wait(for: "connected to relay")
+        for host in ["app.example.com", "example.org", "www.example.org"] {
+            let r = try h.runPython("http_check.py", ["count", "\(publicPort)", host, "1"])
+            XCTAssertEqual(r.output, "COUNTS web=1\n", host)
+        }
+        let t = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(rawPort)", "\(8 << 20)"])
+        XCTAssertTrue(t.output.hasPrefix("OK"), t.output)
+        // A reference to an ingress that does not exist is refused with its path.
+        let bad = try h.run(h.binDir.appendingPathComponent("tunnel-server").path, ["-C", h.tempFile("bad.yaml", contents: yaml.replacingOccurrences(of: "ingress: ingress-0", with: "ingress: nope")).path])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.output.contains("services[0].handler.metadata.ingress: no ingress named \"nope\""), bad.output)
+    }
+
+    /// Agents of one tunnel with weights 3 and 1 share new streams 3:1; a weight-255 agent takes
+    /// them all while it is connected.
+    func testWeightsShareATunnelInProportionAndExclusively() throws {
+        let heavy = try httpOrigin("heavy")
+        let light = try httpOrigin("light")
+        let solo = try httpOrigin("solo")
+        let relay = try startRelay()
+        let id = "5e6f2a1c-0000-4000-8000-00000000000a"
+        func agent(_ port: Int, _ weight: Int) throws -> Harness.Running {
+            let r = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin, "--tunnel-id", id,
+                "--hostname", "w.example.com", "--expose", "127.0.0.1:\(port)", "--weight", "\(weight)"])
+            _ = try r.wait(for: "connected to relay")
+            return r
+        }
+        _ = try agent(heavy, 3)
+        _ = try agent(light, 1)
+        XCTAssertEqual(try h.runPython("http_check.py", ["count", "\(relay.publicPort)", "w.example.com", "40"]).output, "COUNTS heavy=30 light=10\n")
+        let exclusive = try agent(solo, 255)
+        XCTAssertEqual(try h.runPython("http_check.py", ["count", "\(relay.publicPort)", "w.example.com", "10"]).output, "COUNTS solo=10\n")
+        exclusive.process.terminate()
+        exclusive.process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        var out = ""
+        while Date() < deadline {
+            out = try h.runPython("http_check.py", ["count", "\(relay.publicPort)", "w.example.com", "4"]).output
+            if !out.contains("solo") && !out.contains("status") { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(out, "COUNTS heavy=3 light=1\n")
+        let bad = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin, "--expose", "127.0.0.1:\(solo)", "--weight", "0"])
+        bad.process.waitUntilExit()
+        XCTAssertNotEqual(bad.process.terminationStatus, 0)
+    }
+
     /// The agent endpoint speaks TLS 1.3 only.
     func testAgentEndpointRefusesTLS12() throws {
         let relay = try startRelay()

@@ -6,6 +6,8 @@ keepalive PORT HOST_A NAME_A HOST_B NAME_B
     pipelined; HEAD; POST with Content-Length and chunked bodies (SHA-256 checked by the origin);
     large Content-Length and chunked downloads (SHA-256 checked here); X-Forwarded-For/-Proto;
     an origin that closes after a response; then the next request still works.
+count PORT HOST N
+    N requests, each on its own connection; prints "COUNTS name=k ..." of the origins that answered.
 upgrade PORT HOST SIZE
     an Upgrade request, then SIZE random bytes echoed back raw after 101, with half-close.
 Prints "OK ..." on success, else a reason, exit 1.
@@ -190,7 +192,21 @@ def upgrade(port, host, size):
     print("OK %d %s" % (got, h.hexdigest()), flush=True)
 
 
-if sys.argv[1] == "keepalive":
+def count(port, host, n):
+    seen = {}
+    for _ in range(n):
+        c = Conn(port)
+        c.send(req("GET", host, "/info", "Connection: close\r\n"))
+        code, _, body = c.response()
+        name = json.loads(body)["name"] if code == 200 else "status-%d" % code
+        seen[name] = seen.get(name, 0) + 1
+        c.s.close()
+    print("COUNTS " + " ".join("%s=%d" % kv for kv in sorted(seen.items())), flush=True)
+
+
+if sys.argv[1] == "count":
+    count(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+elif sys.argv[1] == "keepalive":
     keepalive(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6])
 else:
     upgrade(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))

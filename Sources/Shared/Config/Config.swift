@@ -4,14 +4,18 @@ public struct Config: Codable, Sendable, Equatable {
     public var services: [ServiceConfig]?
     public var chains: [ChainConfig]?
     public var log: LogConfig?
+    /// GOST's ingress rule sets (hostname → tunnel ID), named so a relay's `tunnel` handler can
+    /// refer to one with `metadata.ingress`.
+    public var ingresses: [IngressConfig]?
 
-    public init(services: [ServiceConfig]? = nil, chains: [ChainConfig]? = nil, log: LogConfig? = nil) {
+    public init(services: [ServiceConfig]? = nil, chains: [ChainConfig]? = nil, log: LogConfig? = nil, ingresses: [IngressConfig]? = nil) {
         self.services = services
         self.chains = chains
         self.log = log
+        self.ingresses = ingresses
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case services, chains, log }
+    enum CodingKeys: String, CodingKey, CaseIterable { case services, chains, log, ingresses }
 
     public init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -19,6 +23,48 @@ public struct Config: Codable, Sendable, Equatable {
         services = try c.decodeIfPresent([ServiceConfig].self, forKey: .services)
         chains = try c.decodeIfPresent([ChainConfig].self, forKey: .chains)
         log = try c.decodeIfPresent(LogConfig.self, forKey: .log)
+        ingresses = try c.decodeIfPresent([IngressConfig].self, forKey: .ingresses)
+    }
+}
+
+/// A named set of ingress rules, as GOST writes them.
+public struct IngressConfig: Codable, Sendable, Equatable {
+    public var name: String
+    public var rules: [IngressRuleConfig]
+
+    public init(name: String, rules: [IngressRuleConfig]) {
+        self.name = name
+        self.rules = rules
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, rules }
+
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        rules = try c.decodeIfPresent([IngressRuleConfig].self, forKey: .rules) ?? []
+    }
+}
+
+/// One rule: a hostname pattern (`app.example.com`, `*.example.org`, `.example.com`) and the
+/// tunnel ID it leads to (GOST calls it the endpoint).
+public struct IngressRuleConfig: Codable, Sendable, Equatable {
+    public var hostname: String
+    public var endpoint: String
+
+    public init(hostname: String, endpoint: String) {
+        self.hostname = hostname
+        self.endpoint = endpoint
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case hostname, endpoint }
+
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hostname = try c.decode(String.self, forKey: .hostname)
+        endpoint = try c.decode(String.self, forKey: .endpoint)
     }
 }
 

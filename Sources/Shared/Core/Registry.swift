@@ -24,6 +24,8 @@ public struct Registry: Sendable {
     public struct HandlerSpec: Sendable {
         public var options: ComponentOptions
         public var auth: Authenticator
+        /// The rules of the ingress named by `metadata.ingress` (checked to exist), if any.
+        public var ingress: IngressConfig? = nil
     }
 
     /// What a listener factory is given.
