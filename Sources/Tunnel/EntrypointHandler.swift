@@ -23,7 +23,7 @@ public struct EntrypointHandler: StreamHandler {
 
     public func handle(_ io: Handshake, context: HandlerContext) async throws {
         if let tunnel = fixedTunnel {
-            guard let session = registry.session(for: tunnel) else {
+            guard let session = registry.session(for: tunnel, near: io.channel.eventLoop) else {
                 throw EngineError(.connectFailed, "TCP entrypoint: tunnel \(tunnel) has no agent")
             }
             let header = TunnelMessages.StreamHeader(
@@ -48,7 +48,7 @@ public struct EntrypointHandler: StreamHandler {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.notAllowed, "TLS entrypoint: no tunnel for \(peek)")
             }
-            guard let session = registry.session(for: tunnel) else {
+            guard let session = registry.session(for: tunnel, near: io.channel.eventLoop) else {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.connectFailed, "TLS entrypoint: tunnel \(tunnel) has no agent")
             }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 /// Where HTTP/1.x messages begin and end in a byte stream, without decoding them.
@@ -38,84 +43,162 @@ public enum HTTPFraming {
         public var http10 = false
         /// Bytes of the head, final CRLF CRLF included.
         public var length = 0
-        /// The head's bytes without the final CRLF (so headers can be appended).
-        public var lines: [Substring] = []
+        /// The head's bytes, to copy from when it is rewritten.
+        var bytes = ByteBuffer()
+        /// Each line's range in `bytes` (without its CRLF), start line first.
+        var lineRanges: [Range<Int>] = []
+        /// Indices (into `lineRanges`) of the `X-Forwarded-For` / `X-Forwarded-Proto` lines.
+        var forwardedFor: [Int] = []
+        var forwardedProto: [Int] = []
+
+        /// The value of line `index` (after the colon, spaces trimmed), as text.
+        func value(ofLine index: Int) -> String {
+            let r = lineRanges[index]
+            return bytes.withUnsafeReadableBytes { raw in
+                var a = r.lowerBound
+                while a < r.upperBound && raw[a] != UInt8(ascii: ":") { a += 1 }
+                return HTTPFraming.trimmedText(raw, a + 1, r.upperBound)
+            }
+        }
+
+        /// Line `index` as raw bytes (no CRLF).
+        func line(_ index: Int) -> ByteBuffer {
+            let r = lineRanges[index]
+            return bytes.getSlice(at: bytes.readerIndex + r.lowerBound, length: r.count)!
+        }
+    }
+
+    /// The offset just past the CRLF CRLF that ends a head, or nil.
+    static func headEnd(_ raw: UnsafeRawBufferPointer) -> Int? {
+        var i = 0
+        let n = raw.count
+        guard n >= 4, let base = raw.baseAddress else { return nil }
+        while i < n {
+            guard let p = memchr(base + i, 10, n - i) else { return nil }
+            let j = base.distance(to: UnsafeRawPointer(p))
+            if j >= 3 && raw[j - 1] == 13 && raw[j - 2] == 10 && raw[j - 3] == 13 { return j + 1 }
+            i = j + 1
+        }
+        return nil
+    }
+
+    static func trimmedText(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> String {
+        var a = from
+        var b = to
+        while a < b && (raw[a] == 32 || raw[a] == 9) { a += 1 }
+        while b > a && (raw[b - 1] == 32 || raw[b - 1] == 9) { b -= 1 }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: raw[a..<b]), as: UTF8.self)
+    }
+
+    /// Whether `raw[from..<to]` equals `name` (lowercase ASCII), ignoring case.
+    static func nameIs(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ name: StaticString) -> Bool {
+        guard to - from == name.utf8CodeUnitCount else { return false }
+        let p = name.utf8Start
+        for k in 0..<(to - from) {
+            var c = raw[from + k]
+            if c >= 65 && c <= 90 { c += 32 }
+            if c != p[k] { return false }
+        }
+        return true
+    }
+
+    /// Comma-separated tokens of a header value, lowercased.
+    static func tokens(_ value: String) -> [Substring] {
+        value.lowercased().split(separator: ",").map { token in
+            var t = token[...]
+            while t.first == " " || t.first == "\t" { t = t.dropFirst() }
+            while t.last == " " || t.last == "\t" { t = t.dropLast() }
+            return t
+        }
     }
 
     /// Parses the head at the reader index of `buffer` if it is complete; nil while incomplete.
-    /// Nothing is consumed.
+    /// Nothing is consumed. Works on the bytes (no per-line strings), since it runs per request.
     public static func parseHead(_ buffer: ByteBuffer, isRequest: Bool) throws -> Head? {
-        let view = buffer.readableBytesView
-        if isRequest {
-            // A method is a short token followed by a space: anything else is refused at once,
-            // not after waiting for a head that will never come.
-            var n = 0
-            for byte in view {
-                if byte == UInt8(ascii: " ") && n > 0 { break }
-                guard n < 24, byte > 32, byte < 127, !"()<>@,;:\\\"/[]?={}".utf8.contains(byte) else {
-                    throw Error.malformed("not an HTTP request")
+        try buffer.withUnsafeReadableBytes { raw -> Head? in
+            if isRequest {
+                // A method is a short token followed by a space: anything else is refused at once,
+                // not after waiting for a head that will never come.
+                var n = 0
+                while n < raw.count {
+                    let byte = raw[n]
+                    if byte == 32 && n > 0 { break }
+                    guard n < 24, byte > 32, byte < 127, !"()<>@,;:\\\"/[]?={}".utf8.contains(byte) else {
+                        throw Error.malformed("not an HTTP request")
+                    }
+                    n += 1
                 }
-                n += 1
             }
-        }
-        guard let end = view.firstRange(of: [13, 10, 13, 10]) else {
-            if view.count > maxHead { throw Error(kind: .headTooLarge, reason: "head larger than \(maxHead) bytes") }
-            return nil
-        }
-        let length = end.upperBound - view.startIndex
-        guard length <= maxHead else { throw Error(kind: .headTooLarge, reason: "head larger than \(maxHead) bytes") }
-        let text = String(decoding: view[view.startIndex..<end.lowerBound], as: UTF8.self)
-        var head = Head()
-        head.length = length
-        head.lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
-        guard let first = head.lines.first, !first.isEmpty else { throw Error.malformed("empty start line") }
-        let parts = first.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
-        if isRequest {
-            guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else { throw Error.malformed("bad request line") }
-            head.method = String(parts[0])
-            head.http10 = parts[2] == "HTTP/1.0"
-            if head.method == "CONNECT" { head.upgrade = true }
-        } else {
-            guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]), (100...999).contains(status) else {
-                throw Error.malformed("bad status line")
+            guard let length = headEnd(raw) else {
+                if raw.count > maxHead { throw Error(kind: .headTooLarge, reason: "head larger than \(maxHead) bytes") }
+                return nil
             }
-            head.status = status
-            head.http10 = parts[0] == "HTTP/1.0"
-        }
-        var hasUpgradeHeader = false
-        var connectionUpgrade = false
-        for line in head.lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { throw Error.malformed("header line without a colon") }
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            switch name {
-            case "host":
-                head.host = value
-            case "content-length":
-                guard let n = Int(value), n >= 0 else { throw Error.malformed("bad Content-Length \"\(value)\"") }
-                if let old = head.contentLength, old != n { throw Error.malformed("conflicting Content-Length") }
-                head.contentLength = n
-            case "transfer-encoding":
-                let codings = value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                head.chunked = codings.last == "chunked"
-                if !head.chunked && isRequest { throw Error.malformed("request Transfer-Encoding without chunked last") }
-            case "connection":
-                for token in value.lowercased().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-                    if token == "close" { head.connectionClose = true }
-                    if token == "upgrade" { connectionUpgrade = true }
+            guard length <= maxHead else { throw Error(kind: .headTooLarge, reason: "head larger than \(maxHead) bytes") }
+            var head = Head()
+            head.length = length
+            head.bytes = buffer.getSlice(at: buffer.readerIndex, length: length)!
+            // Lines, without their CRLF; the last (empty) one ends the head.
+            var start = 0
+            while start < length - 2 {
+                let p = memchr(raw.baseAddress! + start, 10, length - start)!
+                let lf = raw.baseAddress!.distance(to: UnsafeRawPointer(p))
+                let end = lf > start && raw[lf - 1] == 13 ? lf - 1 : lf
+                head.lineRanges.append(start..<end)
+                start = lf + 1
+            }
+            guard let first = head.lineRanges.first, !first.isEmpty else { throw Error.malformed("empty start line") }
+            let startLine = String(decoding: UnsafeRawBufferPointer(rebasing: raw[first]), as: UTF8.self)
+            let parts = startLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+            if isRequest {
+                guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else { throw Error.malformed("bad request line") }
+                head.method = String(parts[0])
+                head.http10 = parts[2] == "HTTP/1.0"
+                if head.method == "CONNECT" { head.upgrade = true }
+            } else {
+                guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]), (100...999).contains(status) else {
+                    throw Error.malformed("bad status line")
                 }
-            case "upgrade":
-                hasUpgradeHeader = true
-            default:
-                break
+                head.status = status
+                head.http10 = parts[0] == "HTTP/1.0"
             }
+            var hasUpgradeHeader = false
+            var connectionUpgrade = false
+            var keepAlive = false
+            for index in head.lineRanges.indices.dropFirst() {
+                let r = head.lineRanges[index]
+                var colon = r.lowerBound
+                while colon < r.upperBound && raw[colon] != UInt8(ascii: ":") { colon += 1 }
+                guard colon < r.upperBound else { throw Error.malformed("header line without a colon") }
+                let a = r.lowerBound
+                if nameIs(raw, a, colon, "host") {
+                    head.host = trimmedText(raw, colon + 1, r.upperBound)
+                } else if nameIs(raw, a, colon, "content-length") {
+                    let value = trimmedText(raw, colon + 1, r.upperBound)
+                    guard let n = Int(value), n >= 0 else { throw Error.malformed("bad Content-Length \"\(value)\"") }
+                    if let old = head.contentLength, old != n { throw Error.malformed("conflicting Content-Length") }
+                    head.contentLength = n
+                } else if nameIs(raw, a, colon, "transfer-encoding") {
+                    head.chunked = tokens(trimmedText(raw, colon + 1, r.upperBound)).last == "chunked"
+                    if !head.chunked && isRequest { throw Error.malformed("request Transfer-Encoding without chunked last") }
+                } else if nameIs(raw, a, colon, "connection") {
+                    for token in tokens(trimmedText(raw, colon + 1, r.upperBound)) {
+                        if token == "close" { head.connectionClose = true }
+                        if token == "upgrade" { connectionUpgrade = true }
+                        if token == "keep-alive" { keepAlive = true }
+                    }
+                } else if nameIs(raw, a, colon, "upgrade") {
+                    hasUpgradeHeader = true
+                } else if nameIs(raw, a, colon, "x-forwarded-for") {
+                    head.forwardedFor.append(index)
+                } else if nameIs(raw, a, colon, "x-forwarded-proto") {
+                    head.forwardedProto.append(index)
+                }
+            }
+            if head.chunked { head.contentLength = nil }
+            if hasUpgradeHeader && connectionUpgrade { head.upgrade = true }
+            if head.http10 && !keepAlive { head.connectionClose = true }
+            return head
         }
-        if head.chunked { head.contentLength = nil }
-        if hasUpgradeHeader && connectionUpgrade { head.upgrade = true }
-        if head.http10 && !head.lines.contains(where: { $0.lowercased().hasPrefix("connection:") && $0.lowercased().contains("keep-alive") }) {
-            head.connectionClose = true
-        }
-        return head
     }
 
     /// How a body is delimited, and how far through it a stream is.

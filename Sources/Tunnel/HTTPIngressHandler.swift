@@ -217,7 +217,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let host = head.host, let tunnel = registry.tunnel(forHost: host) else {
             return reject(404, "Not Found", "no tunnel serves host \(head.host ?? "(none)")")
         }
-        guard let session = registry.session(for: tunnel) else {
+        guard let session = registry.session(for: tunnel, near: context.eventLoop) else {
             logger.debug("http entrypoint: tunnel offline", metadata: ["tunnel": "\(tunnel)", "host": "\(host)"])
             return reject(503, "Service Unavailable", "the tunnel for \(host) is offline", extra: "Retry-After: 5\r\n")
         }
@@ -403,20 +403,18 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// client's address, `X-Forwarded-Proto` set by the relay (a client's own is dropped).
     static func forwardedHead(_ head: HTTPFraming.Head, clientIP: String?, proto: String = "http", allocator: ByteBufferAllocator) -> ByteBuffer {
         var out = allocator.buffer(capacity: head.length + 80)
-        var chain: [Substring] = []
-        for (i, line) in head.lines.enumerated() {
-            if i > 0, line.count >= 16 {
-                let name = line.prefix(while: { $0 != ":" }).lowercased()
-                if name == "x-forwarded-for" {
-                    chain.append(line[line.index(after: line.firstIndex(of: ":")!)...].drop(while: { $0 == " " || $0 == "\t" }))
-                    continue
-                }
-                if name == "x-forwarded-proto" { continue }
+        var chain: [String] = []
+        for index in head.lineRanges.indices {
+            if head.forwardedFor.contains(index) {
+                chain.append(head.value(ofLine: index))
+                continue
             }
-            out.writeSubstring(line)
+            if head.forwardedProto.contains(index) { continue }
+            var line = head.line(index)
+            out.writeBuffer(&line)
             out.writeStaticString("\r\n")
         }
-        if let clientIP { chain.append(Substring(clientIP)) }
+        if let clientIP { chain.append(clientIP) }
         if !chain.isEmpty {
             out.writeStaticString("X-Forwarded-For: ")
             out.writeString(chain.joined(separator: ", "))

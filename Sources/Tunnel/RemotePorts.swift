@@ -155,7 +155,7 @@ public final class RemotePorts: Sendable {
     }
 
     static func accept(_ io: Handshake, tunnel: String, port: Int, registry: TunnelRegistry, logger: Logger) async {
-        guard let session = registry.session(for: tunnel) else {
+        guard let session = registry.session(for: tunnel, near: io.channel.eventLoop) else {
             io.close()
             return
         }

@@ -81,7 +81,11 @@ public final class TunnelRegistry: Sendable {
     /// in proportion to them (smooth weighted round-robin, as nginx does: a 3:1 split is exact
     /// over every four streams, whatever their length). Weight 255 is exclusive: while such a
     /// session is live, only those are chosen.
-    public func session(for tunnel: String) -> MuxSession? {
+    ///
+    /// `near` is the event loop of the public connection: with equal weights a session on that
+    /// loop is preferred, so the connection and its stream exchange bytes without hopping between
+    /// threads (an agent with `--sessions` ≥ the relay's loop count gets one on every loop).
+    public func session(for tunnel: String, near loop: EventLoop? = nil) -> MuxSession? {
         state.withLockedValue { s in
             guard var list = s.sessions[tunnel] else { return nil }
             var live = list.indices.filter { !list[$0].session.isClosed && !list[$0].session.isGoingAway }
@@ -101,6 +105,10 @@ public final class TunnelRegistry: Sendable {
                 list[best].current -= total
                 s.sessions[tunnel] = list
                 return list[best].session
+            }
+            if let loop {
+                let local = live.filter { list[$0].session.eventLoop === loop }
+                if !local.isEmpty { live = local }
             }
             let n = s.next[tunnel, default: 0]
             s.next[tunnel] = n &+ 1

@@ -9,8 +9,8 @@ import XCTest
 final class TunnelRegistryTests: XCTestCase {
     let loop = EmbeddedEventLoop()
 
-    func session() throws -> MuxSession {
-        let channel = EmbeddedChannel(loop: loop)
+    func session(on loop: EmbeddedEventLoop? = nil) throws -> MuxSession {
+        let channel = EmbeddedChannel(loop: loop ?? self.loop)
         try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
         return try channel.pipeline.syncOperations.addMuxSession(
             role: .responder, configuration: .tunnel, logger: Logger(label: "test"),
@@ -68,5 +68,21 @@ final class TunnelRegistryTests: XCTestCase {
         loop.run()
         XCTAssertEqual(picks(registry, 10)[ObjectIdentifier(b)], 10)
         XCTAssertNil(TunnelRegistry().session(for: "t"))
+    }
+
+    /// With equal weights a session on the public connection's loop is preferred (no thread hop);
+    /// without one there, any session serves.
+    func testSessionOnTheCallersLoopIsPreferred() throws {
+        let other = EmbeddedEventLoop()
+        let registry = TunnelRegistry()
+        let here = try session(), there = try session(on: other)
+        registry.register(here, tunnel: "t", hostnames: [])
+        registry.register(there, tunnel: "t", hostnames: [])
+        for _ in 0..<10 {
+            XCTAssertTrue(registry.session(for: "t", near: loop) === here)
+            XCTAssertTrue(registry.session(for: "t", near: other) === there)
+        }
+        registry.unregister(there)
+        XCTAssertTrue(registry.session(for: "t", near: other) === here)
     }
 }
