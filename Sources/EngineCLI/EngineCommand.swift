@@ -141,7 +141,9 @@ public enum EngineMain {
         }
         if let banner { FileHandle.standardError.write(Data(banner.utf8)) }
         let engine = Engine(services: services)
-        let group = ServiceGroup(services: (services.isEmpty ? [] : [engine]) + extra, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Graceful shutdown goes in reverse order: the engine (its listeners close, nothing new is
+        // accepted) before the extra services, so the relay's drain sees no new agent session.
+        let group = ServiceGroup(services: extra + (services.isEmpty ? [] : [engine]), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
             return 0

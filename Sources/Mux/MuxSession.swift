@@ -15,6 +15,11 @@ public final class MuxSession: Sendable {
     private let handler: NIOLoopBound<MuxSessionHandler>
     private let stats: MuxLockedValue<MuxSessionStats>
 
+    /// Succeeds when the session sends or receives its first GOAWAY (with who sent it, the code
+    /// and the reason); fails with `MuxError.sessionClosed` when the session ends without one.
+    /// Completes before `closeFuture`, while open streams may still be draining.
+    public let goAwayFuture: EventLoopFuture<MuxGoAway>
+
     /// What a peer-opened stream runs before it becomes active: add handlers; fail to refuse the
     /// stream (the peer sees RESET with STREAM_REJECTED). Gets the stream and its OPEN metadata.
     public typealias InboundStreamInitializer = @Sendable (Channel, ByteBuffer) -> EventLoopFuture<Void>
@@ -26,6 +31,7 @@ public final class MuxSession: Sendable {
         self.role = role
         self.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         self.stats = stats
+        self.goAwayFuture = handler.goAwayPromise.futureResult
     }
 
     /// The transport's event loop; every stream channel uses it too.
@@ -140,10 +146,16 @@ extension ChannelPipeline.SynchronousOperations {
             configuration: configuration,
             logger: logger,
             stats: stats,
+            goAwayPromise: self.eventLoop.makePromise(of: MuxGoAway.self),
             inboundStreamInitializer: inboundStreamInitializer,
             datagramHandler: datagramHandler
         )
-        try self.addHandler(handler)
+        do {
+            try self.addHandler(handler)
+        } catch {
+            handler.goAwayPromise.fail(error)
+            throw error
+        }
         let channel = try self.context(handler: handler).channel
         return MuxSession(channel: channel, role: role, handler: handler, stats: stats)
     }

@@ -25,6 +25,8 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let inboundStreamInitializer: InboundStreamInitializer
     private let datagramHandler: DatagramHandler?
     let stats: MuxLockedValue<MuxSessionStats>
+    /// Completed by the first GOAWAY sent or received, failed if the session ends without one.
+    let goAwayPromise: EventLoopPromise<MuxGoAway>
 
     private(set) var context: ChannelHandlerContext?
     private var state = State.idle
@@ -68,6 +70,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         configuration: MuxConfiguration,
         logger: Logger,
         stats: MuxLockedValue<MuxSessionStats>,
+        goAwayPromise: EventLoopPromise<MuxGoAway>,
         inboundStreamInitializer: @escaping InboundStreamInitializer,
         datagramHandler: DatagramHandler?
     ) {
@@ -76,6 +79,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.logger = logger
         self.logger[metadataKey: "mux.role"] = "\(role)"
         self.stats = stats
+        self.goAwayPromise = goAwayPromise
         self.inboundStreamInitializer = inboundStreamInitializer
         self.datagramHandler = datagramHandler
         self.nextLocalStreamID = role == .initiator ? 1 : 2
@@ -154,6 +158,8 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.streams = [:]
         self.waitingForTransport.removeAll()
         self.stats.withLockedValue { $0.openStreams = 0; $0.isClosed = true }
+        // No-op when a GOAWAY already completed it.
+        self.goAwayPromise.fail(MuxError.sessionClosed)
         if wasStarted {
             self.logger.debug("mux session ended", metadata: ["streams.dropped": "\(streams.count)"])
         }
@@ -165,8 +171,10 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard self.state == .active || self.state == .closing, !self.failed, let context = self.context else { return }
         self.failed = true
         self.logger.warning("mux session closed on error", metadata: ["mux.error": "\(error)"])
+        self.stats.withLockedValue { $0.isGoingAway = true }
         self.writeControl(.goAway(lastStreamID: self.highestPeerStreamID, code: error.code, reason: Self.reasonBuffer(error.reason, allocator: context.channel.allocator)))
         context.flush()
+        self.goAwayPromise.succeed(MuxGoAway(origin: .local, code: error.code, reason: error.reason))
         self.state = .closing
         context.close(promise: nil)
     }
@@ -342,6 +350,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         for stream in refused {
             stream.sessionClosed(error: MuxError(code: .refusedStream, reason: "not processed by peer before go-away", isRemote: true))
         }
+        self.goAwayPromise.succeed(MuxGoAway(origin: .peer, code: code, reason: text))
         self.closeIfDrained()
     }
 
@@ -588,6 +597,9 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.logger.info("mux going away", metadata: ["mux.openStreams": "\(self.streams.count)", "reason": "\(reason)"])
         self.writeControl(.goAway(lastStreamID: self.highestPeerStreamID, code: code, reason: Self.reasonBuffer(reason, allocator: context.channel.allocator)))
         self.needsFlush()
+        // After the frame is written: a callback may close the last stream, which closes the
+        // transport (flushing what was written) at once.
+        self.goAwayPromise.succeed(MuxGoAway(origin: .local, code: code, reason: reason))
         if code != .noError {
             // An error go-away does not drain: close right after the frame.
             self.state = .closing

@@ -51,7 +51,14 @@ public enum GOSTAgentForm {
                 if let pin = meta["pin"] { tls.pinSHA256 = pin }
                 if meta["secure"] == "true" { tls.secure = true }
                 if let ca = meta["caFile"] { tls.caFile = ca }
-                dialer = try TLSDialer(options: tls)
+                // A client certificate for a relay that requires one (its listener's caFile).
+                if let cert = meta["certFile"] { tls.certFile = cert }
+                if let key = meta["keyFile"] { tls.keyFile = key }
+                do {
+                    dialer = try TLSDialer(options: tls)
+                } catch {
+                    throw ConfigError(path: "chains[\(chainName)].hops[0].nodes[0].dialer.tls", reason: "\(error)")
+                }
             } else {
                 dialer = TCPDialer()
             }

@@ -14,14 +14,17 @@ public struct RelayAgentHandler: StreamHandler {
     public let limiter: FailureLimiter
     public let muxConfiguration: MuxConfiguration
     public let ports: RemotePorts?
+    /// A session whose agent has not registered by then is closed (and counts as a failure).
+    public let registrationTimeout: TimeAmount
 
     /// With no tokens configured the relay accepts any agent, as GOST does.
-    public init(registry: TunnelRegistry, policy: TokenPolicy, limiter: FailureLimiter = FailureLimiter(), ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = .tunnel) {
+    public init(registry: TunnelRegistry, policy: TokenPolicy, limiter: FailureLimiter = FailureLimiter(), ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = .tunnel, registrationTimeout: TimeAmount = .seconds(10)) {
         self.registry = registry
         self.policy = policy
         self.limiter = limiter
         self.ports = ports
         self.muxConfiguration = muxConfiguration
+        self.registrationTimeout = registrationTimeout
     }
 
     public func handle(_ io: Handshake, context: HandlerContext) async throws {
@@ -38,7 +41,8 @@ public struct RelayAgentHandler: StreamHandler {
             throw EngineError(.notAllowed, "too many failed registrations from \(source)")
         }
         _ = try await Self.startSession(
-            io, peer: peer, registry: registry, ports: ports, muxConfiguration: muxConfiguration, logger: logger,
+            io, peer: peer, registry: registry, ports: ports, muxConfiguration: muxConfiguration,
+            registrationTimeout: registrationTimeout, logger: logger,
             refusal: { hello in policy.refusal(for: hello) },
             onFailure: { limiter.recordFailure(source) })
     }
@@ -46,14 +50,19 @@ public struct RelayAgentHandler: StreamHandler {
     /// Turns a connection whose transport is ready (TLS terminated, or a SOCKS5 private command
     /// answered) into the relay's side of an agent session: a Mux responder whose first stream is
     /// the agent's control stream. `refusal` decides a hello (nil = accepted; else the reason, for
-    /// the log only); `onFailure` counts a malformed or refused hello. The session's end withdraws
-    /// its tunnels and closes their ports.
+    /// the log only); `onFailure` counts a malformed or refused hello, and a session that has not
+    /// registered within `registrationTimeout` (it is closed then: a connection that never says
+    /// hello must not hold a session). The session's end withdraws its tunnels and closes their
+    /// ports. Once the session goes away (SIGHUP, shutdown) the relay closes the control stream, so
+    /// the session ends when its last data stream does.
     static func startSession(
         _ io: Handshake, peer: String, registry: TunnelRegistry, ports: RemotePorts?, muxConfiguration: MuxConfiguration,
-        logger: Logger, refusal: @escaping @Sendable (TunnelMessages.Hello) -> String?, onFailure: @escaping @Sendable () -> Void
+        registrationTimeout: TimeAmount = .seconds(10), logger: Logger, refusal: @escaping @Sendable (TunnelMessages.Hello) -> String?, onFailure: @escaping @Sendable () -> Void
     ) async throws -> MuxSession {
         let channel = io.channel
         let sessionBox = ControlSlot()
+        // Armed on the loop below; cancelled by a successful registration.
+        let deadline = NIOLockedValueBox<Scheduled<Void>?>(nil)
         let configuration = muxConfiguration
         let reader = io.readerForLoop
         let session = try await channel.eventLoop.submit {
@@ -109,9 +118,13 @@ public struct RelayAgentHandler: StreamHandler {
                     for claim in hello.tunnels {
                         registry.register(session, tunnel: claim.id, hostnames: claim.hostnames ?? [], weight: claim.weight ?? 1)
                     }
+                    deadline.withLockedValue { $0?.cancel() }
                     logger.info("agent registered", metadata: ["agent": "\(peer)", "tunnels": "\(hello.tunnels.map(\.id))"])
                     // Closing the control stream withdraws the agent.
                     stream.closeFuture.whenComplete { _ in session.goAway(reason: "control stream closed") }
+                    // A session going away keeps only its data streams: without the control
+                    // stream it closes when the last of them finishes.
+                    session.goAwayFuture.whenSuccess { _ in stream.close(promise: nil) }
                     return Self.answer(stream, .init(ok: true), thenClose: false)
                 }.flatMapError { error in
                     logger.info("agent refused: \(error)", metadata: ["agent": "\(peer)"])
@@ -120,11 +133,21 @@ public struct RelayAgentHandler: StreamHandler {
             },
             datagramHandler: { flowID, payload in ports?.flows.fromAgent(flowID: flowID, payload: payload) })
           sessionBox.value = session
+          let timeout = registrationTimeout
+          deadline.withLockedValue {
+              $0 = channel.eventLoop.scheduleTask(in: timeout) {
+                  onFailure()
+                  logger.info("agent session closed: no registration within \(timeout.nanoseconds / 1_000_000) ms", metadata: ["agent": "\(peer)"])
+                  _ = session.close()
+              }
+          }
           // The agent's first bytes (the Mux preface) wait in the handshake reader: hand them over.
           _ = channel.pipeline.syncOperations.removeHandler(reader.value)
           return session
         }.get()
+        registry.agents.add(session)
         session.closeFuture.whenComplete { _ in
+            deadline.withLockedValue { $0?.cancel() }
             for tunnel in registry.unregister(session) { ports?.release(tunnel: tunnel) }
             logger.info("agent session ended", metadata: ["agent": "\(peer)"])
         }

@@ -1,7 +1,9 @@
 import Logging
 import Mux
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Shared
 
@@ -75,22 +77,41 @@ public struct TunnelClient: Service {
     }
 
     /// One session slot: connect, serve until the session ends, back off, again, until cancelled.
+    /// When the relay goes away on the session (it drains: SIGHUP, restart), the slot opens a new
+    /// session at once, so it stays usable, while the old one keeps carrying its open streams
+    /// until they finish.
     func keepSession(_ index: Int) async {
         var backoff = TimeAmount.milliseconds(250)
+        let draining = LiveSessions()
+        defer { draining.closeAll() }
         while !Task.isCancelled {
             let loop = group.next()
             do {
                 let session = try await connect(on: loop)
+                let connectedAt = ContinuousClock.now
                 logger.info("connected to relay", metadata: ["relay": "\(configuration.relay)", "session": "\(index)"])
                 backoff = .milliseconds(250)
-                try await withTaskCancellationHandler {
-                    try await session.closeFuture.get()
+                // nil: the session ended without a go-away.
+                let goAway: MuxGoAway? = await withTaskCancellationHandler {
+                    try? await session.goAwayFuture.get()
                 } onCancel: {
                     session.goAway(reason: "agent stopping")
                     _ = session.close()
                 }
                 if Task.isCancelled { return }
-                logger.warning("relay session ended", metadata: ["relay": "\(configuration.relay)", "session": "\(index)"])
+                if let goAway, goAway.origin == .peer, goAway.code == .noError {
+                    draining.add(session)
+                    logger.info("relay is going away on this session: opening a new session in its place; the old one finishes its streams", metadata: [
+                        "relay": "\(configuration.relay)", "session": "\(index)", "reason": "\(goAway.reason)", "streams": "\(session.openStreamCount)",
+                    ])
+                    // At once, unless the relay turns sessions away as soon as they attach: then
+                    // the backoff keeps the agent from spinning.
+                    if ContinuousClock.now - connectedAt >= .seconds(1) { continue }
+                } else {
+                    try? await session.closeFuture.get()
+                    if Task.isCancelled { return }
+                    logger.warning("relay session ended", metadata: ["relay": "\(configuration.relay)", "session": "\(index)"])
+                }
             } catch {
                 if Task.isCancelled { return }
                 logger.warning("cannot attach to relay", metadata: ["relay": "\(configuration.relay)", "error": "\(error)", "retry_ms": "\(backoff.nanoseconds / 1_000_000)"])
@@ -113,6 +134,7 @@ public struct TunnelClient: Service {
         let udpTargets = Dictionary(
             configuration.tunnels.flatMap { t in t.remoteUDPPorts.map { ($0, t.target) } }, uniquingKeysWith: { a, _ in a })
         let session: MuxSession
+        let transportError = TransportErrorRecorder()
         do {
             session = try await channel.eventLoop.submit {
                 // The relay going away (FIN) ends the session, so the agent reconnects at once.
@@ -127,13 +149,17 @@ public struct TunnelClient: Service {
                         udp.value.receive(flowID: flowID, payload: payload, on: udp.eventLoop)
                     })
                 udp.value.session = session
+                try channel.pipeline.syncOperations.addHandler(transportError)
                 channel.closeFuture.whenComplete { _ in udp.eventLoop.execute { udp.value.closeAll() } }
                 // Whatever the relay sent first waits in the reader; the session takes it from here.
                 _ = channel.pipeline.syncOperations.removeHandler(reader.value)
                 return session
             }.get()
         } catch {
+            // The relay may have refused us (TLS alert) before the session was set up.
+            let early = try? await channel.eventLoop.submit { reader.value.terminalError }.get()
             channel.close(promise: nil)
+            if let early, Self.isTLSError(early) { throw Self.tlsRefusal(early) }
             throw error
         }
         let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames, ports: $0.remotePorts.isEmpty ? nil : $0.remotePorts, udpPorts: $0.remoteUDPPorts.isEmpty ? nil : $0.remoteUDPPorts, weight: $0.weight) })
@@ -156,9 +182,20 @@ public struct TunnelClient: Service {
             timer.cancel()
             reply.fail(error)
             _ = session.close()
+            // With TLS 1.3 a relay that refuses our client certificate (none, or not from its
+            // CA) says so after our side of the handshake finished: report that, not its effect.
+            if let tls = transportError.error { throw Self.tlsRefusal(tls) }
             throw error
         }
         return session
+    }
+
+    static func isTLSError(_ error: any Error) -> Bool {
+        error is NIOSSLError || error is BoringSSLError
+    }
+
+    static func tlsRefusal(_ error: any Error) -> EngineError {
+        EngineError(.connectFailed, "the relay refused the TLS connection: \(error) (a relay that requires client certificates refuses a missing one or one from another CA: check --cert/--key)")
     }
 
     /// A stream from the relay: join it to its tunnel's local target, or refuse it.
@@ -231,5 +268,21 @@ final class ReplyLineReader: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         promise.fail(EngineError(.closed, "relay closed the control stream"))
         context.fireChannelInactive()
+    }
+}
+
+/// Remembers the first TLS error the transport reported (an alert from the relay), so that a
+/// failed registration can name its real cause. Lock-protected: read from the connecting task.
+final class TransportErrorRecorder: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+    private let box = NIOLockedValueBox<(any Error)?>(nil)
+
+    var error: (any Error)? { box.withLockedValue { $0 } }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if TunnelClient.isTLSError(error) {
+            box.withLockedValue { if $0 == nil { $0 = error } }
+        }
+        context.fireErrorCaught(error)
     }
 }

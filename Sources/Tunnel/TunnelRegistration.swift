@@ -1,3 +1,4 @@
+import NIOCore
 import Shared
 
 extension Registry {
@@ -7,8 +8,9 @@ extension Registry {
     ///
     /// `tunnel` accepts the tokens of `policy` (with their rights), plus `metadata.tokens`
     /// (comma-separated) and `auth.password` with full rights; with none, any agent is accepted
-    /// (GOST's default).
-    public func withTunnel(_ tunnels: TunnelRegistry, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy()) -> Registry {
+    /// (GOST's default). A session that has not registered within `registrationTimeout`
+    /// (`metadata.registrationTimeout` per service, e.g. `5s`) is closed.
+    public func withTunnel(_ tunnels: TunnelRegistry, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = .seconds(10)) -> Registry {
         var r = self
         r.handlers["tunnel"] = { spec in
             var rights = policy.rights
@@ -25,7 +27,14 @@ extension Registry {
             for rule in spec.ingress?.rules ?? [] {
                 tunnels.addRule(rule.hostname, tunnel: rule.endpoint)
             }
-            return .stream(RelayAgentHandler(registry: tunnels, policy: TokenPolicy(rights: rights), ports: ports))
+            var timeout = registrationTimeout
+            if spec.options.metadata["registrationTimeout"] != nil {
+                guard let d = spec.options.metadata.duration("registrationTimeout"), d > .zero else {
+                    throw ConfigError(path: "handler.metadata.registrationTimeout", reason: "expected a duration such as 10s, got \"\(spec.options.metadata["registrationTimeout"] ?? "")\"")
+                }
+                timeout = .nanoseconds(Int64(d / .nanoseconds(1)))
+            }
+            return .stream(RelayAgentHandler(registry: tunnels, policy: TokenPolicy(rights: rights), ports: ports, registrationTimeout: timeout))
         }
         let owners = SOCKS5BindOwners()
         r.handlers["socks5"] = { spec in

@@ -29,6 +29,8 @@ public final class TunnelRegistry: Sendable {
     }
 
     private let state: NIOLockedValueBox<State>
+    /// Every agent session, registered or not (to drain them all on SIGHUP or at shutdown).
+    public let agents = LiveSessions()
 
     public init(rules: [(String, String)] = []) {
         var s = State()

@@ -29,6 +29,12 @@ struct TunnelAgent: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Verify the relay with this CA file instead of a pin.", valueName: "file"))
     var ca: String?
 
+    @Option(help: ArgumentHelp("A client certificate (PEM) to present to the relay, for a relay started with --client-ca (needs --key).", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("The private key (PEM) of --cert.", valueName: "file"))
+    var key: String?
+
     @Option(help: ArgumentHelp("The local service to expose.", valueName: "host:port"))
     var expose: String?
 
@@ -73,8 +79,14 @@ struct TunnelAgent: AsyncParsableCommand {
         if pin == nil && ca == nil {
             FileHandle.standardError.write(Data("tunnel-agent: warning: the relay is not verified (give --pin or --ca)\n".utf8))
         }
-        let tls = TLSOptions(caFile: ca, serverName: nil, secure: ca != nil, pinSHA256: pin)
-        let dialer = try TLSDialer(options: tls)
+        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
+        let tls = TLSOptions(certFile: cert, keyFile: key, caFile: ca, serverName: nil, secure: ca != nil, pinSHA256: pin)
+        let dialer: TLSDialer
+        do {
+            dialer = try TLSDialer(options: tls)
+        } catch {
+            throw ValidationError("cannot set up TLS to the relay: \(error)")
+        }
         let id = tunnelId ?? Self.derivedID(hostname.isEmpty ? [expose] + remotePort.map { "port:\($0)" } + remoteUdpPort.map { "udp:\($0)" } : hostname)
         var proxy: ProxyProtocol.Version?
         if let proxyProtocol {

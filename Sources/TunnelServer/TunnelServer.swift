@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngineCLI
 import Foundation
+import NIOCore
 import Shared
 import Tunnel
 
@@ -32,7 +33,25 @@ struct TunnelServer: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The name or address agents use to reach this relay (printed in the attach command).", valueName: "host"))
     var advertise: String = "127.0.0.1"
 
+    @Option(help: ArgumentHelp("On SIGTERM/SIGINT (and SIGHUP, without exiting) agent sessions get GOAWAY and their open streams this long to finish; agents open new sessions at once.", valueName: "duration"))
+    var drainTimeout: String = "30s"
+
+    @Option(help: ArgumentHelp("An agent session that has not registered (sent its hello) by then is closed and counted as a failure.", valueName: "duration"))
+    var registrationTimeout: String = "10s"
+
+    @Option(help: ArgumentHelp("Require agents to present a TLS client certificate signed by this CA (mTLS; tokens still apply when configured).", valueName: "file"))
+    var clientCa: String?
+
     func run() async throws {
+        guard let drain = GoDuration.parse(drainTimeout), drain >= .zero else {
+            throw ValidationError("--drain-timeout takes a duration, e.g. 30s")
+        }
+        guard let registration = GoDuration.parse(registrationTimeout), registration > .zero else {
+            throw ValidationError("--registration-timeout takes a duration, e.g. 10s")
+        }
+        if let clientCa, !FileManager.default.isReadableFile(atPath: clientCa) {
+            throw ValidationError("--client-ca: cannot read \(clientCa)")
+        }
         let tunnels = TunnelRegistry()
         let range = ports.split(separator: "-").compactMap { Int($0) }
         guard range.count == 2, range[0] >= 1, range[0] <= range[1], range[1] <= 65535 else {
@@ -50,18 +69,42 @@ struct TunnelServer: AsyncParsableCommand {
         let agentAddr = self.agentAddr
         let publicAddr = self.publicAddr
         let advertise = self.advertise
-        let code = await EngineMain.run(options, program: "tunnel-server", registry: Registry.standard.withTunnel(tunnels, ports: remotePorts, policy: policy)) {
-            let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
-            return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise)
-        }
+        let clientCA = self.clientCa
+        let registry = Registry.standard.withTunnel(tunnels, ports: remotePorts, policy: policy, registrationTimeout: .nanoseconds(Int64(registration / .nanoseconds(1))))
+        let code = await EngineMain.run(
+            options, program: "tunnel-server", registry: registry,
+            defaults: {
+                let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
+                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA)
+            },
+            extraServices: { config, logger in
+                if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }
+                return [RelayDrainService(sessions: tunnels.agents, drainTimeout: drain, logger: logger)]
+            })
         if code != 0 { throw ExitCode(code) }
     }
 
-    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String) -> (Config, String) {
+    /// `--client-ca` on a relay given by -L/-C: every `tunnel` service's TLS listener requires agent
+    /// certificates from that CA (as its `caFile` would).
+    static func requireClientCertificates(_ ca: String, in config: inout Config) {
+        guard var services = config.services else { return }
+        for i in services.indices where services[i].handler.type == "tunnel" && services[i].listener.type == "tls" {
+            var tls = services[i].listener.tls ?? TLSConfig()
+            if tls.certFile == nil, let meta = services[i].listener.metadata {
+                tls.certFile = meta["certFile"] ?? meta["cert"]
+                tls.keyFile = meta["keyFile"] ?? meta["key"]
+            }
+            tls.caFile = ca
+            services[i].listener.tls = tls
+        }
+        config.services = services
+    }
+
+    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil) -> (Config, String) {
         let agents = ServiceConfig(
             name: "agents", addr: agentAddr,
             handler: HandlerConfig(type: "tunnel", metadata: Metadata(["tokens": state.token])),
-            listener: ListenerConfig(type: "tls", tls: TLSConfig(certFile: state.certificateFile, keyFile: state.keyFile)))
+            listener: ListenerConfig(type: "tls", tls: TLSConfig(certFile: state.certificateFile, keyFile: state.keyFile, caFile: clientCA)))
         let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint"), listener: ListenerConfig(type: "tcp"))
         let agentPort = (try? HostPort(parsing: agentAddr).port) ?? 8443
         let publicPort = (try? HostPort(parsing: publicAddr).port) ?? 8080

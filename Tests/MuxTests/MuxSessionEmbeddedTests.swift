@@ -304,6 +304,52 @@ final class MuxSessionEmbeddedTests: XCTestCase {
         XCTAssertTrue(pair.serverSession.isClosed)
     }
 
+    /// `goAwayFuture` tells both sides the moment a drain starts (before the session closes), so
+    /// an agent can open a replacement while the old session still carries its streams.
+    func testGoAwayFutureCompletesOnBothSidesBeforeClose() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (stream, _) = try pair.openClientStream()
+        try pair.interact()
+        let seen = MuxLockedValue(false)
+        pair.clientSession.goAwayFuture.whenSuccess { _ in seen.withLockedValue { $0 = true } }
+        XCTAssertFalse(seen.withLockedValue { $0 }, "no go-away yet")
+        pair.serverSession.goAway(reason: "restart")
+        try pair.interact()
+        XCTAssertEqual(try pair.serverSession.goAwayFuture.wait(), MuxGoAway(origin: .local, code: .noError, reason: "restart"))
+        XCTAssertEqual(try pair.clientSession.goAwayFuture.wait(), MuxGoAway(origin: .peer, code: .noError, reason: "restart"))
+        XCTAssertFalse(pair.clientSession.isClosed, "the open stream still drains")
+        stream.close(promise: nil)
+        try pair.interact()
+        XCTAssertTrue(pair.clientSession.isClosed)
+    }
+
+    /// A go-away callback that closes the last stream (the relay closes the control stream) closes
+    /// the transport at once: the GOAWAY must already be written, so the peer still learns it.
+    func testGoAwayIsWrittenBeforeCallbacksRun() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        _ = try pair.openClientStream()
+        try pair.interact()
+        let server = pair.serverStreams.all[0].channel
+        pair.serverSession.goAwayFuture.whenSuccess { _ in server.close(promise: nil) }
+        let seen = MuxLockedValue<MuxGoAway?>(nil)
+        pair.clientSession.goAwayFuture.whenSuccess { g in seen.withLockedValue { $0 = g } }
+        pair.serverSession.goAway(reason: "drain")
+        try pair.interact()
+        XCTAssertEqual(seen.withLockedValue { $0 }, MuxGoAway(origin: .peer, code: .noError, reason: "drain"))
+    }
+
+    /// A session that ends without a GOAWAY fails the future (nothing leaks, nothing hangs).
+    func testGoAwayFutureFailsWhenTheSessionEndsWithoutOne() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        try pair.interact()
+        _ = pair.clientSession.close()
+        try pair.interact()
+        XCTAssertThrowsError(try pair.clientSession.goAwayFuture.wait()) { XCTAssertEqual($0 as? MuxError, MuxError.sessionClosed) }
+    }
+
     func testGoAwayRefusesStreamsOpenedConcurrently() throws {
         let pair = try EmbeddedMuxPair()
         defer { pair.finish() }

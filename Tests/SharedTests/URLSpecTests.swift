@@ -49,6 +49,18 @@ final class URLSpecTests: XCTestCase {
         h = try URLSpec.hop("tls://relay:443", index: 0)
         XCTAssertEqual(h.nodes[0].connector?.type, "http")
         XCTAssertEqual(h.nodes[0].dialer?.type, "tls")
+
+        // A client certificate for a node that requires one (mutual TLS).
+        h = try URLSpec.hop("tunnel+tls://relay:8443?tunnel.id=x&certFile=/a.pem&keyFile=/a.key", index: 0)
+        XCTAssertEqual(h.nodes[0].dialer?.tls?.certFile, "/a.pem")
+        XCTAssertEqual(h.nodes[0].dialer?.tls?.keyFile, "/a.key")
+    }
+
+    /// A tls dialer with half a client certificate is refused, not silently anonymous.
+    func testTLSDialerNeedsBothCertAndKey() {
+        XCTAssertThrowsError(try TLSDialer(options: TLSOptions(certFile: "/nonexistent.pem"))) { error in
+            XCTAssertTrue("\(error)".contains("both certFile and keyFile"), "\(error)")
+        }
     }
 
     func testBadURLsNameTheFlag() {

@@ -58,7 +58,9 @@ public enum URLSpec {
         if let user = p.user { auth = Credentials(username: user, password: p.password ?? "") }
         var tls: TLSConfig?
         if dialer == "tls" {
-            tls = TLSConfig(caFile: p.query["caFile"] ?? p.query["ca"], serverName: p.query["serverName"], secure: p.query["secure"].map { $0 == "true" || $0 == "1" })
+            tls = TLSConfig(
+                certFile: p.query["certFile"] ?? p.query["cert"], keyFile: p.query["keyFile"] ?? p.query["key"],
+                caFile: p.query["caFile"] ?? p.query["ca"], serverName: p.query["serverName"], secure: p.query["secure"].map { $0 == "true" || $0 == "1" })
         }
         let metadata = p.query.isEmpty ? nil : Metadata(p.query)
         let node = NodeConfig(

@@ -47,7 +47,10 @@ public struct Registry: Sendable {
         r.handlers["udp"] = { .datagram(UDPForwardHandler(options: $0.options)) }
 
         r.listeners["tcp"] = { _ in .stream(TCPListener()) }
-        r.listeners["tls"] = { spec in .stream(TCPListener(tls: try (spec.options.tls ?? TLSOptions()).makeServerContext())) }
+        r.listeners["tls"] = { spec in
+            let tls = spec.options.tls ?? TLSOptions()
+            return .stream(TCPListener(tls: try tls.makeServerContext(), requiresClientCertificate: tls.requiresClientCertificate))
+        }
         r.listeners["udp"] = { _ in .datagram(UDPListener()) }
 
         r.dialers["tcp"] = { _ in TCPDialer() }

@@ -18,7 +18,9 @@ public final class HandshakeReader: ChannelDuplexHandler, RemovableChannelHandle
     private let limit: Int
     private var waiter: ((inout ByteBuffer) -> Bool)?
     private var failWaiter: ((Error) -> Void)?
-    private var terminalError: Error?
+    /// The first error the connection reported while this reader was in the pipeline (read on
+    /// the channel's loop), e.g. a TLS alert that arrived before the caller took over.
+    public private(set) var terminalError: Error?
     private var inputClosed = false
     private var heldRead = false
     private var context: ChannelHandlerContext?

@@ -34,29 +34,35 @@ public struct SelfSignedCertificate: Sendable {
         self.privateKeyPEM = key.pemRepresentation
     }
 
-    func sslContext(requireTLS13: Bool = false) throws -> NIOSSLContext {
+    func serverConfiguration() throws -> TLSConfiguration {
         let cert = try NIOSSLCertificate(bytes: Array(certificatePEM.utf8), format: .pem)
         let key = try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem)
-        var config = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(cert)], privateKey: .privateKey(key))
-        config.minimumTLSVersion = requireTLS13 ? .tlsv13 : .tlsv12
-        return try NIOSSLContext(configuration: config)
+        return TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(cert)], privateKey: .privateKey(key))
     }
 }
 
 extension TLSOptions {
-    /// The server context of a `tls` listener: its files, or a fresh self-signed certificate.
+    /// The server context of a `tls` listener: its files, or a fresh self-signed certificate. With
+    /// a `caFile` the listener requires a client certificate signed by that CA (mutual TLS): a
+    /// client without one, or with one from another CA, fails the handshake.
     public func makeServerContext() throws -> NIOSSLContext {
-        guard let certFile, let keyFile else {
-            return try SelfSignedCertificate().sslContext(requireTLS13: requireTLS13)
+        var config: TLSConfiguration
+        if let certFile, let keyFile {
+            config = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certFile).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
+        } else {
+            config = try SelfSignedCertificate().serverConfiguration()
         }
-        var config = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMFile(certFile).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
         config.minimumTLSVersion = requireTLS13 ? .tlsv13 : .tlsv12
         if let caFile {
-            config.trustRoots = .file(caFile)
-            config.certificateVerification = .fullVerification
+            // Only this CA: the system roots must not vouch for agents.
+            config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            config.certificateVerification = .noHostnameVerification
         }
         return try NIOSSLContext(configuration: config)
     }
+
+    /// Whether a listener with these options asks clients for a certificate.
+    public var requiresClientCertificate: Bool { caFile != nil }
 }

@@ -6,6 +6,8 @@ import NIOTLS
 
 /// TLS over TCP to the node. Like GOST, it verifies the node only when told to (`secure`, a CA
 /// file or a server name to check); otherwise it encrypts without authenticating and says so.
+/// With `certFile` and `keyFile` it presents that client certificate (mutual TLS, for a node that
+/// requires one).
 public struct TLSDialer: Dialer {
     private let context: NIOSSLContext
     private let serverName: String?
@@ -18,6 +20,15 @@ public struct TLSDialer: Dialer {
         config.minimumTLSVersion = .tlsv12
         if let ca = options.caFile {
             config.trustRoots = .file(ca)
+        }
+        switch (options.certFile, options.keyFile) {
+        case (let cert?, let key?):
+            config.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+            config.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        case (nil, nil):
+            break
+        default:
+            throw EngineError(.notAllowed, "a client certificate needs both certFile and keyFile")
         }
         self.pin = options.pinSHA256.map { $0.lowercased().replacingOccurrences(of: ":", with: "") }
         self.verifies = options.secure || options.caFile != nil || pin != nil

@@ -7,10 +7,13 @@ import NIOSSL
 /// and the handler sees plaintext).
 public struct TCPListener: StreamListener {
     let tls: NIOSSLContext?
+    /// Whether `tls` asks clients for a certificate (said in the log when a handshake fails).
+    let requiresClientCertificate: Bool
     public var backlog: Int32 = 1024
 
-    public init(tls: NIOSSLContext? = nil) {
+    public init(tls: NIOSSLContext? = nil, requiresClientCertificate: Bool = false) {
         self.tls = tls
+        self.requiresClientCertificate = requiresClientCertificate
     }
 
     public func run(
@@ -21,6 +24,7 @@ public struct TCPListener: StreamListener {
         accept: @escaping @Sendable (Handshake) async -> Void
     ) async throws {
         let tls = self.tls
+        let requiresClientCertificate = self.requiresClientCertificate
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -29,6 +33,7 @@ public struct TCPListener: StreamListener {
                 child.eventLoop.makeCompletedFuture {
                     if let tls {
                         try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        try child.pipeline.syncOperations.addHandler(TLSHandshakeLogger(logger: logger, requiresClientCertificate: requiresClientCertificate))
                     }
                     let reader = HandshakeReader()
                     try child.pipeline.syncOperations.addHandler(reader)
