@@ -44,8 +44,8 @@ struct TunnelAgent: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The tunnel ID (default: derived from the hostnames, so agents exposing the same names share a tunnel).", valueName: "uuid"))
     var tunnelId: String?
 
-    @Option(help: "Sessions to keep open to the relay.")
-    var sessions: Int = 1
+    @Option(help: "Sessions to keep open to the relay: new streams survive one dropping, and the relay can serve a connection on its own thread.")
+    var sessions: Int = 2
 
     @Option(help: ArgumentHelp("A TCP port for the relay to open and carry to the exposed service (rtcp; repeatable).", valueName: "port"))
     var remotePort: [Int] = []

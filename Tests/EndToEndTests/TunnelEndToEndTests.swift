@@ -153,7 +153,7 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         let id = "5e6f2a1c-0000-4000-8000-00000000000a"
         func agent(_ port: Int, _ weight: Int) throws -> Harness.Running {
             let r = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin, "--tunnel-id", id,
-                "--hostname", "w.example.com", "--expose", "127.0.0.1:\(port)", "--weight", "\(weight)"])
+                "--hostname", "w.example.com", "--expose", "127.0.0.1:\(port)", "--weight", "\(weight)", "--sessions", "1"])
             _ = try r.wait(for: "connected to relay")
             return r
         }
