@@ -224,6 +224,7 @@ public struct TunnelClient: Service {
         return ClientBootstrap(group: stream.eventLoop)
             .connectTimeout(.seconds(10))
             .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.recvAllocator, value: SocketTuning.receiveAllocator)
             .connect(host: target.dialHost, port: target.port)
             .flatMapThrowing { local in
                 do {

@@ -29,6 +29,7 @@ public struct TCPDialer: Dialer {
         ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.recvAllocator, value: SocketTuning.receiveAllocator)
     }
 
     /// Turns socket errors into engine errors that handlers can map to protocol reply codes.

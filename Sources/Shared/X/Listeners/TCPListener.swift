@@ -29,6 +29,7 @@ public struct TCPListener: StreamListener {
             .serverChannelOption(.backlog, value: backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.recvAllocator, value: SocketTuning.receiveAllocator)
             .bind(host: address.bindHost, port: address.port) { child in
                 child.eventLoop.makeCompletedFuture {
                     if let tls {
