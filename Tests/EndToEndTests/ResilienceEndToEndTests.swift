@@ -167,4 +167,27 @@ final class ResilienceEndToEndTests: EndToEndTestCase {
         // Still serving, through the good agent only.
         XCTAssertEqual(try h.curl(["-H", "Host: app.test", "http://127.0.0.1:\(relay.publicPort)/"]).output, origin.body)
     }
+
+    /// The same in GOST's forms: the relay's `tunnel+tls` listener with `caFile`, the agent's
+    /// tunnel node with `certFile`/`keyFile` (an agent without them is refused).
+    func testMutualTLSInGOSTForms() throws {
+        let dir = h.tempFile("ca")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        XCTAssertEqual(try h.run("/bin/bash", [h.root.appendingPathComponent("Tests/Support/make_test_ca.sh").path, dir.path, "localhost"]).status, 0)
+        XCTAssertEqual(try h.run("/bin/bash", [h.root.appendingPathComponent("Tests/Support/make_client_cert.sh").path, dir.path, "agent"]).status, 0)
+        let id = "4d21094e-b74c-4916-86c1-d9fa36ea677b"
+        let ca = dir.appendingPathComponent("ca.pem").path
+        let relay = try h.server(["-L", "tunnel+tls://127.0.0.1:0?entrypoint=127.0.0.1:0&tunnel=app.test:\(id)&caFile=\(ca)"])
+        let agentPort = try relay.port(ofService: "cli-0")
+        let publicPort = try relay.port(ofService: "cli-0-entrypoint")
+        let origin = try h.origin()
+        let cert = dir.appendingPathComponent("agent.pem").path
+        let key = dir.appendingPathComponent("agent.key").path
+        let good = try h.agent(["-L", "rtcp://:0/127.0.0.1:\(origin.port)", "-F", "tunnel+tls://127.0.0.1:\(agentPort)?tunnel.id=\(id)&certFile=\(cert)&keyFile=\(key)"])
+        _ = try good.wait(for: "connected to relay")
+        XCTAssertEqual(try h.curl(["-H", "Host: app.test", "http://127.0.0.1:\(publicPort)/"]).output, origin.body)
+        let none = try h.agent(["-L", "rtcp://:0/127.0.0.1:\(origin.port)", "-F", "tunnel+tls://127.0.0.1:\(agentPort)?tunnel.id=\(id)"])
+        _ = try none.wait(for: "the relay refused the TLS connection")
+        XCTAssertFalse(none.output.contains("connected to relay"), none.output)
+    }
 }
