@@ -11,9 +11,13 @@ public struct EntrypointHandler: StreamHandler {
     /// A plain TCP entrypoint: every connection goes to this tunnel, bytes untouched.
     public let fixedTunnel: String?
 
-    public init(registry: TunnelRegistry, fixedTunnel: String? = nil) {
+    /// HTTP: how long a connection may idle between requests, or take to send a head.
+    public let idleTimeout: TimeAmount
+
+    public init(registry: TunnelRegistry, fixedTunnel: String? = nil, idleTimeout: TimeAmount = .seconds(75)) {
         self.registry = registry
         self.fixedTunnel = fixedTunnel.flatMap { $0.isEmpty ? nil : $0 }
+        self.idleTimeout = idleTimeout
     }
 
     enum Route: Sendable {
@@ -60,10 +64,11 @@ public struct EntrypointHandler: StreamHandler {
             let channel = io.channel
             let registry = self.registry
             let logger = context.logger
+            let idleTimeout = self.idleTimeout
             let reader = io.readerForLoop
             try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
                 do {
-                    let ingress = HTTPIngressHandler(registry: registry, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server)
+                    let ingress = HTTPIngressHandler(registry: registry, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server, idleTimeout: idleTimeout)
                     try channel.pipeline.syncOperations.addHandler(ingress)
                     if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
                         try options.setOption(ChannelOptions.autoRead, value: true)

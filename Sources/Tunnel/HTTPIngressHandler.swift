@@ -43,6 +43,10 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let registry: TunnelRegistry
     private let logger: Logger
+    /// How long a connection may sit between requests (or dribble a head) before it is closed.
+    private let idleTimeout: TimeAmount
+    private var lastActivity = NIODeadline.now()
+    private var idleTimer: Scheduled<Void>?
     private let client: String?
     private let clientIP: String?
     private let server: String?
@@ -66,8 +70,12 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var response: ByteBuffer?
     private var responseBody: HTTPFraming.Body = .none
 
-    init(registry: TunnelRegistry, logger: Logger, client: String?, clientIP: String?, server: String?) {
+    /// nginx closes idle keep-alive connections after 75 s; so do we by default.
+    static let defaultIdleTimeout = TimeAmount.seconds(75)
+
+    init(registry: TunnelRegistry, logger: Logger, client: String?, clientIP: String?, server: String?, idleTimeout: TimeAmount = HTTPIngressHandler.defaultIdleTimeout) {
         self.registry = registry
+        self.idleTimeout = idleTimeout
         self.logger = logger
         self.client = client
         self.clientIP = clientIP
@@ -76,16 +84,46 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        scheduleIdleCheck(at: .now() + idleTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    /// One timer per connection, re-armed from the last activity when it fires early, so busy
+    /// connections pay a clock read per read, not a timer per request.
+    private func scheduleIdleCheck(at deadline: NIODeadline) {
+        guard let context else { return }
+        let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(deadline: deadline) { me.value.idleCheck() }
+    }
+
+    /// Between requests (nothing outstanding, nothing being opened, not upgraded), a connection
+    /// silent for `idleTimeout` is closed; one that started a head and did not finish it gets 408.
+    private func idleCheck() {
+        idleTimer = nil
+        guard context != nil, !closing else { return }
+        let waiting = outstanding.isEmpty && !opening && pendingHead == nil && requestBody == .none && responseBody == .none
+        let due = lastActivity + idleTimeout
+        guard waiting, due <= .now() else {
+            return scheduleIdleCheck(at: waiting ? due : .now() + idleTimeout)
+        }
+        if (inbound?.readableBytes ?? 0) > 0 {
+            logger.debug("http entrypoint: request head not completed in time", metadata: ["client": "\(client ?? "")"])
+            return reject(408, "Request Timeout", "the request head did not arrive in time")
+        }
+        logger.debug("http entrypoint: idle connection closed", metadata: ["client": "\(client ?? "")"])
+        finishPublic()
     }
 
     // MARK: the public connection
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = self.unwrapInboundIn(data)
+        lastActivity = .now()
         // After a request that said `Connection: close` (and its body) nothing more is read.
         if lastRequestSent && requestBody == .none { return }
         if inbound == nil || inbound!.readableBytes == 0 {
@@ -258,6 +296,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func upstreamRead(_ id: Int, _ bytes: ByteBuffer) {
         guard let up = upstream, up.id == id, let context, !closing else { return }
+        lastActivity = .now()
         var bytes = bytes
         if response == nil || response!.readableBytes == 0 {
             response = bytes

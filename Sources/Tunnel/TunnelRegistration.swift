@@ -44,14 +44,22 @@ extension Registry {
         // `entrypoint` routes by Host/SNI; with `metadata.tunnel.id` (or `tunnel`) it is a plain TCP
         // entrypoint whose every connection goes to that one tunnel.
         r.handlers["entrypoint"] = { spec in
-            .stream(EntrypointHandler(registry: tunnels, fixedTunnel: spec.options.metadata["tunnel.id"] ?? spec.options.metadata["tunnel"]))
+            var idle = TimeAmount.seconds(75)
+            if let text = spec.options.metadata["idleTimeout"] {
+                guard let d = spec.options.metadata.duration("idleTimeout"), d > .zero else {
+                    throw ConfigError(path: "handler.metadata.idleTimeout", reason: "expected a duration such as 75s, got \"\(text)\"")
+                }
+                idle = .nanoseconds(Int64(d / .nanoseconds(1)))
+            }
+            return .stream(EntrypointHandler(registry: tunnels, fixedTunnel: spec.options.metadata["tunnel.id"] ?? spec.options.metadata["tunnel"], idleTimeout: idle))
         }
         r.requiresTLS13.insert("tunnel")
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.
         r.companions["tunnel"] = { service in
             let meta = (service.metadata ?? Metadata()).values.merging((service.handler.metadata ?? Metadata()).values) { $1 }
             guard let entrypoint = meta["entrypoint"], !entrypoint.isEmpty else { return [] }
-            return [ServiceConfig(name: "\(service.name)-entrypoint", addr: entrypoint, handler: HandlerConfig(type: "entrypoint"), listener: ListenerConfig(type: "tcp"))]
+            let idle = meta["entrypoint.idleTimeout"].map { Metadata(["idleTimeout": $0]) }
+            return [ServiceConfig(name: "\(service.name)-entrypoint", addr: entrypoint, handler: HandlerConfig(type: "entrypoint", metadata: idle), listener: ListenerConfig(type: "tcp"))]
         }
         return r
     }

@@ -39,6 +39,9 @@ struct TunnelServer: AsyncParsableCommand {
     @Option(help: ArgumentHelp("An agent session that has not registered (sent its hello) by then is closed and counted as a failure.", valueName: "duration"))
     var registrationTimeout: String = "10s"
 
+    @Option(help: ArgumentHelp("The embedded public entrypoint closes an HTTP connection idle this long between requests (408 if a request head is still incomplete); entrypoint services take metadata idleTimeout.", valueName: "duration"))
+    var httpIdleTimeout: String = "75s"
+
     @Option(help: ArgumentHelp("Require agents to present a TLS client certificate signed by this CA (mTLS; tokens still apply when configured).", valueName: "file"))
     var clientCa: String?
 
@@ -49,6 +52,10 @@ struct TunnelServer: AsyncParsableCommand {
         guard let registration = GoDuration.parse(registrationTimeout), registration > .zero else {
             throw ValidationError("--registration-timeout takes a duration, e.g. 10s")
         }
+        guard GoDuration.parse(httpIdleTimeout).map({ $0 > .zero }) == true else {
+            throw ValidationError("--http-idle-timeout takes a duration, e.g. 75s")
+        }
+        let httpIdleTimeout = self.httpIdleTimeout
         if let clientCa, !FileManager.default.isReadableFile(atPath: clientCa) {
             throw ValidationError("--client-ca: cannot read \(clientCa)")
         }
@@ -75,7 +82,7 @@ struct TunnelServer: AsyncParsableCommand {
             options, program: "tunnel-server", registry: registry,
             defaults: {
                 let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
-                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA)
+                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout)
             },
             extraServices: { config, logger in
                 if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }
@@ -100,12 +107,12 @@ struct TunnelServer: AsyncParsableCommand {
         config.services = services
     }
 
-    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil) -> (Config, String) {
+    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = "75s") -> (Config, String) {
         let agents = ServiceConfig(
             name: "agents", addr: agentAddr,
             handler: HandlerConfig(type: "tunnel", metadata: Metadata(["tokens": state.token])),
             listener: ListenerConfig(type: "tls", tls: TLSConfig(certFile: state.certificateFile, keyFile: state.keyFile, caFile: clientCA)))
-        let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint"), listener: ListenerConfig(type: "tcp"))
+        let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(["idleTimeout": httpIdleTimeout])), listener: ListenerConfig(type: "tcp"))
         let agentPort = (try? HostPort(parsing: agentAddr).port) ?? 8443
         let publicPort = (try? HostPort(parsing: publicAddr).port) ?? 8080
         let banner = """

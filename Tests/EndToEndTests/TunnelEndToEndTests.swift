@@ -245,6 +245,26 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(r.output.hasPrefix("OK"), r.output)
     }
 
+    /// A keep-alive connection idle between requests is closed after --http-idle-timeout; a
+    /// request head that never completes gets 408 (slowloris costs a bounded time).
+    func testIdleAndSlowHeadConnectionsAreClosed() throws {
+        let origin = try httpOrigin("idle")
+        let dir = h.tempFile("state").path
+        let r = try h.server(["--state-dir", dir, "--agent-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--http-idle-timeout", "1s"])
+        let relay = Relay(process: r, agentPort: try r.port(ofService: "agents"), publicPort: try r.port(ofService: "public"),
+            token: "", pin: try r.wait(for: "sha256 ([0-9a-f]{64})"), stateDir: dir)
+        let token = try String(contentsOfFile: dir + "/agent-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let agent = try startAgent(relay, expose: origin, hostnames: ["idle.test"], token: token)
+        _ = try agent.wait(for: "connected to relay")
+        let out = try h.runPython("http_check.py", ["idle", "\(relay.publicPort)", "idle.test"], timeout: 60)
+        XCTAssertEqual(out.status, 0, out.output)
+        let lines = out.output.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, out.output)
+        let idle = Double(lines.first?.split(separator: " ").last ?? "") ?? -1
+        XCTAssertTrue(lines.first?.hasPrefix("IDLE_CLOSED") == true && idle >= 0.5 && idle < 5, out.output)
+        XCTAssertTrue(lines.last?.hasPrefix("PARTIAL 408") == true, out.output)
+    }
+
     /// An agent whose local service is down answers 502 (the tunnel is up, the service is not);
     /// a tunnel with no agent answers 503.
     func testLocalServiceDownIs502AndOfflineTunnelIs503() throws {

@@ -8,6 +8,9 @@ keepalive PORT HOST_A NAME_A HOST_B NAME_B
     an origin that closes after a response; then the next request still works.
 count PORT HOST N
     N requests, each on its own connection; prints "COUNTS name=k ..." of the origins that answered.
+idle PORT HOST
+    one request, then silence: prints "IDLE_CLOSED <seconds>"; then a new connection that sends
+    half a head: prints "PARTIAL <status> <seconds>".
 upgrade PORT HOST SIZE
     an Upgrade request, then SIZE random bytes echoed back raw after 101, with half-close.
 Prints "OK ..." on success, else a reason, exit 1.
@@ -204,7 +207,27 @@ def count(port, host, n):
     print("COUNTS " + " ".join("%s=%d" % kv for kv in sorted(seen.items())), flush=True)
 
 
-if sys.argv[1] == "count":
+def idle(port, host):
+    import time
+    c = Conn(port)
+    c.send(req("GET", host, "/info"))
+    code, _, _ = c.response()
+    start = time.time()
+    c.s.settimeout(30)
+    if c.s.recv(1) != b"":
+        fail("bytes after the answer on an idle connection")
+    print("IDLE_CLOSED %.1f" % (time.time() - start), flush=True)
+    c = Conn(port)
+    c.send(("GET / HTTP/1.1\r\nHost: %s\r\n" % host).encode())
+    start = time.time()
+    c.s.settimeout(30)
+    code, _, _ = c.response()
+    print("PARTIAL %d %.1f" % (code, time.time() - start), flush=True)
+
+
+if sys.argv[1] == "idle":
+    idle(int(sys.argv[2]), sys.argv[3])
+elif sys.argv[1] == "count":
     count(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
 elif sys.argv[1] == "keepalive":
     keepalive(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6])
