@@ -7,7 +7,7 @@
 #
 #   bash bench/tunnel.sh                 # builds release binaries first
 #   BIN=/path/to/release bash bench/tunnel.sh
-#   SECS=10 CONNS="1000 10000" bash bench/tunnel.sh
+#   SECS=10 REPS=5 CONNS="1000 10000" bash bench/tunnel.sh   (medians of REPS rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${SECS:-5}
@@ -98,14 +98,7 @@ print("%.0f %.2f" % (float(rps), v))'
 }
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b if b else 0))' "$1" "$2"; }
 
-d1=$(iperf $P_IPERF 1); t1=$(iperf $P_RT 1); s1=$(iperf $P_SSH_IPERF 1)
-d8=$(iperf $P_IPERF 8); t8=$(iperf $P_RT 8); s8=$(iperf $P_SSH_IPERF 8)
-read -r dr dp <<<"$(wrkrun http://127.0.0.1:$P_NGINX/)"
-read -r tr tp <<<"$(wrkrun http://127.0.0.1:$P_PUBLIC/ bench.test)"
-read -r sr sp <<<"$(wrkrun http://127.0.0.1:$P_SSH_HTTP/)"
-
 rss() { ps -o rss= -p "$1" | tr -d ' '; }
-relay_idle=$(rss $RELAY); agent_idle=$(rss $AGENT3)
 hold() { # n -> keeps n connections through the rtcp sink port open, prints RSS of relay and agent
   python3 - "$P_RT_SINK" "$1" "$RELAY" "$AGENT3" <<'PY'
 import socket, sys, time, subprocess
@@ -119,9 +112,30 @@ print(rss(relay), rss(agent))
 for c in conns: c.close()
 PY
 }
+# Memory first, while the relay's heap holds no buffers left over from bulk transfers (glibc keeps
+# freed memory, which would hide what connections cost).
+relay_idle=$(rss $RELAY); agent_idle=$(rss $AGENT3)
+held=()
+for n in $CONNS; do held+=("$n $(hold "$n")"); sleep 1; done
+
+# Throughput and requests: REPS rounds, each measuring direct, tunnel and ssh -R back to back;
+# the table shows medians.
+median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+D1=(); T1=(); S1=(); D8=(); T8=(); S8=(); DR=(); TR=(); SR=(); DP=(); TP=(); SP=()
+for _ in $(seq "${REPS:-3}"); do
+  D1+=("$(iperf $P_IPERF 1)"); T1+=("$(iperf $P_RT 1)"); S1+=("$(iperf $P_SSH_IPERF 1)")
+  D8+=("$(iperf $P_IPERF 8)"); T8+=("$(iperf $P_RT 8)"); S8+=("$(iperf $P_SSH_IPERF 8)")
+  read -r a b <<<"$(wrkrun http://127.0.0.1:$P_NGINX/)"; DR+=("$a"); DP+=("$b")
+  read -r a b <<<"$(wrkrun http://127.0.0.1:$P_PUBLIC/ bench.test)"; TR+=("$a"); TP+=("$b")
+  read -r a b <<<"$(wrkrun http://127.0.0.1:$P_SSH_HTTP/)"; SR+=("$a"); SP+=("$b")
+done
+d1=$(median "${D1[@]}"); t1=$(median "${T1[@]}"); s1=$(median "${S1[@]}")
+d8=$(median "${D8[@]}"); t8=$(median "${T8[@]}"); s8=$(median "${S8[@]}")
+dr=$(median "${DR[@]}" | cut -d. -f1); tr=$(median "${TR[@]}" | cut -d. -f1); sr=$(median "${SR[@]}" | cut -d. -f1)
+dp=$(median "${DP[@]}"); tp=$(median "${TP[@]}"); sp=$(median "${SP[@]}")
 
 echo
-echo "Tunnel vs direct vs ssh -R (aes128-gcm), loopback, $(nproc) cores, ${SECS}s per run"
+echo "Tunnel vs direct vs ssh -R (aes128-gcm), loopback, $(nproc) cores, ${SECS}s per run, median of ${REPS:-3} rounds"
 echo
 echo "| measure | direct | tunnel | ssh -R | tunnel / ssh -R |"
 echo "|---|---|---|---|---|"
@@ -133,7 +147,7 @@ echo
 echo "| RSS (KiB) | relay | agent | relay per conn | agent per conn |"
 echo "|---|---|---|---|---|"
 echo "| idle | $relay_idle | $agent_idle | - | - |"
-for n in $CONNS; do
-  read -r r a <<<"$(hold "$n")"
+for entry in "${held[@]}"; do
+  read -r n r a <<<"$entry"
   echo "| $n connections | $r | $a | $(python3 -c "print('%.1f' % (($r-$relay_idle)/$n))") | $(python3 -c "print('%.1f' % (($a-$agent_idle)/$n))") |"
 done
