@@ -85,8 +85,8 @@ public struct EntrypointHandler: StreamHandler {
     /// another session of the tunnel), with reads off until its consumer is ready; `configure`
     /// adds the consumer's handlers before the stream is active.
     static func openStream(
-        session first: MuxSession, header: TunnelMessages.StreamHeader, registry: TunnelRegistry, logger: Logger,
-        attempt: Int = 0, configure: (@Sendable (Channel) throws -> Void)? = nil
+        session first: MuxSession, header: TunnelMessages.StreamHeader, registry: TunnelRegistry, near loop: EventLoop? = nil,
+        logger: Logger, tried: [ObjectIdentifier] = [], configure: (@Sendable (Channel) throws -> Void)? = nil
     ) -> EventLoopFuture<Channel> {
         first.openStream(metadata: TunnelMessages.encode(header)) { stream in
             stream.eventLoop.makeCompletedFuture {
@@ -95,17 +95,18 @@ public struct EntrypointHandler: StreamHandler {
                 try configure?(stream)
             }
         }.flatMapError { error -> EventLoopFuture<Channel> in
-            logger.debug("entrypoint: stream open failed, trying another session", metadata: ["tunnel": "\(header.tunnel)", "attempt": "\(attempt)", "error": "\(error)"])
-            guard attempt < 2, let next = registry.session(for: header.tunnel), next !== first else {
+            let tried = tried + [ObjectIdentifier(first)]
+            logger.debug("entrypoint: stream open failed, trying another session", metadata: ["tunnel": "\(header.tunnel)", "attempt": "\(tried.count)", "error": "\(error)"])
+            guard tried.count < 3, let next = registry.session(for: header.tunnel, near: loop, excluding: tried) else {
                 return first.eventLoop.makeFailedFuture(error)
             }
-            return openStream(session: next, header: header, registry: registry, logger: logger, attempt: attempt + 1, configure: configure)
+            return openStream(session: next, header: header, registry: registry, near: loop, logger: logger, tried: tried, configure: configure)
         }
     }
 
     /// Carries a whole connection (a TLS passthrough, an rtcp port) as one stream of the tunnel.
     static func forward(_ io: Handshake, session: MuxSession, header: TunnelMessages.StreamHeader, registry: TunnelRegistry, logger: Logger) async throws {
-        let stream = try await openStream(session: session, header: header, registry: registry, logger: logger).get()
+        let stream = try await openStream(session: session, header: header, registry: registry, near: io.channel.eventLoop, logger: logger).get()
         logger.debug("entrypoint stream", metadata: ["tunnel": "\(header.tunnel)", "host": "\(header.host ?? "")", "client": "\(header.client ?? "")"])
         try await io.splice(withChannel: stream)
     }

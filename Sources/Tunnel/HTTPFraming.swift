@@ -102,6 +102,16 @@ public enum HTTPFraming {
         return true
     }
 
+    /// RFC 9110 tchar.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
     /// Comma-separated tokens of a header value, lowercased.
     static func tokens(_ value: String) -> [Substring] {
         value.lowercased().split(separator: ",").map { token in
@@ -142,7 +152,12 @@ public enum HTTPFraming {
             while start < length - 2 {
                 let p = memchr(raw.baseAddress! + start, 10, length - start)!
                 let lf = raw.baseAddress!.distance(to: UnsafeRawPointer(p))
-                let end = lf > start && raw[lf - 1] == 13 ? lf - 1 : lf
+                // Strict, as a proxy must be (RFC 9112 §2.2, §5.2): CRLF line ends, no bare CR,
+                // no obsolete line folding. Leniency here is where request smuggling lives.
+                guard lf > start, raw[lf - 1] == 13 else { throw Error.malformed("line without CRLF") }
+                let end = lf - 1
+                if memchr(raw.baseAddress! + start, 13, end - start) != nil { throw Error.malformed("bare CR in a line") }
+                if !head.lineRanges.isEmpty, raw[start] == 32 || raw[start] == 9 { throw Error.malformed("obsolete line folding") }
                 head.lineRanges.append(start..<end)
                 start = lf + 1
             }
@@ -162,6 +177,8 @@ public enum HTTPFraming {
                 head.http10 = parts[0] == "HTTP/1.0"
             }
             var hasUpgradeHeader = false
+            var hosts = 0
+            var transferEncoding = false
             var connectionUpgrade = false
             var keepAlive = false
             for index in head.lineRanges.indices.dropFirst() {
@@ -170,7 +187,11 @@ public enum HTTPFraming {
                 while colon < r.upperBound && raw[colon] != UInt8(ascii: ":") { colon += 1 }
                 guard colon < r.upperBound else { throw Error.malformed("header line without a colon") }
                 let a = r.lowerBound
+                guard colon > a, (a..<colon).allSatisfy({ isTokenByte(raw[$0]) }) else {
+                    throw Error.malformed("bad header name")
+                }
                 if nameIs(raw, a, colon, "host") {
+                    hosts += 1
                     head.host = trimmedText(raw, colon + 1, r.upperBound)
                 } else if nameIs(raw, a, colon, "content-length") {
                     let value = trimmedText(raw, colon + 1, r.upperBound)
@@ -178,6 +199,7 @@ public enum HTTPFraming {
                     if let old = head.contentLength, old != n { throw Error.malformed("conflicting Content-Length") }
                     head.contentLength = n
                 } else if nameIs(raw, a, colon, "transfer-encoding") {
+                    transferEncoding = true
                     head.chunked = tokens(trimmedText(raw, colon + 1, r.upperBound)).last == "chunked"
                     if !head.chunked && isRequest { throw Error.malformed("request Transfer-Encoding without chunked last") }
                 } else if nameIs(raw, a, colon, "connection") {
@@ -194,7 +216,20 @@ public enum HTTPFraming {
                     head.forwardedProto.append(index)
                 }
             }
-            if head.chunked { head.contentLength = nil }
+            // Both framings at once, or two Hosts, mean two parsers may disagree: refused.
+            if transferEncoding && head.contentLength != nil { throw Error.malformed("both Content-Length and Transfer-Encoding") }
+            if isRequest {
+                if hosts > 1 { throw Error.malformed("more than one Host") }
+                // An absolute-form target names the host the origin will use: it must be the one
+                // routed on.
+                let target = parts[1].lowercased()
+                if target.hasPrefix("http://") || target.hasPrefix("https://") {
+                    let authority = target.drop(while: { $0 != "/" }).dropFirst(2).prefix(while: { $0 != "/" && $0 != "?" })
+                    guard let host = head.host, host.lowercased() == authority else {
+                        throw Error.malformed("request target's host differs from Host")
+                    }
+                }
+            }
             if hasUpgradeHeader && connectionUpgrade { head.upgrade = true }
             if head.http10 && !keepAlive { head.connectionClose = true }
             return head
@@ -243,18 +278,25 @@ public enum HTTPFraming {
                     }
                     let lineStart = i
                     i = lf + 1
+                    guard lf > lineStart, view[lf - 1] == 13 else { throw Error.malformed("chunk-size line without CRLF") }
                     var size = 0
                     var digits = 0
-                    for byte in view[lineStart..<lf] {
-                        guard let d = Self.hexValue(byte) else {
-                            if byte == UInt8(ascii: ";") || byte == 13 || byte == UInt8(ascii: " ") || byte == 9 { break }
-                            throw Error.malformed("bad chunk size")
-                        }
+                    var k = lineStart
+                    while k < lf - 1, let d = Self.hexValue(view[k]) {
                         size = size * 16 + d
                         digits += 1
                         if digits > 12 { throw Error.malformed("chunk size too large") }
+                        k += 1
                     }
                     guard digits > 0 else { throw Error.malformed("empty chunk size") }
+                    // What may follow the size: optional whitespace, then an extension or the end.
+                    while k < lf - 1, view[k] == 32 || view[k] == 9 { k += 1 }
+                    if k < lf - 1 {
+                        guard view[k] == UInt8(ascii: ";") else { throw Error.malformed("bad chunk size") }
+                        for j in (k + 1)..<(lf - 1) where view[j] == 13 || view[j] < 9 || view[j] == 127 {
+                            throw Error.malformed("bad chunk extension")
+                        }
+                    }
                     self = size == 0 ? .trailers(line: 0, total: 0) : .chunkData(size)
                 case .chunkData(let n):
                     let take = min(n, end - i)
@@ -265,28 +307,37 @@ public enum HTTPFraming {
                     }
                     self = .chunkEnd(2)
                 case .chunkEnd(let n):
-                    let take = min(n, end - i)
-                    i += take
-                    if take < n {
-                        self = .chunkEnd(n - take)
+                    // The CRLF after a chunk's data, checked byte by byte (it may arrive split).
+                    var left = n
+                    while left > 0 && i < end {
+                        guard view[i] == (left == 2 ? 13 : 10) else { throw Error.malformed("chunk data not followed by CRLF") }
+                        i += 1
+                        left -= 1
+                    }
+                    if left > 0 {
+                        self = .chunkEnd(left)
                         return (i - start, false)
                     }
                     self = .chunkSize
-                case .trailers(let line, let total):
+                case .trailers(_, let total):
+                    // Trailer lines are read whole, like size lines: a partial one waits.
                     guard let lf = view[i..<end].firstIndex(of: 10) else {
-                        let seen = line + (end - i)
-                        if total + seen > HTTPFraming.maxHead { throw Error.malformed("trailers too long") }
-                        self = .trailers(line: seen, total: total)
-                        return (end - start, false)
+                        if end - i > HTTPFraming.maxChunkLine { throw Error.malformed("trailer line too long") }
+                        return (i - start, false)
                     }
-                    let length = line + (lf + 1 - i)
+                    let lineStart = i
                     i = lf + 1
-                    if length <= 2 {
+                    guard lf > lineStart, view[lf - 1] == 13 else { throw Error.malformed("trailer line without CRLF") }
+                    if lf - 1 == lineStart {
                         // The empty line: the message is complete.
                         self = .none
                         return (i - start, true)
                     }
-                    self = .trailers(line: 0, total: total + length)
+                    guard view[lineStart..<(lf - 1)].contains(UInt8(ascii: ":")), view[lineStart] != 32, view[lineStart] != 9 else {
+                        throw Error.malformed("bad trailer line")
+                    }
+                    if total + (i - lineStart) > HTTPFraming.maxHead { throw Error.malformed("trailers too long") }
+                    self = .trailers(line: 0, total: total + (i - lineStart))
                 }
             }
         }
@@ -301,9 +352,9 @@ public enum HTTPFraming {
         }
     }
 
-    /// The body that follows a request head.
+    /// The body that follows a request head (an upgrade's too: the connection turns raw only once
+    /// the origin agrees, with 101 or a 2xx to CONNECT).
     static func requestBody(_ head: Head) -> Body {
-        if head.upgrade { return .raw }
         if head.chunked { return .chunkSize }
         if let n = head.contentLength, n > 0 { return .length(n) }
         return .none

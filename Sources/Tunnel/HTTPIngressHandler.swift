@@ -1,5 +1,6 @@
 import Logging
 import Mux
+import NIOConcurrencyHelpers
 import NIOCore
 import Shared
 
@@ -63,6 +64,11 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The client asked to close after its last request: nothing after it is read.
     private var lastRequestSent = false
     private var upstreamOutputClosed = false
+    /// An upgrade (or CONNECT) was sent: nothing after it is parsed until its answer says whether
+    /// the connection turns raw (101, or 2xx to CONNECT) or stays HTTP.
+    private var upgradePending = false
+    /// An error page owed to the client once the answers before it are delivered.
+    private var pendingReject: (code: Int, reason: String, message: String, extra: String)?
 
     private var upstream: Upstream?
     private var nextID = 0
@@ -171,7 +177,8 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private var canRead: Bool {
-        !closing && !opening && pendingHead == nil && (!lastRequestSent || requestBody != .none) && outstanding.count < Self.maxPipelined
+        !closing && !opening && pendingHead == nil && pendingReject == nil && (!(lastRequestSent || upgradePending) || requestBody != .none)
+            && outstanding.count < Self.maxPipelined
             && (upstream?.writable ?? true) && (inbound?.readableBytes ?? 0) <= HTTPFraming.maxHead
     }
 
@@ -189,7 +196,9 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if wrote { upstream?.channel.flush() }
         }
         do {
-            while var buffer = inbound, buffer.readableBytes > 0, pendingHead == nil, !opening, !(lastRequestSent && requestBody == .none) {
+            while var buffer = inbound, buffer.readableBytes > 0, pendingHead == nil, !opening, pendingReject == nil,
+                !((lastRequestSent || upgradePending) && requestBody == .none)
+            {
                 if requestBody != .none {
                     guard let up = upstream else { return fail("request body without a stream") }
                     let (count, done) = try requestBody.advance(buffer.readableBytesView, from: buffer.readerIndex)
@@ -225,6 +234,9 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     upstreamOutputClosed = true
                     up.channel.close(mode: .output, promise: nil)
                 }
+            } else if requestBody != .none {
+                // The client stopped in the middle of a body: the origin would wait forever.
+                return fail("client ended its input inside a request body")
             } else if requestBody == .none, outstanding.isEmpty {
                 // The client is done and every answer is delivered. (With answers outstanding,
                 // the last one's completion closes the connection: an origin is not told of the
@@ -240,7 +252,11 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         up.channel.write(Self.forwardedHead(head, clientIP: clientIP, allocator: up.channel.allocator), promise: nil)
         outstanding.append(head.method)
         requestBody = HTTPFraming.requestBody(head)
-        if head.connectionClose && !head.upgrade { lastRequestSent = true }
+        if head.upgrade {
+            upgradePending = true
+        } else if head.connectionClose {
+            lastRequestSent = true
+        }
     }
 
     /// Starts the waiting request once every earlier answer is complete: on a new stream of its
@@ -249,8 +265,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let head = pendingHead, outstanding.isEmpty, !opening, let context else { return }
         if let old = upstream {
             context.flush()
-            upstream = nil
-            old.channel.close(promise: nil)
+            release(old)
         }
         guard let host = head.host, let tunnel = registry.tunnel(forHost: host) else {
             return reject(404, "Not Found", "no tunnel serves host \(head.host ?? "(none)")")
@@ -260,27 +275,39 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return reject(503, "Service Unavailable", "the tunnel for \(host) is offline", extra: "Retry-After: 5\r\n")
         }
         opening = true
-        nextID += 1
-        let id = nextID
         let ingress = CrossLoopRef(self, on: context.eventLoop)
         let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: host, server: server)
-        nonisolated(unsafe) let handler = HTTPUpstreamHandler(id: id, ingress: ingress, partnerWritable: context.channel.isWritable)
+        let publicWritable = context.channel.isWritable
+        // Each open attempt gets its own handler and ID, so events of a stream that failed to
+        // open can never touch the one that did.
+        let attempts = NIOLockedValueBox<(next: Int, made: (Int, CrossLoopRef<HTTPUpstreamHandler>)?)>((nextID, nil))
         let me = NIOLoopBound(self, eventLoop: context.eventLoop)
-        EntrypointHandler.openStream(session: session, header: header, registry: registry, logger: logger) { stream in
+        EntrypointHandler.openStream(session: session, header: header, registry: registry, near: context.eventLoop, logger: logger) { stream in
+            let id = attempts.withLockedValue { a in
+                a.next += 1
+                return a.next
+            }
+            let handler = HTTPUpstreamHandler(id: id, ingress: ingress, partnerWritable: publicWritable)
             try stream.pipeline.syncOperations.addHandler(handler)
+            attempts.withLockedValue { $0.made = (id, CrossLoopRef(handler, on: stream.eventLoop)) }
         }.hop(to: context.eventLoop).whenComplete { result in
             let me = me.value
             me.opening = false
+            let made = attempts.withLockedValue { $0 }
+            me.nextID = made.next
             guard !me.closing else {
                 if case .success(let stream) = result { stream.close(promise: nil) }
                 return
             }
             switch result {
             case .success(let stream):
-                let ref = CrossLoopRef(handler, on: stream.eventLoop)
+                guard let (id, ref) = made.made else { return me.fail("stream opened without its handler") }
                 let up = Upstream(id: id, tunnel: tunnel, channel: stream, handler: ref)
                 me.upstream = up
+                me.upstreamOutputClosed = false
                 me.pendingHead = nil
+                // The public side's writability may have changed while the stream opened.
+                ref.setPartnerWritable(me.context?.channel.isWritable ?? true)
                 me.send(head, to: up)
                 up.channel.flush()
                 ref.startReading(stream)
@@ -290,6 +317,14 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 me.reject(502, "Bad Gateway", "the tunnel for \(host) cannot be reached")
             }
         }
+    }
+
+    /// Lets go of a stream: no more of its events count, and its answer state is reset.
+    private func release(_ up: Upstream) {
+        upstream = nil
+        response = nil
+        responseBody = .none
+        up.channel.close(promise: nil)
     }
 
     // MARK: the stream (called on this handler's loop)
@@ -304,7 +339,9 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             response!.writeBuffer(&bytes)
         }
         do {
-            while var buffer = response, buffer.readableBytes > 0 {
+            // Stop as soon as the stream is let go of (an answer completed and the connection
+            // moved on): its further bytes must never reach the client as someone else's answer.
+            while var buffer = response, buffer.readableBytes > 0, upstream === up, !closing {
                 if responseBody != .none {
                     let (count, done) = try responseBody.advance(buffer.readableBytesView, from: buffer.readerIndex)
                     if count > 0 { context.write(self.wrapOutboundOut(buffer.readSlice(length: count)!), promise: nil) }
@@ -314,18 +351,33 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     continue
                 }
                 guard let method = outstanding.first else {
-                    // Bytes nobody asked for (a 408 before the origin closes, say): pass them on,
-                    // and the connection ends with the stream.
-                    logger.debug("http entrypoint: unsolicited bytes from the origin", metadata: ["tunnel": "\(up.tunnel)"])
-                    responseBody = .untilClose
-                    continue
+                    // Bytes nobody asked for: the origin is out of step with the requests.
+                    logger.info("http entrypoint: the origin sent bytes nobody asked for", metadata: ["tunnel": "\(up.tunnel)"])
+                    context.flush()
+                    return fail("unsolicited bytes from the origin")
                 }
                 guard let head = try HTTPFraming.parseHead(buffer, isRequest: false) else { break }
                 context.write(self.wrapOutboundOut(buffer.readSlice(length: head.length)!), promise: nil)
                 response = buffer
                 if head.status >= 100 && head.status < 200 && head.status != 101 { continue }  // interim
                 if head.connectionClose { up.reusable = false }
-                responseBody = HTTPFraming.responseBody(head, method: method)
+                let body = HTTPFraming.responseBody(head, method: method)
+                if body == .raw {
+                    // 101, or 2xx to CONNECT: only an upgrade request may be answered so.
+                    guard upgradePending else { return fail("the origin switched protocols unasked") }
+                    upgradePending = false
+                    requestBody = .raw
+                    responseBody = .raw
+                    outstanding.removeAll()
+                    process()
+                    continue
+                }
+                if upgradePending {
+                    // The origin declined the upgrade: the connection stays HTTP.
+                    upgradePending = false
+                    process()
+                }
+                responseBody = body
                 if responseBody == .none { completeResponse(up) }
             }
         } catch {
@@ -341,6 +393,10 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             resumeReading()
             return
         }
+        if let page = pendingReject {
+            pendingReject = nil
+            return reject(page.code, page.reason, page.message, extra: page.extra)
+        }
         if lastRequestSent || (inputEnded && requestBody == .none && (inbound?.readableBytes ?? 0) == 0) {
             return finishPublic()
         }
@@ -348,11 +404,10 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // Closing a stream on this loop ends its read at once, before the read-complete that
             // would flush: flush what it delivered now.
             context?.flush()
-            upstream = nil
-            up.channel.close(promise: nil)
+            release(up)
         }
         startPending()
-        resumeReading()
+        process()
     }
 
     func upstreamReadComplete(_ id: Int) {
@@ -366,33 +421,47 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         resumeReading()
     }
 
+    /// The origin finished sending (its half-close reached the stream).
+    func upstreamInputEnded(_ id: Int) {
+        guard let up = upstream, up.id == id, let context, !closing else { return }
+        if responseBody == .raw {
+            // Spliced: the origin's half-close reaches the client; the client may still send.
+            context.flush()
+            if inputEnded { return finishPublic() }
+            let channel = context.channel
+            context.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+            return
+        }
+        upstreamEnded(id)
+    }
+
     /// The stream ended (the origin closed, the agent or session went away).
     func upstreamEnded(_ id: Int) {
         guard let up = upstream, up.id == id, let context, !closing else { return }
         context.flush()
-        upstream = nil
-        up.channel.close(promise: nil)
-        switch responseBody {
-        case .untilClose, .raw:
-            responseBody = .none
+        let wasRaw = responseBody == .raw
+        let untilClose = responseBody == .untilClose
+        let answerStarted = responseBody != .none || (response?.readableBytes ?? 0) > 0
+        release(up)
+        if wasRaw || untilClose {
             outstanding.removeAll()
             return finishPublic()
-        default:
-            break
+        }
+        if requestBody != .none {
+            // A request body was still on its way: where it ends is unknown to anyone now.
+            return fail("the stream ended inside a request body")
         }
         if !outstanding.isEmpty {
-            if responseBody == .none, (response?.readableBytes ?? 0) == 0 {
+            if !answerStarted {
                 // Nothing of the answer was sent: the page answers the first request; the
                 // connection closes after it, which tells a pipelining client to retry the rest.
                 outstanding.removeAll()
                 return reject(502, "Bad Gateway", "the service behind the tunnel closed without answering")
             }
             logger.info("http entrypoint: the origin closed in the middle of an answer", metadata: ["tunnel": "\(up.tunnel)"])
-            context.flush()
             return fail("truncated response")
         }
         // Idle: the next request opens a new stream.
-        requestBody = .none
         if inputEnded { return finishPublic() }
         startPending()
         resumeReading()
@@ -404,7 +473,13 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func reject(_ code: Int, _ reason: String, _ message: String, extra: String = "") {
         guard let context, !closing else { return }
         pendingHead = nil
-        guard outstanding.isEmpty else { return fail(message) }
+        guard outstanding.isEmpty else {
+            // Answers under way come first; nothing after this request is read.
+            pendingReject = (code, reason, message, extra)
+            inbound = nil
+            upstream?.channel.flush()
+            return
+        }
         closing = true
         let page = EntrypointHandler.page(code, reason, message, extra: extra)
         let channel = context.channel
@@ -503,7 +578,7 @@ final class HTTPUpstreamHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let e = event as? ChannelEvent, e == .inputClosed {
             let id = self.id
-            ingress.run { $0.upstreamEnded(id) }
+            ingress.run { $0.upstreamInputEnded(id) }
             return
         }
         context.fireUserInboundEventTriggered(event)

@@ -87,10 +87,13 @@ public final class TunnelRegistry: Sendable {
     /// `near` is the event loop of the public connection: with equal weights a session on that
     /// loop is preferred, so the connection and its stream exchange bytes without hopping between
     /// threads (an agent with `--sessions` ≥ the relay's loop count gets one on every loop).
-    public func session(for tunnel: String, near loop: EventLoop? = nil) -> MuxSession? {
+    /// `excluding` names sessions already tried (an open that failed), so a retry finds another.
+    public func session(for tunnel: String, near loop: EventLoop? = nil, excluding: [ObjectIdentifier] = []) -> MuxSession? {
         state.withLockedValue { s in
             guard var list = s.sessions[tunnel] else { return nil }
-            var live = list.indices.filter { !list[$0].session.isClosed && !list[$0].session.isGoingAway }
+            var live = list.indices.filter {
+                !list[$0].session.isClosed && !list[$0].session.isGoingAway && !excluding.contains(ObjectIdentifier(list[$0].session))
+            }
             guard !live.isEmpty else { return nil }
             if live.contains(where: { list[$0].weight == Self.exclusiveWeight }) {
                 live = live.filter { list[$0].weight == Self.exclusiveWeight }

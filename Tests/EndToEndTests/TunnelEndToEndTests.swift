@@ -265,6 +265,22 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(lines.last?.hasPrefix("PARTIAL 408") == true, out.output)
     }
 
+    /// What hostile origins and clients try against the per-request routing (see http_check.py
+    /// hostile): nothing crosses from one tunnel's answers to another's, nothing is smuggled.
+    func testHostileOriginsAndClientsCannotCrossTunnels() throws {
+        let a = try httpOrigin("origin-a")
+        let b = try httpOrigin("origin-b")
+        let relay = try startRelay()
+        let agentA = try startAgent(relay, expose: a, hostnames: ["a.example.com"])
+        let agentB = try startAgent(relay, expose: b, hostnames: ["b.example.com"])
+        _ = try agentA.wait(for: "connected to relay")
+        _ = try agentB.wait(for: "connected to relay")
+        let r = try h.runPython("http_check.py", ["hostile", "\(relay.publicPort)", "a.example.com", "origin-a", "b.example.com", "origin-b"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertEqual(r.output, "OK hostile\n")
+        XCTAssertTrue(relay.process.process.isRunning)
+    }
+
     /// An agent whose local service is down answers 502 (the tunnel is up, the service is not);
     /// a tunnel with no agent answers 503.
     func testLocalServiceDownIs502AndOfflineTunnelIs503() throws {

@@ -11,11 +11,17 @@ count PORT HOST N
 idle PORT HOST
     one request, then silence: prints "IDLE_CLOSED <seconds>"; then a new connection that sends
     half a head: prints "PARTIAL <status> <seconds>".
+hostile PORT HOST_A NAME_A HOST_B NAME_B
+    what a hostile origin or client tries: an origin answering twice (the extra answer must not
+    reach the client as another tunnel's), a declined upgrade (the connection stays HTTP, routed
+    per request), an early answer with a body still on its way (no smuggled request), both framings
+    or two Hosts (400), a bad pipelined request after a large answer (answer, then 400), the
+    origin's half-close after an upgrade (the client can still send).
 upgrade PORT HOST SIZE
     an Upgrade request, then SIZE random bytes echoed back raw after 101, with half-close.
 Prints "OK ..." on success, else a reason, exit 1.
 """
-import hashlib, json, os, socket, sys, threading
+import hashlib, json, os, socket, sys, threading, time
 
 TIMEOUT = 60
 
@@ -225,7 +231,95 @@ def idle(port, host):
     print("PARTIAL %d %.1f" % (code, time.time() - start), flush=True)
 
 
-if sys.argv[1] == "idle":
+def closed(c):
+    c.s.settimeout(10)
+    try:
+        while True:
+            c.fill()
+    except EOFError:
+        return True
+    except ConnectionResetError:
+        return True
+
+
+def hostile(port, host_a, name_a, host_b, name_b):
+    # An extra answer from A's origin never reaches the client as B's.
+    c = Conn(port)
+    c.send(req("GET", host_a, "/inject") + req("GET", host_b, "/info"))
+    code, _, body = c.response()
+    if body != b"A-inject-ok":
+        fail("inject: first answer %r" % body)
+    expect_info(c.response(), name_b, host_b)
+    # A declined upgrade keeps the connection HTTP: the next request is routed and rewritten.
+    c = Conn(port)
+    c.send(req("GET", host_a, "/info", "Connection: upgrade\r\nUpgrade: foo\r\n"))
+    expect_info(c.response(), name_a, host_a)
+    c.send(req("GET", host_b, "/info", "X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\n"))
+    expect_info(c.response(), name_b, host_b, xff="6.6.6.6, 127.0.0.1")
+    # An early answer while the body is still coming: what follows is never taken as a request.
+    c = Conn(port)
+    smuggled = req("GET", host_b, "/info")
+    c.send(req("POST", host_a, "/early", "Content-Length: %d\r\n" % (1 + len(smuggled)), b"x"))
+    code, _, _ = c.response()
+    if code != 401:
+        fail("early: %d" % code)
+    time.sleep(0.5)
+    try:
+        c.send(smuggled)
+    except OSError:
+        pass
+    if not closed(c) or c.buf:
+        fail("early: bytes after the 401: %r" % c.buf[:100])
+    # Both framings, two Hosts, a space before the colon: 400.
+    for extra in ["Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "Host: %s\r\n" % host_b, "Transfer-Encoding : chunked\r\n"]:
+        c = Conn(port)
+        c.send(req("POST", host_a, "/sha", extra, b"0\r\n\r\n"))
+        code, _, _ = c.response()
+        if code != 400:
+            fail("smuggling head %r answered %d" % (extra, code))
+    # A bad request pipelined after a large answer: the answer first, whole, then 400.
+    c = Conn(port)
+    c.send(req("GET", host_a, "/blob/3000000") + req("GET", host_a, "/", "Content-Length: x\r\n"))
+    code, headers, body = c.response()
+    if code != 200 or hashlib.sha256(body).hexdigest() != headers.get("x-sha256"):
+        fail("pipelined: first answer %d, %d bytes" % (code, len(body)))
+    code, _, _ = c.response()
+    if code != 400:
+        fail("pipelined: bad request answered %d" % code)
+    # The origin half-closes after 101: the client still gets its bytes through.
+    c = Conn(port)
+    c.send(req("GET", host_a, "/up101", "Connection: Upgrade\r\nUpgrade: bye\r\n"))
+    code, _, _ = c.response()
+    if code != 101:
+        fail("up101: %d" % code)
+    got = c.buf
+    c.s.settimeout(10)
+    while True:
+        d = c.s.recv(100)
+        if not d:
+            break
+        got += d
+    if got != b"bye":
+        fail("up101: %r" % got)
+    c.s.sendall(b"z" * 2000)
+    c.s.shutdown(socket.SHUT_WR)
+    closed(c)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        s = Conn(port)
+        s.send(req("GET", host_a, "/stats", "Connection: close\r\n"))
+        n = json.loads(s.response()[2])["up101"]
+        if n == 2000:
+            break
+        time.sleep(0.1)
+    if n != 2000:
+        fail("up101: the origin got %d of 2000 bytes after its half-close" % n)
+    print("OK hostile", flush=True)
+
+
+if sys.argv[1] == "hostile":
+    hostile(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6])
+elif sys.argv[1] == "idle":
     idle(int(sys.argv[2]), sys.argv[3])
 elif sys.argv[1] == "count":
     count(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))

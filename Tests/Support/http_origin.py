@@ -8,6 +8,10 @@ GET  /chunked/N     the same bytes in chunks of varied sizes (Transfer-Encoding:
 GET  /close         a small page with Connection: close, then the origin closes
 POST /sha           JSON: name, length and SHA-256 of the body (Content-Length or chunked)
 GET  /upgrade       with Upgrade: echo → 101, then echoes raw bytes until the client half-closes
+GET  /up101         with Upgrade: bye → 101, "bye", half-closes, counts what the client still sends
+GET  /stats         JSON: what /up101 counted
+GET  /inject        an answer followed by a second, unasked-for answer (a hostile origin)
+POST /early         401 at once, without reading the body, then closes
 Prints "PORT <n>" once listening; exits after LIFETIME seconds at most.
 """
 import hashlib, json, random, socket, sys, threading
@@ -15,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 name = sys.argv[1]
 lifetime = float(sys.argv[2]) if len(sys.argv) > 2 else 300
+stats = {"up101": -1}
 
 
 def blob(n):
@@ -49,6 +54,23 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/info":
             self.send_body(self.info())
+        elif self.path == "/stats":
+            self.send_body(json.dumps(stats).encode())
+        elif self.path == "/inject":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nA-inject-ok"
+                             b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED")
+        elif self.path == "/up101" and self.headers.get("Upgrade") == "bye":
+            self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: bye\r\n\r\nbye")
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_WR)
+            n = 0
+            while True:
+                d = self.rfile.read1(1 << 16)
+                if not d:
+                    break
+                n += len(d)
+            stats["up101"] = n
         elif self.path.startswith("/blob/"):
             data = blob(int(self.path[6:]))
             self.send_body(data, "application/octet-stream", {"X-Sha256": hashlib.sha256(data).hexdigest()})
@@ -93,6 +115,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(404)
 
     def do_POST(self):
+        if self.path == "/early":
+            self.close_connection = True
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         h = hashlib.sha256()
         n = 0
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -16,10 +16,11 @@ final class HTTPFramingTests: XCTestCase {
         XCTAssertEqual(h.contentLength, 12)
         XCTAssertEqual(h.length, "POST /x HTTP/1.1\r\nHost: App.Example.com\r\nContent-Length: 12\r\n\r\n".utf8.count)
         XCTAssertEqual(HTTPFraming.requestBody(h), .length(12))
-        let chunked = try XCTUnwrap(try head("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n"))
-        XCTAssertEqual(HTTPFraming.requestBody(chunked), .chunkSize, "chunked wins over Content-Length")
+        let chunked = try XCTUnwrap(try head("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"))
+        XCTAssertEqual(HTTPFraming.requestBody(chunked), .chunkSize)
         let ws = try XCTUnwrap(try head("GET /ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"))
-        XCTAssertEqual(HTTPFraming.requestBody(ws), .raw)
+        XCTAssertTrue(ws.upgrade)
+        XCTAssertEqual(HTTPFraming.requestBody(ws), .none, "raw only once the origin agrees")
         XCTAssertTrue(try XCTUnwrap(try head("GET / HTTP/1.0\r\n\r\n")).connectionClose)
         XCTAssertFalse(try XCTUnwrap(try head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")).connectionClose)
     }
@@ -28,7 +29,15 @@ final class HTTPFramingTests: XCTestCase {
         for bad in ["garbage\r\n\r\n", "GET /\r\n\r\n", "GET / HTTP/1.1\r\nno colon\r\n\r\n",
                     "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                     "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-                    "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"] {
+                    "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+                    // Request smuggling's raw material (RFC 9112 §2.2, §3.2, §5, §6.1).
+                    "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                    "POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n",
+                    "GET / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+                    "GET / HTTP/1.1\nHost: a\r\n\r\n",
+                    "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+                    "GET http://b/ HTTP/1.1\r\nHost: a\r\n\r\n"] {
             XCTAssertThrowsError(try head(bad), bad) { XCTAssertEqual(($0 as? HTTPFraming.Error)?.kind, .malformed, bad) }
         }
         let huge = "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: HTTPFraming.maxHead)
@@ -85,7 +94,7 @@ final class HTTPFramingTests: XCTestCase {
     }
 
     func testBadChunkSizesAreRefused() {
-        for bad in ["zz\r\n", "\r\n", "1234567890abcdef\r\n", String(repeating: "1", count: 5000)] {
+        for bad in ["zz\r\n", "\r\n", "1234567890abcdef\r\n", String(repeating: "1", count: 5000), "5\n", "5 x\r\n", "5\r\nhelloXX", "0\r\nX\n"] {
             var body = HTTPFraming.Body.chunkSize
             let buffer = ByteBuffer(string: bad)
             XCTAssertThrowsError(try body.advance(buffer.readableBytesView, from: buffer.readerIndex), bad)
