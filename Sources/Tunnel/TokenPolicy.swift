@@ -124,10 +124,12 @@ public struct TokenPolicy: Sendable {
         }
         let file: File
         do {
-            file = try YAMLDecoder().decode(File.self, from: String(decoding: data, as: UTF8.self))
-        } catch {
-            throw ConfigError(path: path, reason: "\(error)")
+            file = try ConfigLoader.decode(File.self, from: String(decoding: data, as: UTF8.self), source: path)
+        } catch let error as ConfigError {
+            throw ConfigError(path: error.path == path ? path : "\(path): \(error.path)", reason: error.reason)
         }
+        // No tokens would mean an open relay (GOST's default without auth): never by accident.
+        guard !file.tokens.isEmpty else { throw ConfigError(path: "\(path): tokens", reason: "a tokens file needs at least one token") }
         var rights: [String: TokenRights] = [:]
         for (i, e) in file.tokens.enumerated() {
             guard !e.token.isEmpty else { throw ConfigError(path: "\(path): tokens[\(i)].token", reason: "empty token") }

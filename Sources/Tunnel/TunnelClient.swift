@@ -70,10 +70,11 @@ public struct TunnelClient: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { tasks in
+        let registered = NIOLockedValueBox(false)
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { tasks in
                 for index in 0..<max(1, configuration.sessions) {
-                    tasks.addTask { await keepSession(index) }
+                    tasks.addTask { try await keepSession(index, registered: registered) }
                 }
             }
         }
@@ -83,7 +84,13 @@ public struct TunnelClient: Service {
     /// When the relay goes away on the session (it drains: SIGHUP, restart), the slot opens a new
     /// session at once, so it stays usable, while the old one keeps carrying its open streams
     /// until they finish.
-    func keepSession(_ index: Int) async {
+    ///
+    /// A refusal of the very first registration (a wrong token, a claim outside its rights) ends
+    /// the agent with that reason, as frp's client does: retrying cannot fix a configuration, and
+    /// a retrying agent would only trip the relay's per-address failure limit for its neighbours.
+    /// Once the agent has been registered, refusals are retried (a relay mid-restart, a port not
+    /// yet released).
+    func keepSession(_ index: Int, registered: NIOLockedValueBox<Bool>) async throws {
         var backoff = TimeAmount.milliseconds(250)
         let draining = LiveSessions()
         defer { draining.closeAll() }
@@ -91,6 +98,7 @@ public struct TunnelClient: Service {
             let loop = group.next()
             do {
                 let session = try await connect(on: loop)
+                registered.withLockedValue { $0 = true }
                 let connectedAt = ContinuousClock.now
                 logger.info("connected to relay", metadata: ["relay": "\(configuration.relay)", "session": "\(index)"])
                 backoff = .milliseconds(250)
@@ -115,6 +123,9 @@ public struct TunnelClient: Service {
                     if Task.isCancelled { return }
                     logger.warning("relay session ended", metadata: ["relay": "\(configuration.relay)", "session": "\(index)"])
                 }
+            } catch let refusal as RegistrationRefused where !registered.withLockedValue({ $0 }) {
+                logger.error("the relay refused this agent; not retrying", metadata: ["relay": "\(configuration.relay)", "reason": "\(refusal.reason)"])
+                throw refusal
             } catch {
                 if Task.isCancelled { return }
                 logger.warning("cannot attach to relay", metadata: ["relay": "\(configuration.relay)", "error": "\(error)", "retry_ms": "\(backoff.nanoseconds / 1_000_000)"])
@@ -179,7 +190,7 @@ public struct TunnelClient: Service {
             let answer = try await reply.futureResult.get()
             timer.cancel()
             guard answer.ok else {
-                throw EngineError(.authenticationFailed, "relay refused registration: \(answer.error ?? "no reason given")")
+                throw RegistrationRefused(reason: answer.error ?? "no reason given")
             }
         } catch {
             timer.cancel()
@@ -198,7 +209,7 @@ public struct TunnelClient: Service {
     }
 
     static func tlsRefusal(_ error: any Error) -> EngineError {
-        EngineError(.connectFailed, "the relay refused the TLS connection: \(error) (a relay that requires client certificates refuses a missing one or one from another CA: check --cert/--key)")
+        EngineError(.connectFailed, "the relay refused the TLS connection: \(error) (a relay closes it right after the handshake when it requires a client certificate this agent lacks or has from another CA: check --cert/--key; or when this address failed to register too often: wait a minute)")
     }
 
     /// A stream from the relay: join it to its tunnel's local target, or refuse it.
@@ -241,6 +252,17 @@ public struct TunnelClient: Service {
                 logger.warning("local target unreachable", metadata: ["tunnel": "\(header.tunnel)", "target": "\(target)", "error": "\(error)"])
                 throw error
             }
+    }
+}
+
+/// The relay answered the agent's hello with a refusal (wrong token, claim outside its rights,
+/// a port it cannot open).
+public struct RegistrationRefused: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String {
+        reason == "unauthorized"
+            ? "relay refused registration: unauthorized (check --token and what the token may claim)"
+            : "relay refused registration: \(reason)"
     }
 }
 

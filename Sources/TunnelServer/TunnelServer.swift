@@ -77,12 +77,13 @@ struct TunnelServer: AsyncParsableCommand {
         let publicAddr = self.publicAddr
         let advertise = self.advertise
         let clientCA = self.clientCa
+        let tokensFile = self.tokens
         let registry = Registry.standard.withTunnel(tunnels, ports: remotePorts, policy: policy, registrationTimeout: .nanoseconds(Int64(registration / .nanoseconds(1))))
         let code = await EngineMain.run(
             options, program: "tunnel-server", registry: registry,
             defaults: {
                 let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
-                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout)
+                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout, tokensFile: tokensFile)
             },
             extraServices: { config, logger in
                 if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }
@@ -107,10 +108,12 @@ struct TunnelServer: AsyncParsableCommand {
         config.services = services
     }
 
-    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = "75s") -> (Config, String) {
+    /// With a tokens file, only its tokens (with their rights) admit agents: the generated token
+    /// would otherwise be a second, unrestricted key the operator did not ask for.
+    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = "75s", tokensFile: String? = nil) -> (Config, String) {
         let agents = ServiceConfig(
             name: "agents", addr: agentAddr,
-            handler: HandlerConfig(type: "tunnel", metadata: Metadata(["tokens": state.token])),
+            handler: HandlerConfig(type: "tunnel", metadata: tokensFile == nil ? Metadata(["tokens": state.token]) : nil),
             listener: ListenerConfig(type: "tls", tls: TLSConfig(certFile: state.certificateFile, keyFile: state.keyFile, caFile: clientCA)))
         let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(["idleTimeout": httpIdleTimeout])), listener: ListenerConfig(type: "tcp"))
         let agentPort = (try? HostPort(parsing: agentAddr).port) ?? 8443
@@ -120,7 +123,7 @@ struct TunnelServer: AsyncParsableCommand {
               agents connect to  \(agentAddr) (TLS; certificate sha256 \(state.fingerprint))
               public entrypoint  \(publicAddr) (HTTP routed by Host, TLS routed by SNI)
             attach an agent that exposes a local web server as app.localhost:
-              tunnel-agent --relay \(advertise):\(agentPort) --token \(state.token) --pin \(state.fingerprint) --expose 127.0.0.1:8000 --hostname app.localhost
+              tunnel-agent --relay \(advertise):\(agentPort) --token \(tokensFile == nil ? state.token : "<a token from \(tokensFile!)>") --pin \(state.fingerprint) --expose 127.0.0.1:8000 --hostname app.localhost
             then:
               curl -H 'Host: app.localhost' http://127.0.0.1:\(publicPort)/
 

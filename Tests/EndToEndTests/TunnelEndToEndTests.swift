@@ -193,6 +193,20 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         _ = try agent.wait(for: "relay refused registration: unauthorized")
         _ = try relay.process.wait(for: "agent refused: bad token")
         XCTAssertEqual(try get(relay, host: "app.example.com").status, "404")
+        // Refused at its first registration, the agent stops (as frp's client does) instead of
+        // retrying into the relay's per-address failure limit.
+        let deadline = Date().addingTimeInterval(10)
+        while agent.process.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertFalse(agent.process.isRunning)
+        XCTAssertNotEqual(agent.process.terminationStatus, 0)
+        // A pin that is not a SHA-256 is refused before dialing; a wrong one names what the relay
+        // presented.
+        let badPin = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", "00ff", "--expose", "127.0.0.1:\(origin.port)"])
+        badPin.process.waitUntilExit()
+        XCTAssertNotEqual(badPin.process.terminationStatus, 0)
+        XCTAssertTrue(badPin.output.contains("64-hex-digit"), badPin.output)
+        let wrongPin = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", String(repeating: "ab", count: 32), "--expose", "127.0.0.1:\(origin.port)"])
+        _ = try wrongPin.wait(for: "presented=\(relay.pin) .*does not match the pin")
     }
 
     /// A token file narrows what an agent may claim; a claim outside it is refused with the same
@@ -210,6 +224,10 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         _ = try outside.wait(for: "relay refused registration: unauthorized")
         _ = try relay.process.wait(for: "hostname evil.org not allowed for this token")
         XCTAssertEqual(try get(relay, host: "evil.org").status, "404")
+        // With a tokens file, the generated token admits nobody.
+        let generated = try String(contentsOfFile: dir + "/agent-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let stale = try startAgent(relay, expose: origin.port, hostnames: ["app.example.com"], token: generated)
+        _ = try stale.wait(for: "relay refused registration: unauthorized")
     }
 
     /// A Python HTTP/1.1 origin (Tests/Support/http_origin.py) that names itself in its answers.

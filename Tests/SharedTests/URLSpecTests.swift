@@ -33,6 +33,14 @@ final class URLSpecTests: XCTestCase {
         XCTAssertEqual(s.listener.type, "tls")
     }
 
+    /// `key=` is an empty value (so `tunnel.id=` is caught as missing), `key` alone a flag.
+    func testEmptyQueryValueIsNotAFlag() throws {
+        let c = try URLSpec.config(listen: [], forward: ["tunnel+tls://relay:8443?tunnel.id=&secure"])
+        let meta = c.chains?.first?.hops.first?.nodes.first?.connector?.metadata
+        XCTAssertEqual(meta?["tunnel.id"], "")
+        XCTAssertEqual(meta?["secure"], "true")
+    }
+
     func testNodeForms() throws {
         var h = try URLSpec.hop("http://192.168.1.1:8080", index: 0)
         XCTAssertEqual(h.nodes[0].connector?.type, "http")

@@ -47,6 +47,11 @@ final class TokenPolicyTests: XCTestCase {
         XCTAssertEqual(p.rights["a"]?.ports, [20000...20005, 30000...30000])
         let bad = dir.appendingPathComponent("tokens-\(UUID()).yaml")
         try "tokens:\n- token: a\n  portz: ['1']\n".write(to: bad, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try TokenPolicy.load(path: bad.path)) { XCTAssertTrue("\($0)".contains("portz"), "\($0)") }
+        XCTAssertThrowsError(try TokenPolicy.load(path: bad.path)) {
+            XCTAssertEqual("\($0)".components(separatedBy: ": ").dropFirst().first, "tokens[0].portz", "the key's path, no decoder dump: \($0)")
+        }
+        let empty = dir.appendingPathComponent("tokens-\(UUID()).yaml")
+        try "tokens: []\n".write(to: empty, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TokenPolicy.load(path: empty.path)) { XCTAssertTrue("\($0)".contains("at least one token"), "\($0)") }
     }
 }

@@ -12,9 +12,15 @@ public enum ConfigLoader {
     }
 
     public static func parse(_ text: String, source: String = "config") throws -> Config {
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return Config() }
+        return try decode(Config.self, from: text, source: source)
+    }
+
+    /// Decodes any strict YAML document (a tokens file, say) with the same precise errors as the
+    /// main config: the path of the offending key and why, never a raw decoder dump.
+    public static func decode<T: Decodable>(_ type: T.Type, from text: String, source: String) throws -> T {
         do {
-            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return Config() }
-            return try YAMLDecoder().decode(Config.self, from: text)
+            return try YAMLDecoder().decode(T.self, from: text)
         } catch let error as ConfigError {
             throw error
         } catch let error as DecodingError {

@@ -99,7 +99,8 @@ public enum URLSpec {
         if let q = rest.firstIndex(of: "?") {
             for pair in rest[rest.index(after: q)...].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1)
-                query[percentDecode(String(kv[0]))] = kv.count > 1 ? percentDecode(String(kv[1])) : "true"
+                // `key` alone is a flag (true); `key=` is an empty value, not a flag.
+                query[percentDecode(String(kv[0]))] = kv.count > 1 ? percentDecode(String(kv[1])) : (pair.hasSuffix("=") ? "" : "true")
             }
             rest = rest[..<q]
         }

@@ -9,6 +9,12 @@ public enum CertificatePin {
         SHA256.hash(data: der).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
+    /// The fingerprint of a presented certificate, for telling an operator what the node showed.
+    static func fingerprint(of certificate: NIOSSLCertificate?) -> String? {
+        guard let certificate, let der = try? certificate.toDERBytes() else { return nil }
+        return fingerprint(der: der)
+    }
+
     static func matches(_ certificate: NIOSSLCertificate?, _ pin: String) -> Bool {
         guard let certificate, let der = try? certificate.toDERBytes() else { return false }
         return fingerprint(der: der) == pin

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -13,6 +14,8 @@ public struct TLSDialer: Dialer {
     private let serverName: String?
     private let verifies: Bool
     private let pin: String?
+    /// An unverified node is worth one warning per dialer, not one per reconnect.
+    private let warnOnce = NIOLockedValueBox(true)
     public var connectTimeout: TimeAmount
 
     public init(options: TLSOptions, connectTimeout: TimeAmount = .seconds(10)) throws {
@@ -31,6 +34,9 @@ public struct TLSDialer: Dialer {
             throw EngineError(.notAllowed, "a client certificate needs both certFile and keyFile")
         }
         self.pin = options.pinSHA256.map { $0.lowercased().replacingOccurrences(of: ":", with: "") }
+        if let pin, pin.count != 64 || !pin.allSatisfy({ $0.isHexDigit }) {
+            throw EngineError(.notAllowed, "a pin is the 64-hex-digit SHA-256 of the relay's certificate, as the relay printed it; got \"\(options.pinSHA256 ?? "")\"")
+        }
         self.verifies = options.secure || options.caFile != nil || pin != nil
         config.certificateVerification = pin != nil ? .noHostnameVerification : (verifies ? .fullVerification : .none)
         self.context = try NIOSSLContext(configuration: config)
@@ -39,8 +45,8 @@ public struct TLSDialer: Dialer {
     }
 
     public func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Handshake {
-        if !verifies {
-            logger.debug("tls dialer does not verify the node (set secure=true or caFile)", metadata: ["node": "\(address)"])
+        if !verifies, warnOnce.withLockedValue({ w in defer { w = false }; return w }) {
+            logger.warning("TLS: the node's certificate is not verified (set secure=true, caFile or a pin)", metadata: ["node": "\(address)"])
         }
         let name = serverName ?? (address.isIPLiteral || address.host.isEmpty ? nil : address.host)
         let context = self.context
@@ -54,7 +60,14 @@ public struct TLSDialer: Dialer {
                         let tls: NIOSSLClientHandler
                         if let pin {
                             tls = try NIOSSLClientHandler(context: context, serverHostname: name) { chain, promise in
-                                promise.succeed(CertificatePin.matches(chain.first, pin) ? .certificateVerified : .failed)
+                                if CertificatePin.matches(chain.first, pin) {
+                                    promise.succeed(.certificateVerified)
+                                } else {
+                                    logger.warning("TLS: the node's certificate does not match the pin", metadata: [
+                                        "node": "\(address)", "pinned": "\(pin)", "presented": "\(CertificatePin.fingerprint(of: chain.first) ?? "none")",
+                                    ])
+                                    promise.succeed(.failed)
+                                }
                             }
                         } else {
                             tls = try NIOSSLClientHandler(context: context, serverHostname: name)
