@@ -17,6 +17,9 @@ hostile PORT HOST_A NAME_A HOST_B NAME_B
     per request), an early answer with a body still on its way (no smuggled request), both framings
     or two Hosts (400), a bad pipelined request after a large answer (answer, then 400), the
     origin's half-close after an upgrade (the client can still send).
+slow PORT HOST SIZE PID [MIB_PER_S]
+    downloads SIZE bytes at about MIB_PER_S (default 16) MiB/s with a small receive buffer while sampling the RSS of
+    process PID (the relay); prints "OK <bytes> <max RSS growth in KiB>" when the body is exact.
 upgrade PORT HOST SIZE
     an Upgrade request, then SIZE random bytes echoed back raw after 101, with half-close.
 Prints "OK ..." on success, else a reason, exit 1.
@@ -317,7 +320,55 @@ def hostile(port, host_a, name_a, host_b, name_b):
     print("OK hostile", flush=True)
 
 
-if sys.argv[1] == "hostile":
+def rss_kib(pid):
+    with open("/proc/%s/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def slow(port, host, size, pid, rate=16):
+    base = rss_kib(pid)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(TIMEOUT)
+    s.connect(("127.0.0.1", port))
+    c = Conn.__new__(Conn)
+    c.s, c.buf = s, b""
+    c.send(req("GET", host, "/blob/%d" % size))
+    status = c.line()
+    headers = {}
+    while True:
+        l = c.line()
+        if not l:
+            break
+        k, v = l.decode().split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    h = hashlib.sha256(c.buf)
+    got = len(c.buf)
+    peak = 0
+    start = time.time()
+    while got < size:
+        d = s.recv(16384)
+        if not d:
+            break
+        h.update(d)
+        got += len(d)
+        # About 16 MiB/s: far slower than the relay and the origin can go.
+        ahead = got / (rate << 20) - (time.time() - start)
+        if ahead > 0:
+            time.sleep(ahead)
+        if got % (1 << 20) < 16384:
+            peak = max(peak, rss_kib(pid) - base)
+    if got != size or h.hexdigest() != headers.get("x-sha256"):
+        fail("slow download: %d of %d bytes, %s" % (got, size, status))
+    print("OK %d %d" % (got, peak), flush=True)
+
+
+if sys.argv[1] == "slow":
+    slow(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]) if len(sys.argv) > 6 else 16)
+elif sys.argv[1] == "hostile":
     hostile(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6])
 elif sys.argv[1] == "idle":
     idle(int(sys.argv[2]), sys.argv[3])
