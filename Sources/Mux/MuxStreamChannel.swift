@@ -314,6 +314,16 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         self.bufferedInboundBytes += buffer.readableBytes
         self.pendingReads.append(.data(buffer))
         self.tryToRead()
+        // Still waiting for a reader: a payload that is a small slice of a large read buffer
+        // would keep that whole buffer alive for as long as the application does not read, so a
+        // slow reader's window could cost several times its size. Keep a right-sized copy instead.
+        if let last = self.pendingReads.last, case .data(let held) = last,
+            held.storageCapacity > 2 * held.readableBytes + 4096
+        {
+            var copy = self.allocator.buffer(capacity: held.readableBytes)
+            copy.writeImmutableBuffer(held)
+            self.pendingReads[self.pendingReads.index(before: self.pendingReads.endIndex)] = .data(copy)
+        }
     }
 
     /// FIN arrived.
