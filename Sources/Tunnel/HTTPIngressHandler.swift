@@ -635,23 +635,3 @@ extension CrossLoopRef where Handler == HTTPUpstreamHandler {
         }
     }
 }
-
-/// A loop-safe way to reach a handler that lives on another event loop: calls hop to its loop
-/// (and run at once when already on it). The handler is only ever touched on `eventLoop`.
-struct CrossLoopRef<Handler: AnyObject>: @unchecked Sendable {
-    private let handler: Handler
-    let eventLoop: EventLoop
-
-    init(_ handler: Handler, on eventLoop: EventLoop) {
-        self.handler = handler
-        self.eventLoop = eventLoop
-    }
-
-    func run(_ body: @escaping @Sendable (Handler) -> Void) {
-        if eventLoop.inEventLoop {
-            body(handler)
-        } else {
-            eventLoop.execute { body(self.handler) }
-        }
-    }
-}

@@ -180,3 +180,32 @@ class EndToEndTestCase: XCTestCase {
         return Int(r.output.trimmingCharacters(in: .whitespacesAndNewlines))!
     }
 }
+
+/// A relay on embedded defaults, as the tunnel test classes start it.
+struct Relay {
+    var process: Harness.Running
+    var agentPort: Int
+    var publicPort: Int
+    var token: String
+    var pin: String
+    var stateDir: String
+}
+
+extension EndToEndTestCase {
+    /// A relay on embedded defaults, on free loopback ports (or the given ones), with its own state
+    /// directory (or the given one), plus `extra` flags.
+    func startRelay(_ extra: [String] = [], stateDir: String? = nil, agentPort: Int = 0, publicPort: Int = 0) throws -> Relay {
+        let dir = stateDir ?? h.tempFile("state").path
+        let r = try h.server(["--state-dir", dir, "--agent-addr", "127.0.0.1:\(agentPort)", "--public-addr", "127.0.0.1:\(publicPort)"] + extra)
+        let ap = try r.port(ofService: "agents")
+        let pp = try r.port(ofService: "public")
+        let pin = try r.wait(for: "sha256 ([0-9a-f]{64})")
+        let token = try String(contentsOfFile: dir + "/agent-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return Relay(process: r, agentPort: ap, publicPort: pp, token: token, pin: pin, stateDir: dir)
+    }
+
+    /// The flags that attach an agent to `relay`.
+    func agentArgs(_ relay: Relay) -> [String] {
+        ["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin]
+    }
+}

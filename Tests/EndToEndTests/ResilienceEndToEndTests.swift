@@ -4,28 +4,6 @@ import XCTest
 /// Go-away handover, graceful shutdown, the registration deadline and mutual TLS, with the relay
 /// and the agent as real processes on loopback.
 final class ResilienceEndToEndTests: EndToEndTestCase {
-    struct Relay {
-        var process: Harness.Running
-        var agentPort: Int
-        var publicPort: Int
-        var token: String
-        var pin: String
-    }
-
-    func startRelay(_ extra: [String] = []) throws -> Relay {
-        let dir = h.tempFile("state").path
-        let r = try h.server(["--state-dir", dir, "--agent-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0"] + extra)
-        let ap = try r.port(ofService: "agents")
-        let pp = try r.port(ofService: "public")
-        let pin = try r.wait(for: "sha256 ([0-9a-f]{64})")
-        let token = try String(contentsOfFile: dir + "/agent-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        return Relay(process: r, agentPort: ap, publicPort: pp, token: token, pin: pin)
-    }
-
-    func agentArgs(_ relay: Relay) -> [String] {
-        ["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin]
-    }
-
     /// An agent exposing a local TCP echo on a relay port (rtcp); returns the agent and the port.
     func echoAgent(_ relay: Relay, sessions: Int = 1) throws -> (Harness.Running, Int) {
         let echo = try h.echo("tcp")

@@ -3,30 +3,24 @@ import XCTest
 
 /// The relay and the agent as real processes on loopback, with curl and Python clients.
 final class TunnelEndToEndTests: EndToEndTestCase {
-    struct Relay {
-        var process: Harness.Running
-        var agentPort: Int
-        var publicPort: Int
-        var token: String
-        var pin: String
-        var stateDir: String
-    }
-
-    /// A relay on embedded defaults, on free loopback ports, with its own state directory.
-    func startRelay(stateDir: String? = nil, agentPort: Int = 0, publicPort: Int = 0) throws -> Relay {
-        let dir = stateDir ?? h.tempFile("state").path
-        let r = try h.server(["--state-dir", dir, "--agent-addr", "127.0.0.1:\(agentPort)", "--public-addr", "127.0.0.1:\(publicPort)"])
-        let ap = try r.port(ofService: "agents")
-        let pp = try r.port(ofService: "public")
-        let pin = try r.wait(for: "sha256 ([0-9a-f]{64})")
-        let token = try String(contentsOfFile: dir + "/agent-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        return Relay(process: r, agentPort: ap, publicPort: pp, token: token, pin: pin, stateDir: dir)
-    }
-
     func startAgent(_ relay: Relay, expose: Int, hostnames: [String], token: String? = nil) throws -> Harness.Running {
-        var args = ["--relay", "127.0.0.1:\(relay.agentPort)", "--token", token ?? relay.token, "--pin", relay.pin, "--expose", "127.0.0.1:\(expose)"]
+        var relay = relay
+        if let token { relay.token = token }
+        var args = agentArgs(relay) + ["--expose", "127.0.0.1:\(expose)"]
         for n in hostnames { args += ["--hostname", n] }
         return try h.agent(args)
+    }
+
+    /// Polls (bounded) until `host` answers `expected`; returns the last status seen.
+    func status(_ relay: Relay, host: String, becomes expected: String, within seconds: TimeInterval = 5) throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var status = ""
+        while Date() < deadline {
+            status = try get(relay, host: host).status
+            if status == expected { break }
+            usleep(100_000)
+        }
+        return status
     }
 
     func get(_ relay: Relay, host: String) throws -> (status: String, body: String) {
@@ -49,14 +43,7 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         // The agent goes away: its hostnames now answer 503 (tunnel offline), the relay stays up.
         agent.process.terminate()
         agent.process.waitUntilExit()
-        let deadline = Date().addingTimeInterval(5)
-        var status = ""
-        while Date() < deadline {
-            status = try get(relay, host: "app.example.com").status
-            if status == "503" { break }
-            usleep(100_000)
-        }
-        XCTAssertEqual(status, "503")
+        XCTAssertEqual(try status(relay, host: "app.example.com", becomes: "503"), "503")
         XCTAssertTrue(relay.process.process.isRunning)
     }
 
@@ -152,7 +139,7 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         let relay = try startRelay()
         let id = "5e6f2a1c-0000-4000-8000-00000000000a"
         func agent(_ port: Int, _ weight: Int) throws -> Harness.Running {
-            let r = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin, "--tunnel-id", id,
+            let r = try h.agent(agentArgs(relay) + ["--tunnel-id", id,
                 "--hostname", "w.example.com", "--expose", "127.0.0.1:\(port)", "--weight", "\(weight)", "--sessions", "1"])
             _ = try r.wait(for: "connected to relay")
             return r
@@ -172,7 +159,7 @@ final class TunnelEndToEndTests: EndToEndTestCase {
             usleep(100_000)
         }
         XCTAssertEqual(out, "COUNTS heavy=3 light=1\n")
-        let bad = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin, "--expose", "127.0.0.1:\(solo)", "--weight", "0"])
+        let bad = try h.agent(agentArgs(relay) + ["--expose", "127.0.0.1:\(solo)", "--weight", "0"])
         bad.process.waitUntilExit()
         XCTAssertNotEqual(bad.process.terminationStatus, 0)
     }
@@ -214,9 +201,9 @@ final class TunnelEndToEndTests: EndToEndTestCase {
     func testClaimOutsideTheTokensRightsIsRefused() throws {
         let origin = try h.origin()
         let file = h.tempFile("tokens.yaml", contents: "tokens:\n- token: webonly\n  hostnames: ['*.example.com']\n  ports: ['20000-20010']\n")
-        let dir = h.tempFile("state").path
-        let r = try h.server(["--state-dir", dir, "--agent-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--tokens", file.path])
-        let relay = Relay(process: r, agentPort: try r.port(ofService: "agents"), publicPort: try r.port(ofService: "public"), token: "webonly", pin: try r.wait(for: "sha256 ([0-9a-f]{64})"), stateDir: dir)
+        var relay = try startRelay(["--tokens", file.path])
+        let dir = relay.stateDir
+        relay.token = "webonly"
         let ok = try startAgent(relay, expose: origin.port, hostnames: ["app.example.com"])
         _ = try ok.wait(for: "connected to relay")
         XCTAssertEqual(try get(relay, host: "app.example.com").body, origin.body)
@@ -267,12 +254,8 @@ final class TunnelEndToEndTests: EndToEndTestCase {
     /// request head that never completes gets 408 (slowloris costs a bounded time).
     func testIdleAndSlowHeadConnectionsAreClosed() throws {
         let origin = try httpOrigin("idle")
-        let dir = h.tempFile("state").path
-        let r = try h.server(["--state-dir", dir, "--agent-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--http-idle-timeout", "1s"])
-        let relay = Relay(process: r, agentPort: try r.port(ofService: "agents"), publicPort: try r.port(ofService: "public"),
-            token: "", pin: try r.wait(for: "sha256 ([0-9a-f]{64})"), stateDir: dir)
-        let token = try String(contentsOfFile: dir + "/agent-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let agent = try startAgent(relay, expose: origin, hostnames: ["idle.test"], token: token)
+        let relay = try startRelay(["--http-idle-timeout", "1s"])
+        let agent = try startAgent(relay, expose: origin, hostnames: ["idle.test"])
         _ = try agent.wait(for: "connected to relay")
         let out = try h.runPython("http_check.py", ["idle", "\(relay.publicPort)", "idle.test"], timeout: 60)
         XCTAssertEqual(out.status, 0, out.output)
@@ -327,14 +310,7 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(try get(relay, host: "down.example.com").status, "502")
         agent.process.terminate()
         agent.process.waitUntilExit()
-        let deadline = Date().addingTimeInterval(5)
-        var status = ""
-        while Date() < deadline {
-            status = try get(relay, host: "down.example.com").status
-            if status == "503" { break }
-            usleep(100_000)
-        }
-        XCTAssertEqual(status, "503")
+        XCTAssertEqual(try status(relay, host: "down.example.com", becomes: "503"), "503")
     }
 
     func testTwoAgentsShareATunnelAndSurviveSIGKILL() throws {
@@ -380,7 +356,7 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         for version in ["v1", "v2"] {
             let server = try h.python("proxy_protocol_server.py", [])
             let port = Int(try server.wait(for: "PORT (\\d+)"))!
-            let agent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
+            let agent = try h.agent(agentArgs(relay) + [
                 "--expose", "127.0.0.1:\(port)", "--hostname", "pp-\(version).test", "--proxy-protocol", version])
             _ = try agent.wait(for: "connected to relay")
             let r = try h.curl(["-H", "Host: pp-\(version).test", "--local-port", "47000-47100", "http://127.0.0.1:\(relay.publicPort)/"])
@@ -421,7 +397,7 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         let echo = try h.echo("tcp")
         let relay = try startRelay()
         let port = try freePort()
-        let agent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
+        let agent = try h.agent(agentArgs(relay) + [
             "--expose", "127.0.0.1:\(echo)", "--remote-port", "\(port)"])
         _ = try agent.wait(for: "connected to relay")
         _ = try relay.process.wait(for: "port=tcp/\(port) .*remote port open")
@@ -434,12 +410,12 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         let bp = Int(try blast.wait(for: "PORT (\\d+)"))!
         let sha = try blast.wait(for: "SHA ([0-9a-f]+)")
         let port2 = try freePort()
-        let blastAgent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
+        let blastAgent = try h.agent(agentArgs(relay) + [
             "--expose", "127.0.0.1:\(bp)", "--remote-port", "\(port2)"])
         _ = try blastAgent.wait(for: "connected to relay")
         _ = try relay.process.wait(for: "port=tcp/\(port2) .*remote port open")
         XCTAssertEqual(try h.runPython("slow_reader.py", ["127.0.0.1", "\(port2)"]).output, "OK \(8 << 20) \(sha)\n")
-        let low = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
+        let low = try h.agent(agentArgs(relay) + [
             "--expose", "127.0.0.1:\(echo)", "--remote-port", "80"])
         _ = try low.wait(for: "relay refused registration: .*port 80 is outside")
     }
@@ -449,7 +425,7 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         let echo = try h.echo("udp")
         let relay = try startRelay()
         let port = try freePort()
-        let agent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "--token", relay.token, "--pin", relay.pin,
+        let agent = try h.agent(agentArgs(relay) + [
             "--expose", "127.0.0.1:\(echo)", "--remote-udp-port", "\(port)"])
         _ = try agent.wait(for: "connected to relay")
         _ = try relay.process.wait(for: "port=udp/\(port) .*remote port open")

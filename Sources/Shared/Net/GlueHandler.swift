@@ -15,7 +15,7 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    private var partner: Partner?
+    private var partner: CrossLoopRef<GlueHandler>?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     private var partnerWritable = true
@@ -23,28 +23,6 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var outputEnded = false
     private var outputClosed: EventLoopFuture<Void>?
     private var failed = false
-
-    /// A loop-safe way to reach the other handler.
-    ///
-    /// Created on the other loop, so it cannot be a `NIOLoopBound` (whose init checks the loop);
-    /// the handler is only ever touched on `eventLoop`, which `run` guarantees.
-    private struct Partner: @unchecked Sendable {
-        private let handler: GlueHandler
-        let eventLoop: EventLoop
-
-        init(_ handler: GlueHandler, on eventLoop: EventLoop) {
-            self.handler = handler
-            self.eventLoop = eventLoop
-        }
-
-        func run(_ body: @escaping @Sendable (GlueHandler) -> Void) {
-            if eventLoop.inEventLoop {
-                body(handler)
-            } else {
-                eventLoop.execute { body(self.handler) }
-            }
-        }
-    }
 
     private init() {}
 
@@ -54,14 +32,14 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
         a.eventLoop.preconditionInEventLoop()
         let first = GlueHandler()
         let second = GlueHandler()
-        first.partner = Partner(second, on: b.eventLoop)
-        second.partner = Partner(first, on: a.eventLoop)
+        first.partner = CrossLoopRef(second, on: b.eventLoop)
+        second.partner = CrossLoopRef(first, on: a.eventLoop)
         try a.pipeline.syncOperations.addHandler(first)
         if b.eventLoop === a.eventLoop {
             try b.pipeline.syncOperations.addHandler(second)
             try startReading(b)
         } else {
-            let box = Partner(second, on: b.eventLoop)
+            let box = CrossLoopRef(second, on: b.eventLoop)
             box.run { second in
                 do {
                     try b.pipeline.syncOperations.addHandler(second)
