@@ -6,12 +6,10 @@ udp: echoes every datagram to its sender.
 Prints "PORT <n>" once listening. Exits after --lifetime seconds at most.
 """
 import socket, sys, threading, time
+import loopback
 
 def tcp(lifetime):
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(64)
+    srv = loopback.listen()
     print("PORT", srv.getsockname()[1], flush=True)
     def serve(c):
         with c:
@@ -21,14 +19,7 @@ def tcp(lifetime):
                     break
                 c.sendall(d)
             c.shutdown(socket.SHUT_WR)
-    srv.settimeout(0.5)
-    end = time.time() + lifetime
-    while time.time() < end:
-        try:
-            c, _ = srv.accept()
-        except socket.timeout:
-            continue
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
+    loopback.serve(srv, serve, lifetime)
 
 def udp(lifetime):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

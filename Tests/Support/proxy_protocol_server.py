@@ -3,9 +3,9 @@
 body, what the header said (v1: the line; v2: "V2 <src ip> <src port> <dst ip> <dst port>").
 Prints "PORT <n>". Exits after 300 s at most."""
 import socket, struct, threading, time
+import loopback
 
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 0)); srv.listen(16)
+srv = loopback.listen()
 print("PORT", srv.getsockname()[1], flush=True)
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -34,11 +34,4 @@ def serve(c):
         body = (said + "\n").encode()
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
 
-srv.settimeout(0.5)
-end = time.time() + 300
-while time.time() < end:
-    try:
-        c, _ = srv.accept()
-    except socket.timeout:
-        continue
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+loopback.serve(srv, serve)
