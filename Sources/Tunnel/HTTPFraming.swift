@@ -243,7 +243,7 @@ public enum HTTPFraming {
         case chunkSize
         case chunkData(Int)
         case chunkEnd(Int)
-        case trailers(line: Int, total: Int)
+        case trailers(total: Int)
         /// Until the connection closes (a response with no length).
         case untilClose
         /// No longer HTTP (after an upgrade).
@@ -297,7 +297,7 @@ public enum HTTPFraming {
                             throw Error.malformed("bad chunk extension")
                         }
                     }
-                    self = size == 0 ? .trailers(line: 0, total: 0) : .chunkData(size)
+                    self = size == 0 ? .trailers(total: 0) : .chunkData(size)
                 case .chunkData(let n):
                     let take = min(n, end - i)
                     i += take
@@ -319,7 +319,7 @@ public enum HTTPFraming {
                         return (i - start, false)
                     }
                     self = .chunkSize
-                case .trailers(_, let total):
+                case .trailers(let total):
                     // Trailer lines are read whole, like size lines: a partial one waits.
                     guard let lf = view[i..<end].firstIndex(of: 10) else {
                         if end - i > HTTPFraming.maxChunkLine { throw Error.malformed("trailer line too long") }
@@ -337,7 +337,7 @@ public enum HTTPFraming {
                         throw Error.malformed("bad trailer line")
                     }
                     if total + (i - lineStart) > HTTPFraming.maxHead { throw Error.malformed("trailers too long") }
-                    self = .trailers(line: 0, total: total + (i - lineStart))
+                    self = .trailers(total: total + (i - lineStart))
                 }
             }
         }
