@@ -49,6 +49,8 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private var waitingForTransport = CircularBuffer<MuxStreamChannel>()
     private var inReadLoop = false
+    /// Streams delivered data in the current read burst, owed a read-complete at its end.
+    private var streamsAwaitingReadComplete: [MuxStreamChannel] = []
     private var flushPending = false
     private var flushScheduled = false
     /// Payload bytes written since the last flush.
@@ -204,7 +206,20 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        // Streams that were delivered data in this burst complete their reads now; completing
+        // may deliver more (a reader asking for the next read), which joins the list again.
+        var rounds = 0
+        while !self.streamsAwaitingReadComplete.isEmpty, rounds < 64 {
+            rounds += 1
+            let streams = self.streamsAwaitingReadComplete
+            self.streamsAwaitingReadComplete.removeAll(keepingCapacity: true)
+            for stream in streams { stream.parentReadComplete() }
+        }
         self.inReadLoop = false
+        // Past the bound (a pathological reader), the rest complete outside the burst.
+        let left = self.streamsAwaitingReadComplete
+        self.streamsAwaitingReadComplete.removeAll()
+        for stream in left { stream.parentReadComplete() }
         if self.flushPending {
             self.flushPending = false
             self.unflushedBytes = 0
@@ -483,6 +498,14 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The application consumed `bytes` of `stream`: grant window back when due.
+    /// Whether `stream`'s read-complete should wait for the end of the current read burst; if
+    /// so, the stream is listed to be completed then (it asks once per burst).
+    func deferReadComplete(of stream: MuxStreamChannel) -> Bool {
+        guard self.inReadLoop else { return false }
+        self.streamsAwaitingReadComplete.append(stream)
+        return true
+    }
+
     func streamConsumed(_ stream: MuxStreamChannel, bytes: Int) {
         let budget = self.configuration.maxSessionWindow - self.totalReceiveWindow
         guard let update = stream.windowConsumed(bytes, now: self.now, rtt: self.smoothedRTT, budget: budget) else { return }

@@ -81,6 +81,11 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     private var closePromises: [EventLoopPromise<Void>] = []
     /// True while the session lists us as waiting for the transport to become writable.
     var isWaitingForTransport = false
+    /// Bytes delivered in the session's current read burst whose `channelReadComplete` (and
+    /// window credit) waits for the burst's end, so that a reader which flushes on read-complete
+    /// writes once per burst rather than once per frame.
+    private var bytesAwaitingReadComplete = 0
+    private var listedForReadComplete = false
 
     init(streamID: UInt32, session: MuxSessionHandler, parent: Channel, configuration: MuxConfiguration) {
         self.streamID = streamID
@@ -390,10 +395,17 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
             }
             if self.lifecycle != .active { return }
         }
-        if delivered > 0 {
-            self.pipeline.fireChannelReadComplete()
-            if self.lifecycle == .active, self.state.canReceive {
-                self.session?.streamConsumed(self, bytes: delivered)
+        if delivered > 0 || (sawFin && self.bytesAwaitingReadComplete > 0) {
+            self.bytesAwaitingReadComplete += delivered
+            // Inside the session's read burst, read-complete comes at its end (as a socket's
+            // does after several reads); a FIN completes at once, so that no reader sees the end
+            // of input before the completion of what preceded it.
+            if !sawFin, self.listedForReadComplete {
+                // Already listed for this burst's end.
+            } else if !sawFin, self.session?.deferReadComplete(of: self) ?? false {
+                self.listedForReadComplete = true
+            } else {
+                self.completeReads()
             }
         }
         if sawFin, self.lifecycle == .active {
@@ -408,6 +420,23 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
             self.pipeline.read()
         }
         self.closeIfDone()
+    }
+
+    /// Fires the read-complete owed for delivered bytes and credits them to the peer's window.
+    private func completeReads() {
+        let bytes = self.bytesAwaitingReadComplete
+        guard bytes > 0, self.lifecycle == .active else { return }
+        self.bytesAwaitingReadComplete = 0
+        self.pipeline.fireChannelReadComplete()
+        if self.lifecycle == .active, self.state.canReceive {
+            self.session?.streamConsumed(self, bytes: bytes)
+        }
+    }
+
+    /// The session's read burst ended.
+    func parentReadComplete() {
+        self.listedForReadComplete = false
+        self.completeReads()
     }
 
     /// Called by the session after the receive window said to send an update.

@@ -103,27 +103,61 @@ public enum HTTPFraming {
     }
 
     /// RFC 9110 tchar.
+    @inline(__always)
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
+        // ! # $ % & ' * + - . ^ _ ` | ~
+        case 0x21, 0x23...0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E:
+            return true
         default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            return false
         }
     }
 
-    /// Comma-separated tokens of a header value, lowercased.
-    static func tokens(_ value: String) -> [Substring] {
-        value.lowercased().split(separator: ",").map { token in
-            var t = token[...]
-            while t.first == " " || t.first == "\t" { t = t.dropFirst() }
-            while t.last == " " || t.last == "\t" { t = t.dropLast() }
-            return t
+    /// Calls `body` with the bounds of each comma-separated token of `raw[from..<to]`, spaces and
+    /// tabs around it trimmed, empty ones skipped.
+    @inline(__always)
+    static func forEachToken(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ body: (Int, Int) -> Void) {
+        var a = from
+        while a < to {
+            var b = a
+            while b < to && raw[b] != UInt8(ascii: ",") { b += 1 }
+            var x = a
+            var y = b
+            while x < y && (raw[x] == 32 || raw[x] == 9) { x += 1 }
+            while y > x && (raw[y - 1] == 32 || raw[y - 1] == 9) { y -= 1 }
+            if x < y { body(x, y) }
+            a = b + 1
         }
+    }
+
+    /// A decimal `Content-Length` value (spaces around it allowed), or nil.
+    static func decimal(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Int? {
+        var a = from
+        var b = to
+        while a < b && (raw[a] == 32 || raw[a] == 9) { a += 1 }
+        while b > a && (raw[b - 1] == 32 || raw[b - 1] == 9) { b -= 1 }
+        guard a < b, b - a <= 18 else { return nil }
+        var n = 0
+        for i in a..<b {
+            let d = raw[i] &- UInt8(ascii: "0")
+            guard d < 10 else { return nil }
+            n = n * 10 + Int(d)
+        }
+        return n
+    }
+
+    /// Whether `raw[from..<to]` begins with `prefix` (lowercase ASCII), ignoring case.
+    static func hasPrefix(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ prefix: StaticString) -> Bool {
+        to - from >= prefix.utf8CodeUnitCount && nameIs(raw, from, from + prefix.utf8CodeUnitCount, prefix)
     }
 
     /// Parses the head at the reader index of `buffer` if it is complete; nil while incomplete.
-    /// Nothing is consumed. Works on the bytes (no per-line strings), since it runs per request.
+    /// Nothing is consumed. Works on the bytes (no strings but the few values kept), since it runs
+    /// for every request and every response: a profile of the relay under keep-alive load showed
+    /// string splitting and lowercasing here as its largest user-space cost.
     public static func parseHead(_ buffer: ByteBuffer, isRequest: Bool) throws -> Head? {
         try buffer.withUnsafeReadableBytes { raw -> Head? in
             if isRequest {
@@ -133,9 +167,7 @@ public enum HTTPFraming {
                 while n < raw.count {
                     let byte = raw[n]
                     if byte == 32 && n > 0 { break }
-                    guard n < 24, byte > 32, byte < 127, !"()<>@,;:\\\"/[]?={}".utf8.contains(byte) else {
-                        throw Error.malformed("not an HTTP request")
-                    }
+                    guard n < 24, isTokenByte(byte) else { throw Error.malformed("not an HTTP request") }
                     n += 1
                 }
             }
@@ -147,6 +179,7 @@ public enum HTTPFraming {
             var head = Head()
             head.length = length
             head.bytes = buffer.getSlice(at: buffer.readerIndex, length: length)!
+            head.lineRanges.reserveCapacity(16)
             // Lines, without their CRLF; the last (empty) one ends the head.
             var start = 0
             while start < length - 2 {
@@ -162,19 +195,40 @@ public enum HTTPFraming {
                 start = lf + 1
             }
             guard let first = head.lineRanges.first, !first.isEmpty else { throw Error.malformed("empty start line") }
-            let startLine = String(decoding: UnsafeRawBufferPointer(rebasing: raw[first]), as: UTF8.self)
-            let parts = startLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+            // The start line's space-separated parts: up to two splits, the rest is the third.
+            var parts: [Range<Int>] = []
+            var i = first.lowerBound
+            while i < first.upperBound {
+                while i < first.upperBound && raw[i] == 32 { i += 1 }
+                guard i < first.upperBound else { break }
+                if parts.count == 2 {
+                    parts.append(i..<first.upperBound)
+                    break
+                }
+                let a = i
+                while i < first.upperBound && raw[i] != 32 { i += 1 }
+                parts.append(a..<i)
+            }
+            func isVersion(_ r: Range<Int>) -> Bool {
+                guard r.count >= 7 else { return false }
+                let prefix: StaticString = "HTTP/1."
+                for k in 0..<7 where raw[r.lowerBound + k] != prefix.utf8Start[k] { return false }
+                return true
+            }
+            func isHTTP10(_ r: Range<Int>) -> Bool { r.count == 8 && isVersion(r) && raw[r.lowerBound + 7] == UInt8(ascii: "0") }
             if isRequest {
-                guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else { throw Error.malformed("bad request line") }
-                head.method = String(parts[0])
-                head.http10 = parts[2] == "HTTP/1.0"
+                guard parts.count == 3, isVersion(parts[2]) else { throw Error.malformed("bad request line") }
+                head.method = String(decoding: UnsafeRawBufferPointer(rebasing: raw[parts[0]]), as: UTF8.self)
+                head.http10 = isHTTP10(parts[2])
                 if head.method == "CONNECT" { head.upgrade = true }
             } else {
-                guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]), (100...999).contains(status) else {
+                guard parts.count >= 2, isVersion(parts[0]), parts[1].count == 3, let status = decimal(raw, parts[1].lowerBound, parts[1].upperBound),
+                    status >= 100
+                else {
                     throw Error.malformed("bad status line")
                 }
                 head.status = status
-                head.http10 = parts[0] == "HTTP/1.0"
+                head.http10 = isHTTP10(parts[0])
             }
             var hasUpgradeHeader = false
             var hosts = 0
@@ -183,37 +237,43 @@ public enum HTTPFraming {
             var keepAlive = false
             for index in head.lineRanges.indices.dropFirst() {
                 let r = head.lineRanges[index]
-                var colon = r.lowerBound
-                while colon < r.upperBound && raw[colon] != UInt8(ascii: ":") { colon += 1 }
-                guard colon < r.upperBound else { throw Error.malformed("header line without a colon") }
                 let a = r.lowerBound
-                guard colon > a, (a..<colon).allSatisfy({ isTokenByte(raw[$0]) }) else {
-                    throw Error.malformed("bad header name")
+                guard let c = memchr(raw.baseAddress! + a, Int32(UInt8(ascii: ":")), r.count) else {
+                    throw Error.malformed("header line without a colon")
                 }
-                if nameIs(raw, a, colon, "host") {
+                let colon = raw.baseAddress!.distance(to: UnsafeRawPointer(c))
+                guard colon > a else { throw Error.malformed("bad header name") }
+                for k in a..<colon where !isTokenByte(raw[k]) { throw Error.malformed("bad header name") }
+                switch colon - a {
+                case 4 where nameIs(raw, a, colon, "host"):
                     hosts += 1
                     head.host = trimmedText(raw, colon + 1, r.upperBound)
-                } else if nameIs(raw, a, colon, "content-length") {
-                    let value = trimmedText(raw, colon + 1, r.upperBound)
-                    guard let n = Int(value), n >= 0 else { throw Error.malformed("bad Content-Length \"\(value)\"") }
+                case 14 where nameIs(raw, a, colon, "content-length"):
+                    guard let n = decimal(raw, colon + 1, r.upperBound) else {
+                        throw Error.malformed("bad Content-Length \"\(trimmedText(raw, colon + 1, r.upperBound))\"")
+                    }
                     if let old = head.contentLength, old != n { throw Error.malformed("conflicting Content-Length") }
                     head.contentLength = n
-                } else if nameIs(raw, a, colon, "transfer-encoding") {
+                case 17 where nameIs(raw, a, colon, "transfer-encoding"):
                     transferEncoding = true
-                    head.chunked = tokens(trimmedText(raw, colon + 1, r.upperBound)).last == "chunked"
+                    var last: (Int, Int)?
+                    forEachToken(raw, colon + 1, r.upperBound) { x, y in last = (x, y) }
+                    head.chunked = last.map { nameIs(raw, $0.0, $0.1, "chunked") } ?? false
                     if !head.chunked && isRequest { throw Error.malformed("request Transfer-Encoding without chunked last") }
-                } else if nameIs(raw, a, colon, "connection") {
-                    for token in tokens(trimmedText(raw, colon + 1, r.upperBound)) {
-                        if token == "close" { head.connectionClose = true }
-                        if token == "upgrade" { connectionUpgrade = true }
-                        if token == "keep-alive" { keepAlive = true }
+                case 10 where nameIs(raw, a, colon, "connection"):
+                    forEachToken(raw, colon + 1, r.upperBound) { x, y in
+                        if nameIs(raw, x, y, "close") { head.connectionClose = true }
+                        if nameIs(raw, x, y, "upgrade") { connectionUpgrade = true }
+                        if nameIs(raw, x, y, "keep-alive") { keepAlive = true }
                     }
-                } else if nameIs(raw, a, colon, "upgrade") {
+                case 7 where nameIs(raw, a, colon, "upgrade"):
                     hasUpgradeHeader = true
-                } else if nameIs(raw, a, colon, "x-forwarded-for") {
+                case 15 where nameIs(raw, a, colon, "x-forwarded-for"):
                     head.forwardedFor.append(index)
-                } else if nameIs(raw, a, colon, "x-forwarded-proto") {
+                case 17 where nameIs(raw, a, colon, "x-forwarded-proto"):
                     head.forwardedProto.append(index)
+                default:
+                    break
                 }
             }
             // Both framings at once, or two Hosts, mean two parsers may disagree: refused.
@@ -222,8 +282,9 @@ public enum HTTPFraming {
                 if hosts > 1 { throw Error.malformed("more than one Host") }
                 // An absolute-form target names the host the origin will use: it must be the one
                 // routed on.
-                let target = parts[1].lowercased()
-                if target.hasPrefix("http://") || target.hasPrefix("https://") {
+                let t = parts[1]
+                if hasPrefix(raw, t.lowerBound, t.upperBound, "http://") || hasPrefix(raw, t.lowerBound, t.upperBound, "https://") {
+                    let target = String(decoding: UnsafeRawBufferPointer(rebasing: raw[t]), as: UTF8.self).lowercased()
                     let authority = target.drop(while: { $0 != "/" }).dropFirst(2).prefix(while: { $0 != "/" && $0 != "?" })
                     guard let host = head.host, host.lowercased() == authority else {
                         throw Error.malformed("request target's host differs from Host")

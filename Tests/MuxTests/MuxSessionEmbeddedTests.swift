@@ -532,3 +532,50 @@ extension MuxSessionEmbeddedTests {
         XCTAssertFalse(pair.client.isActive)
     }
 }
+
+extension MuxSessionEmbeddedTests {
+    /// Counts reads and read-completes, in order.
+    final class ReadEvents: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        var events: [String] = []
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            self.events.append("read \(self.unwrapInboundIn(data).readableBytes)")
+            context.fireChannelRead(data)
+        }
+        func channelReadComplete(context: ChannelHandlerContext) {
+            self.events.append("complete")
+            context.fireChannelReadComplete()
+        }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case ChannelEvent.inputClosed = event { self.events.append("fin") }
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    /// Several DATA frames for a stream in one transport read reach its pipeline as several reads
+    /// and one read-complete at the burst's end, as a socket's reads do: a relay that flushes on
+    /// read-complete then writes once per burst, not once per frame. A FIN completes what came
+    /// before it first.
+    func testReadsOfOneBurstCompleteOnceAtItsEnd() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        let (a, b) = (ReadEvents(), ReadEvents())
+        pair.serverStreams.extraHandler = { n in n == 0 ? a : b }
+        var burst = encode(.open(streamID: 1, metadata: ByteBuffer()), .open(streamID: 3, metadata: ByteBuffer()))
+        for _ in 0..<3 {
+            MuxFrameEncoder.write(.data(streamID: 1, payload: ByteBuffer(repeating: 1, count: 1000)), into: &burst)
+            MuxFrameEncoder.write(.data(streamID: 3, payload: ByteBuffer(repeating: 2, count: 10)), into: &burst)
+        }
+        MuxFrameEncoder.write(.fin(streamID: 3), into: &burst)
+        try pair.server.writeInbound(burst)
+        XCTAssertEqual(a.events, ["read 1000", "read 1000", "read 1000", "complete"])
+        XCTAssertEqual(b.events, ["read 10", "read 10", "read 10", "complete", "fin"])
+        // The bytes are credited back once the reads complete: one window update per stream.
+        let updates = try decodeAll(try drain(pair.server), preface: false).filter {
+            if case .windowUpdate = $0 { return true } else { return false }
+        }
+        XCTAssertLessThanOrEqual(updates.count, 2)
+        try pair.server.writeInbound(encode(.data(streamID: 1, payload: ByteBuffer(repeating: 1, count: 5))))
+        XCTAssertEqual(a.events.suffix(2), ["read 5", "complete"])
+    }
+}

@@ -55,6 +55,8 @@ final class InboundStreams: @unchecked Sendable {
     var halfClosure = true
     var autoRead = true
     var reject = false
+    /// A handler to put in front of the recorder of the n-th stream (from 0), if any.
+    var extraHandler: ((Int) -> ChannelHandler)?
 
     var all: [(channel: Channel, metadata: ByteBuffer, recorder: StreamRecorder)] { self.lock.withLockedValue { $0 } }
 
@@ -67,6 +69,9 @@ final class InboundStreams: @unchecked Sendable {
             do {
                 try channel.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: self.halfClosure)
                 try channel.syncOptions!.setOption(ChannelOptions.autoRead, value: self.autoRead)
+                if let extra = self.extraHandler?(self.all.count) {
+                    try channel.pipeline.syncOperations.addHandler(extra)
+                }
                 try channel.pipeline.syncOperations.addHandler(recorder)
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)

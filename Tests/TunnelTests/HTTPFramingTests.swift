@@ -42,6 +42,27 @@ final class HTTPFramingTests: XCTestCase {
         }
         let huge = "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: HTTPFraming.maxHead)
         XCTAssertThrowsError(try head(huge)) { XCTAssertEqual(($0 as? HTTPFraming.Error)?.kind, .headTooLarge) }
+        for bad in ["HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 20x OK\r\n\r\n", "HTTP/1.1 099 x\r\n\r\n", "http/1.1 200 OK\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n"] {
+            XCTAssertThrowsError(try head(bad, request: false), bad)
+        }
+    }
+
+    /// Header names, tokens and numbers are read at the byte level, case-insensitively where
+    /// HTTP says so.
+    func testByteLevelFieldsFollowTheRFC() throws {
+        let h = try XCTUnwrap(try head("PUT /a HTTP/1.1\r\nHOST:  a.example  \r\ncontent-LENGTH:\t 42 \r\nCONNECTION: Keep-Alive , CLOSE\r\n\r\n"))
+        XCTAssertEqual(h.host, "a.example")
+        XCTAssertEqual(h.contentLength, 42)
+        XCTAssertTrue(h.connectionClose)
+        let te = try XCTUnwrap(try head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", request: false))
+        XCTAssertFalse(te.chunked, "chunked counts only as the last coding")
+        XCTAssertEqual(HTTPFraming.responseBody(te, method: "GET"), .untilClose)
+        let upper = try XCTUnwrap(try head("HTTP/1.1 200\r\nTRANSFER-ENCODING: ,CHUNKED,\r\n\r\n", request: false))
+        XCTAssertTrue(upper.chunked)
+        XCTAssertEqual(upper.status, 200)
+        XCTAssertNoThrow(try head("GET HTTP://A.example:8080/x?y HTTP/1.1\r\nHost: a.EXAMPLE:8080\r\n\r\n"))
+        XCTAssertEqual(try XCTUnwrap(try head("GET / HTTP/1.1\r\nX-Forwarded-For: a\r\nX-Forwarded-Proto: b\r\nx-forwarded-for: c\r\n\r\n")).forwardedFor, [1, 3])
     }
 
     func testResponseBodies() throws {
