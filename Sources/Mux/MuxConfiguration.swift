@@ -45,6 +45,10 @@ public struct MuxConfiguration: Sendable {
 
     /// Flood protection threshold (see `docs/mux.md` § Limits); internal so tests can lower it.
     var maxReactiveFramesWhileBackedUp = 10_000
+    /// How much read-buffer capacity payloads waiting for slow readers may keep alive, over the
+    /// whole session, before waiting payloads are copied into buffers of their own (see
+    /// `MuxStreamChannel`); internal so tests can lower it.
+    var maxPinnedReadCapacity = 16 * 1024 * 1024
 
     public init() {}
 

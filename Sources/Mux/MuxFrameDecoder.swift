@@ -3,25 +3,52 @@ import NIOCore
 /// Decodes the peer's preface and then frames, validating every length before reading a byte of
 /// payload.
 ///
-/// Why a single-step decoder: it is a pure value that tests and the fuzzer drive directly, and the
-/// session uses it through `NIOSingleStepByteToMessageProcessor`, which already does buffer
-/// accumulation and compaction well. It never allocates more than one frame's payload
-/// (`maxFrameSize`) because a header whose length exceeds the limit is rejected before waiting for
-/// its payload.
+/// Why a single-step decoder: it is a pure value that tests and the fuzzer drive directly. It never
+/// waits for more than one frame's payload (`maxFrameSize`) because a header whose length exceeds
+/// the limit is rejected before any of its payload is read.
+///
+/// With `streamsData`, a DATA frame whose payload has only partly arrived is returned in pieces
+/// (each a `.data` frame of the bytes at hand) instead of being waited for whole: the session then
+/// never has to gather a large payload from several reads into one buffer, which is a copy of
+/// every byte (and, when earlier payloads still share the read buffer, a copy of the buffer too).
+/// In that mode a call may consume a DATA header and return nil.
 struct MuxFrameDecoder: NIOSingleStepByteToMessageDecoder {
     typealias InboundOut = MuxFrame
 
     /// The largest payload accepted (what our preface announces).
     let maxFrameSize: Int
+    let streamsData: Bool
     private var sawPreface = false
+    /// Payload bytes of the DATA frame being streamed that have not arrived yet.
+    private var dataRemaining = 0
+    private var dataStreamID: UInt32 = 0
 
-    init(maxFrameSize: Int) {
+    init(maxFrameSize: Int, streamsData: Bool = false) {
         self.maxFrameSize = maxFrameSize
+        self.streamsData = streamsData
+    }
+
+    /// How many more bytes `buffer` (on which `decode` just returned nil) needs before `decode`
+    /// can make progress; at least 1.
+    func bytesWanted(_ buffer: ByteBuffer) -> Int {
+        if !self.sawPreface { return max(1, MuxProtocol.prefaceSize - buffer.readableBytes) }
+        guard self.dataRemaining == 0, buffer.readableBytes >= MuxProtocol.frameHeaderSize else {
+            return max(1, MuxProtocol.frameHeaderSize - buffer.readableBytes)
+        }
+        let start = buffer.readerIndex
+        let length = Int(buffer.getInteger(at: start, as: UInt8.self)!) << 16 | Int(buffer.getInteger(at: start + 1, as: UInt16.self)!)
+        return max(1, MuxProtocol.frameHeaderSize + length - buffer.readableBytes)
     }
 
     mutating func decode(buffer: inout ByteBuffer) throws -> MuxFrame? {
         if !self.sawPreface {
             return try self.decodePreface(buffer: &buffer)
+        }
+        if self.dataRemaining > 0 {
+            guard buffer.readableBytes > 0 else { return nil }
+            let n = min(self.dataRemaining, buffer.readableBytes)
+            self.dataRemaining -= n
+            return .data(streamID: self.dataStreamID, payload: buffer.readSlice(length: n)!)
         }
         guard buffer.readableBytes >= MuxProtocol.frameHeaderSize else { return nil }
         let start = buffer.readerIndex
@@ -36,6 +63,17 @@ struct MuxFrameDecoder: NIOSingleStepByteToMessageDecoder {
             throw MuxError(code: .frameSizeError, reason: "frame length \(length) exceeds max frame size \(self.maxFrameSize)")
         }
         try Self.validateFixedLength(type: type, length: length)
+        if self.streamsData, type == .data, buffer.readableBytes < MuxProtocol.frameHeaderSize + length {
+            guard rawID & 0x8000_0000 == 0 else {
+                throw MuxError(code: .protocolError, reason: "reserved bit set in stream ID \(rawID)")
+            }
+            try Self.requireStream(rawID, type: "DATA")
+            buffer.moveReaderIndex(forwardBy: MuxProtocol.frameHeaderSize)
+            let n = buffer.readableBytes
+            self.dataRemaining = length - n
+            self.dataStreamID = rawID
+            return n > 0 ? .data(streamID: rawID, payload: buffer.readSlice(length: n)!) : nil
+        }
         guard buffer.readableBytes >= MuxProtocol.frameHeaderSize + length else { return nil }
         buffer.moveReaderIndex(forwardBy: MuxProtocol.frameHeaderSize)
 

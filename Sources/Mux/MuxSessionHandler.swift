@@ -30,7 +30,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private(set) var context: ChannelHandlerContext?
     private var state = State.idle
-    private var processor: NIOSingleStepByteToMessageProcessor<MuxFrameDecoder>
+    private var reader: MuxFrameReader
 
     private(set) var streams: [UInt32: MuxStreamChannel] = [:]
     private var nextLocalStreamID: UInt32
@@ -51,6 +51,10 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inReadLoop = false
     /// Streams delivered data in the current read burst, owed a read-complete at its end.
     private var streamsAwaitingReadComplete: [MuxStreamChannel] = []
+    /// Read buffers kept alive by payloads waiting in streams (see `pinReadBuffer`): how many
+    /// payloads each, and their total capacity.
+    private var pinnedReadBuffers: [UInt: Int] = [:]
+    private var pinnedReadCapacity = 0
     private var flushPending = false
     private var flushScheduled = false
     /// Payload bytes written since the last flush.
@@ -85,13 +89,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.inboundStreamInitializer = inboundStreamInitializer
         self.datagramHandler = datagramHandler
         self.nextLocalStreamID = role == .initiator ? 1 : 2
-        // No `maximumBufferSize`: the processor checks it after every single frame, so one large
-        // read (a TLS handler delivers a whole burst of plaintext at once) would trip it. The
-        // decoder bounds buffering itself: it rejects a header whose length exceeds the limit, so
-        // between reads at most one incomplete frame is kept.
-        self.processor = NIOSingleStepByteToMessageProcessor(
-            MuxFrameDecoder(maxFrameSize: self.configuration.maxFrameSize)
-        )
+        self.reader = MuxFrameReader(maxFrameSize: self.configuration.maxFrameSize)
     }
 
     /// The loop's clock (virtual on an EmbeddedEventLoop, so timeouts are testable).
@@ -195,7 +193,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.lastReceived = self.now
         self.inReadLoop = true
         do {
-            try self.processor.process(buffer: buffer) { frame in
+            try self.reader.read(buffer) { frame in
                 self.handle(frame)
             }
         } catch let error as MuxError {
@@ -498,6 +496,41 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The application consumed `bytes` of `stream`: grant window back when due.
+    /// Counts the read buffer `slice` belongs to as kept alive by a waiting payload, if the
+    /// session's budget allows. Each buffer counts once, however many streams' payloads share it.
+    func pinReadBuffer(of slice: ByteBuffer) -> Bool {
+        let storage = Self.storageAddress(of: slice)
+        if let count = self.pinnedReadBuffers[storage] {
+            self.pinnedReadBuffers[storage] = count + 1
+            return true
+        }
+        guard self.pinnedReadCapacity + slice.storageCapacity <= self.configuration.maxPinnedReadCapacity else { return false }
+        self.pinnedReadCapacity += slice.storageCapacity
+        self.pinnedReadBuffers[storage] = 1
+        return true
+    }
+
+    /// A payload counted by `pinReadBuffer` was delivered or dropped.
+    func unpinReadBuffer(of slice: ByteBuffer) {
+        let storage = Self.storageAddress(of: slice)
+        guard let count = self.pinnedReadBuffers[storage] else { return }
+        if count > 1 {
+            self.pinnedReadBuffers[storage] = count - 1
+        } else {
+            self.pinnedReadBuffers[storage] = nil
+            self.pinnedReadCapacity -= slice.storageCapacity
+        }
+    }
+
+    /// Read-buffer capacity currently kept alive by waiting payloads.
+    var pinnedReadBytes: Int { self.pinnedReadCapacity }
+
+    /// The identity of a buffer's storage: the same for every slice of one read buffer (and
+    /// unique while any of them is alive).
+    private static func storageAddress(of buffer: ByteBuffer) -> UInt {
+        buffer.withVeryUnsafeBytesWithStorageManagement { _, storage in UInt(bitPattern: storage.toOpaque()) }
+    }
+
     /// Whether `stream`'s read-complete should wait for the end of the current read burst; if
     /// so, the stream is listed to be completed then (it asks once per burst).
     func deferReadComplete(of stream: MuxStreamChannel) -> Bool {

@@ -41,9 +41,13 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     }
 
     private enum PendingRead {
-        case data(ByteBuffer)
+        /// `pinned`: the capacity of the read buffer this payload is a small slice of, or 0.
+        case data(ByteBuffer, pinned: Int)
         case fin
     }
+
+    /// The size of the buffers waiting payloads are copied into (several fill one).
+    static let compactionBufferSize = 64 * 1024
 
     private struct PendingWrite {
         var buffer: ByteBuffer
@@ -61,6 +65,8 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     private var pendingReads = CircularBuffer<PendingRead>(initialCapacity: 4)
     /// Bytes received and not yet delivered to the pipeline (bounded by the receive window).
     private(set) var bufferedInboundBytes = 0
+    /// Sum of the `pinned` capacities in `pendingReads` (counted in the session's budget).
+    private(set) var pinnedCapacity = 0
     private(set) var receiveWindow: MuxReceiveWindow
 
     private var pendingWrites = CircularBuffer<PendingWrite>(initialCapacity: 4)
@@ -317,18 +323,44 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
             return
         }
         self.bufferedInboundBytes += buffer.readableBytes
-        self.pendingReads.append(.data(buffer))
+        self.pendingReads.append(.data(buffer, pinned: 0))
         self.tryToRead()
-        // Still waiting for a reader: a payload that is a small slice of a large read buffer
-        // would keep that whole buffer alive for as long as the application does not read, so a
-        // slow reader's window could cost several times its size. Keep a right-sized copy instead.
-        if let last = self.pendingReads.last, case .data(let held) = last,
+        self.keepWaitingPayloadCompact()
+    }
+
+    /// A payload still waiting for a reader after `tryToRead` is often a slice of a much larger
+    /// read buffer, which it keeps alive for as long as the application does not read: a slow
+    /// reader's window could cost several times its size. Such slices are kept as they are while
+    /// the session's budget (`maxPinnedReadCapacity`) allows, so that readers briefly behind cost
+    /// no copy (copying every waiting payload cost the agent a fifth of its CPU under 8 bulk
+    /// streams); past it they are copied, several into one buffer of `compactionBufferSize`.
+    private func keepWaitingPayloadCompact() {
+        guard let last = self.pendingReads.last, case .data(let held, _) = last,
             held.storageCapacity > 2 * held.readableBytes + 4096
-        {
-            var copy = self.allocator.buffer(capacity: held.readableBytes)
-            copy.writeImmutableBuffer(held)
-            self.pendingReads[self.pendingReads.index(before: self.pendingReads.endIndex)] = .data(copy)
+        else { return }
+        let lastIndex = self.pendingReads.index(before: self.pendingReads.endIndex)
+        if self.session?.pinReadBuffer(of: held) ?? false {
+            self.pinnedCapacity += held.storageCapacity
+            self.pendingReads[lastIndex] = .data(held, pinned: held.storageCapacity)
+            return
         }
+        // Append to the previous payload when it is a copy of ours with room left; it is taken
+        // out of the queue while written to, so that the write does not copy it again.
+        if lastIndex != self.pendingReads.startIndex {
+            let previousIndex = self.pendingReads.index(before: lastIndex)
+            if case .data(var tail, let pinned) = self.pendingReads[previousIndex], pinned == 0,
+                tail.capacity == Self.compactionBufferSize, tail.writableBytes >= held.readableBytes
+            {
+                self.pendingReads[previousIndex] = .fin
+                tail.writeImmutableBuffer(held)
+                self.pendingReads[previousIndex] = .data(tail, pinned: 0)
+                self.pendingReads.removeLast()
+                return
+            }
+        }
+        var copy = self.allocator.buffer(capacity: max(held.readableBytes, Self.compactionBufferSize))
+        copy.writeImmutableBuffer(held)
+        self.pendingReads[lastIndex] = .data(copy, pinned: 0)
     }
 
     /// FIN arrived.
@@ -386,9 +418,10 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         var sawFin = false
         while let item = self.pendingReads.popFirst() {
             switch item {
-            case .data(let buffer):
+            case .data(let buffer, let pinned):
                 delivered += buffer.readableBytes
                 self.bufferedInboundBytes -= buffer.readableBytes
+                if pinned > 0 { self.releasePinned(buffer) }
                 self.pipeline.fireChannelRead(buffer)
             case .fin:
                 sawFin = true
@@ -444,10 +477,18 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         self.receiveWindow.consume(bytes, now: now, rtt: rtt, growthBudget: budget)
     }
 
+    private func releasePinned(_ buffer: ByteBuffer) {
+        self.pinnedCapacity -= buffer.storageCapacity
+        self.session?.unpinReadBuffer(of: buffer)
+    }
+
     private func dropPendingReads(keepFin: Bool) {
         var finPending = false
         while let item = self.pendingReads.popFirst() {
-            if case .fin = item { finPending = true }
+            switch item {
+            case .fin: finPending = true
+            case .data(let buffer, let pinned): if pinned > 0 { self.releasePinned(buffer) }
+            }
         }
         self.bufferedInboundBytes = 0
         if keepFin && finPending { self.pendingReads.append(.fin) }

@@ -111,17 +111,21 @@ final class MuxFuzzTests: XCTestCase {
     }
 
     func testDecoderNeverBuffersMoreThanOneFrame() throws {
-        let processor = NIOSingleStepByteToMessageProcessor(MuxFrameDecoder(maxFrameSize: 65536), maximumBufferSize: 65536 + 9 + 65536)
+        var reader = MuxFrameReader(maxFrameSize: 65536)
         var input = ByteBuffer()
         MuxFrameEncoder.writePreface(maxFrameSize: 65536, into: &input)
-        MuxFrameEncoder.writeHeader(length: 65536, type: .data, id: 1, into: &input)
-        try processor.process(buffer: input) { _ in }
-        // Trickle the payload: buffered bytes never exceed one frame, and a lying length is
-        // rejected before anything is buffered for it.
-        for _ in 0..<64 { try processor.process(buffer: ByteBuffer(repeating: 0, count: 1024)) { _ in } }
+        MuxFrameEncoder.writeHeader(length: 65536, type: .datagram, id: 1, into: &input)
+        try reader.read(input) { _ in }
+        // Trickle the payload of a frame that cannot be streamed: carried bytes never exceed one
+        // frame, and a lying length is rejected before anything is carried for it.
+        for _ in 0..<64 {
+            try reader.read(ByteBuffer(repeating: 0, count: 1024)) { _ in }
+            XCTAssertLessThanOrEqual(reader.carriedBytes, 65536 + 9)
+        }
+        XCTAssertEqual(reader.carriedBytes, 0)
         var lie = ByteBuffer()
         MuxFrameEncoder.writeHeader(length: 1 << 23, type: .data, id: 1, into: &lie)
-        XCTAssertThrowsError(try processor.process(buffer: lie) { _ in })
+        XCTAssertThrowsError(try reader.read(lie) { _ in })
     }
 
     /// Whole sessions fed random/mutated frames: no crash, limits hold, the session either keeps

@@ -579,3 +579,55 @@ extension MuxSessionEmbeddedTests {
         XCTAssertEqual(a.events.suffix(2), ["read 5", "complete"])
     }
 }
+
+extension MuxSessionEmbeddedTests {
+    /// Small payloads waiting for a reader keep their (large) read buffers alive only within the
+    /// session's budget; past it they are copied, so a slow reader costs about its window, not
+    /// several times it. Nothing is lost or reordered either way.
+    func testWaitingSlicesOfLargeReadsAreCopiedPastTheBudget() throws {
+        var configuration = MuxConfiguration.testDefault
+        configuration.maxPinnedReadCapacity = 300_000
+        let pair = try EmbeddedMuxPair(configuration: configuration)
+        defer { pair.finish() }
+        pair.serverStreams.autoRead = false
+        try pair.server.writeInbound(encode(.open(streamID: 1, metadata: ByteBuffer())))
+        let stream = try XCTUnwrap(pair.serverStreams.all.first?.channel as? MuxStreamChannel)
+        var expected = ByteBuffer()
+        for k in 0..<3 {
+            var read = ByteBufferAllocator().buffer(capacity: 256 * 1024)
+            let payload = ByteBuffer(repeating: UInt8(k), count: 1000)
+            MuxFrameEncoder.write(.data(streamID: 1, payload: payload), into: &read)
+            expected.writeImmutableBuffer(payload)
+            try pair.server.writeInbound(read)
+            XCTAssertEqual(stream.pinnedCapacity, read.capacity, "read \(k): only the first fits the budget")
+        }
+        stream.read()
+        XCTAssertEqual(stream.pinnedCapacity, 0)
+        XCTAssertEqual(pair.serverStreams.all[0].recorder.state.received, expected)
+    }
+}
+
+extension MuxSessionEmbeddedTests {
+    /// A read buffer shared by several streams' waiting payloads counts once in the budget.
+    func testASharedReadBufferCountsOnce() throws {
+        var configuration = MuxConfiguration.testDefault
+        configuration.maxPinnedReadCapacity = 300_000
+        let pair = try EmbeddedMuxPair(configuration: configuration)
+        defer { pair.finish() }
+        pair.serverStreams.autoRead = false
+        var read = ByteBufferAllocator().buffer(capacity: 256 * 1024)
+        for id in stride(from: UInt32(1), through: 7, by: 2) {
+            MuxFrameEncoder.write(.open(streamID: id, metadata: ByteBuffer()), into: &read)
+            MuxFrameEncoder.write(.data(streamID: id, payload: ByteBuffer(repeating: UInt8(id), count: 1000)), into: &read)
+        }
+        try pair.server.writeInbound(read)
+        let streams = pair.serverStreams.all.map { $0.channel as! MuxStreamChannel }
+        XCTAssertEqual(streams.count, 4)
+        XCTAssertEqual(streams.map(\.pinnedCapacity), Array(repeating: read.capacity, count: 4), "all four kept as slices")
+        for stream in streams { stream.read() }
+        XCTAssertEqual(streams.map(\.pinnedCapacity), [0, 0, 0, 0])
+        for (k, entry) in pair.serverStreams.all.enumerated() {
+            XCTAssertEqual(entry.recorder.state.received, ByteBuffer(repeating: UInt8(2 * k + 1), count: 1000))
+        }
+    }
+}
