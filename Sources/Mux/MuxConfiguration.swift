@@ -48,7 +48,7 @@ public struct MuxConfiguration: Sendable {
     /// How much read-buffer capacity payloads waiting for slow readers may keep alive, over the
     /// whole session, before waiting payloads are copied into buffers of their own (see
     /// `MuxStreamChannel`); internal so tests can lower it.
-    var maxPinnedReadCapacity = 16 * 1024 * 1024
+    var maxPinnedReadCapacity = 64 * 1024 * 1024
 
     public init() {}
 
