@@ -13,9 +13,9 @@ cd "$(dirname "$0")/.."
 SECS=${SECS:-5}
 CONNS=${CONNS:-"1000 10000"}
 need=()
-for t in iperf3 wrk nginx sshd ssh python3; do command -v "$t" >/dev/null 2>&1 || need+=("$t"); done
+for t in iperf3 wrk nginx sshd ssh socat python3; do command -v "$t" >/dev/null 2>&1 || need+=("$t"); done
 if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iperf3 wrk nginx-light openssh-server openssh-client >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iperf3 wrk nginx-light openssh-server openssh-client socat >/dev/null
 fi
 if [ -z "${BIN:-}" ]; then
   swift build -c release >/dev/null
@@ -27,7 +27,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 base=$((20000 + RANDOM % 20000))
-P_IPERF=$base; P_NGINX=$((base+1)); P_AGENTS=$((base+2)); P_PUBLIC=$((base+3)); P_RT=$((base+4)); P_SSHD=$((base+5)); P_SSH_IPERF=$((base+6)); P_SSH_HTTP=$((base+7)); P_SINK=$((base+8)); P_RT_SINK=$((base+9))
+P_IPERF=$base; P_NGINX=$((base+1)); P_AGENTS=$((base+2)); P_PUBLIC=$((base+3)); P_RT=$((base+4)); P_SSHD=$((base+5)); P_SSH_IPERF=$((base+6)); P_SSH_HTTP=$((base+7)); P_SINK=$((base+8)); P_RT_SINK=$((base+9)); P_SOCAT_IPERF=$((base+10)); P_SOCAT_HTTP=$((base+11))
 
 # Peers: iperf3, nginx with a small page, and a sink that holds connections open.
 iperf3 -s -B 127.0.0.1 -p $P_IPERF >/dev/null 2>&1 & pids+=($!)
@@ -57,8 +57,8 @@ PY
 "$BIN/tunnel-server" --state-dir "$work/state" --agent-addr 127.0.0.1:$P_AGENTS --public-addr 127.0.0.1:$P_PUBLIC --ports 1024-65535 >"$work/relay.log" 2>&1 & RELAY=$!; pids+=($RELAY)
 for _ in $(seq 50); do [ -f "$work/state/agent-token" ] && grep -q "service listening.*service=public" "$work/relay.log" && break; sleep 0.1; done
 TOKEN=$(cat "$work/state/agent-token"); PIN=$(grep -o 'sha256 [0-9a-f]*' "$work/relay.log" | head -1 | cut -d' ' -f2)
-"$BIN/tunnel-agent" --relay 127.0.0.1:$P_AGENTS --token "$TOKEN" --pin "$PIN" --expose 127.0.0.1:$P_IPERF --remote-port $P_RT >"$work/agent1.log" 2>&1 & pids+=($!)
-"$BIN/tunnel-agent" --relay 127.0.0.1:$P_AGENTS --token "$TOKEN" --pin "$PIN" --expose 127.0.0.1:$P_NGINX --hostname bench.test >"$work/agent2.log" 2>&1 & pids+=($!)
+"$BIN/tunnel-agent" --relay 127.0.0.1:$P_AGENTS --token "$TOKEN" --pin "$PIN" --expose 127.0.0.1:$P_IPERF --remote-port $P_RT >"$work/agent1.log" 2>&1 & pids+=($!); echo $! >"$work/agent1.pid"
+"$BIN/tunnel-agent" --relay 127.0.0.1:$P_AGENTS --token "$TOKEN" --pin "$PIN" --expose 127.0.0.1:$P_NGINX --hostname bench.test >"$work/agent2.log" 2>&1 & pids+=($!); echo $! >"$work/agent2.pid"
 "$BIN/tunnel-agent" --relay 127.0.0.1:$P_AGENTS --token "$TOKEN" --pin "$PIN" --expose 127.0.0.1:$P_SINK --remote-port $P_RT_SINK >"$work/agent3.log" 2>&1 & AGENT3=$!; pids+=($AGENT3)
 
 # ssh -R on loopback, aes128-gcm, as the baseline to beat.
@@ -81,7 +81,19 @@ SSHD
 sleep 1
 ssh -q -N -i "$work/ssh/user" -p $P_SSHD -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o Ciphers=aes128-gcm@openssh.com \
   -R $P_SSH_IPERF:127.0.0.1:$P_IPERF -R $P_SSH_HTTP:127.0.0.1:$P_NGINX root@127.0.0.1 & pids+=($!)
+SSH=$!
+# socat, a plain (unencrypted) TCP forwarder forking a process per connection: the other baseline.
+socat TCP-LISTEN:$P_SOCAT_IPERF,bind=127.0.0.1,fork,reuseaddr TCP:127.0.0.1:$P_IPERF 2>/dev/null & SOCAT1=$!; pids+=($SOCAT1)
+socat TCP-LISTEN:$P_SOCAT_HTTP,bind=127.0.0.1,fork,reuseaddr TCP:127.0.0.1:$P_NGINX 2>/dev/null & SOCAT2=$!; pids+=($SOCAT2)
 sleep 2
+SSHD_LISTENER=$(cat "$work/ssh/sshd.pid")
+
+# CPU used by a side of the comparison, in ticks of 1/100 s: user + system, plus that of reaped
+# children (socat's per-connection processes).
+ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14+$15+$16+$17}' "/proc/$p/stat"))); done; echo $t; }
+tunnel_pids() { echo "$RELAY" "$(cat "$work/agent1.pid")" "$(cat "$work/agent2.pid")"; }
+ssh_pids() { echo "$SSH" $(pgrep -x sshd | grep -vx "$SSHD_LISTENER"); }
+socat_pids() { echo "$SOCAT1" "$SOCAT2"; }
 
 iperf() { # port parallel -> Gbit/s
   iperf3 -c 127.0.0.1 -p "$1" -P "$2" -t "$SECS" -J 2>/dev/null | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'
@@ -118,31 +130,64 @@ relay_idle=$(rss $RELAY); agent_idle=$(rss $AGENT3)
 held=()
 for n in $CONNS; do held+=("$n $(hold "$n")"); sleep 1; done
 
-# Throughput and requests: REPS rounds, each measuring direct, tunnel and ssh -R back to back;
-# the table shows medians.
+# Throughput and requests: REPS rounds, each measuring direct, tunnel, ssh -R and socat back to
+# back; the tables show medians. Each run also records the CPU the forwarding side used (tunnel:
+# relay + agents; ssh -R: sshd's session processes + ssh; socat: its processes), per GB moved or
+# per request, since on one machine the endpoints (iperf3, wrk, nginx) share the cores with it.
 median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
-D1=(); T1=(); S1=(); D8=(); T8=(); S8=(); DR=(); TR=(); SR=(); DP=(); TP=(); SP=()
+declare -A R
+measure() { # key kind port side [host]: appends "value cpu-per-unit" to R[key]
+  local key=$1 kind=$2 port=$3 side=$4 host=${5:-} t0 t1 out
+  t0=$(ticks $(${side}_pids 2>/dev/null || true))
+  if [ "$kind" = wrk ]; then out=$(wrkrun "http://127.0.0.1:$port/" "$host"); else out="$(iperf "$port" "$kind") 0"; fi
+  sleep 0.3
+  t1=$(ticks $(${side}_pids 2>/dev/null || true))
+  R[$key]+="$(python3 -c '
+import sys
+kind, secs, out, dt = sys.argv[1], float(sys.argv[2]), sys.argv[3].split(), int(sys.argv[4])
+v = float(out[0])
+if kind == "wrk":  # value: req/s; cost: CPU us per request; extra: p99 ms
+    print("%s|%.1f|%s" % (out[0], dt * 10000.0 / (v * secs), out[1]), end=" ")
+else:              # value: Gbit/s; cost: CPU ms per GB
+    print("%s|%.0f|-" % (out[0], dt * 10.0 / (v * secs / 8)), end=" ")
+' "$kind" "$SECS" "$out" "$((t1 - t0))")"
+}
 for _ in $(seq "${REPS:-3}"); do
-  D1+=("$(iperf $P_IPERF 1)"); T1+=("$(iperf $P_RT 1)"); S1+=("$(iperf $P_SSH_IPERF 1)")
-  D8+=("$(iperf $P_IPERF 8)"); T8+=("$(iperf $P_RT 8)"); S8+=("$(iperf $P_SSH_IPERF 8)")
-  read -r a b <<<"$(wrkrun http://127.0.0.1:$P_NGINX/)"; DR+=("$a"); DP+=("$b")
-  read -r a b <<<"$(wrkrun http://127.0.0.1:$P_PUBLIC/ bench.test)"; TR+=("$a"); TP+=("$b")
-  read -r a b <<<"$(wrkrun http://127.0.0.1:$P_SSH_HTTP/)"; SR+=("$a"); SP+=("$b")
+  for k in 1 8; do
+    measure "d$k" "$k" $P_IPERF none; measure "t$k" "$k" $P_RT tunnel
+    measure "s$k" "$k" $P_SSH_IPERF ssh; measure "c$k" "$k" $P_SOCAT_IPERF socat
+  done
+  measure dr wrk $P_NGINX none; measure tr wrk $P_PUBLIC tunnel bench.test
+  measure sr wrk $P_SSH_HTTP ssh; measure cr wrk $P_SOCAT_HTTP socat
 done
-d1=$(median "${D1[@]}"); t1=$(median "${T1[@]}"); s1=$(median "${S1[@]}")
-d8=$(median "${D8[@]}"); t8=$(median "${T8[@]}"); s8=$(median "${S8[@]}")
-dr=$(median "${DR[@]}" | cut -d. -f1); tr=$(median "${TR[@]}" | cut -d. -f1); sr=$(median "${SR[@]}" | cut -d. -f1)
-dp=$(median "${DP[@]}"); tp=$(median "${TP[@]}"); sp=$(median "${SP[@]}")
+col() { # key field(1 value, 2 cost, 3 p99) -> median
+  local xs=(); for e in ${R[$1]}; do xs+=("$(echo "$e" | cut -d'|' -f"$2")"); done; median "${xs[@]}"
+}
+int() { echo "${1%.*}"; }
 
 echo
-echo "Tunnel vs direct vs ssh -R (aes128-gcm), loopback, $(nproc) cores, ${SECS}s per run, median of ${REPS:-3} rounds"
+echo "Tunnel vs direct vs ssh -R (aes128-gcm) vs socat (plain TCP), loopback, $(nproc) cores, ${SECS}s per run, median of ${REPS:-3} rounds"
 echo
-echo "| measure | direct | tunnel | ssh -R | tunnel / ssh -R |"
+echo "| measure | direct | tunnel | ssh -R | socat | tunnel / ssh -R | tunnel / socat |"
+echo "|---|---|---|---|---|---|---|"
+for k in 1 8; do
+  d=$(col d$k 1); t=$(col t$k 1); s=$(col s$k 1); c=$(col c$k 1)
+  echo "| iperf3, $k stream$([ $k = 1 ] || echo s) (Gbit/s) | $d | $t | $s | $c | $(ratio $t $s) | $(ratio $t $c) |"
+done
+d=$(col dr 1); t=$(col tr 1); s=$(col sr 1); c=$(col cr 1)
+echo "| wrk 32 conns, 612 B page (req/s) | $(int $d) | $(int $t) | $(int $s) | $(int $c) | $(ratio $t $s) | $(ratio $t $c) |"
+echo "| wrk p99 latency (ms) | $(col dr 3) | $(col tr 3) | $(col sr 3) | $(col cr 3) | - | - |"
+echo
+echo "CPU used by the forwarding side (the endpoints excluded); lower is better"
+echo
+echo "| measure | tunnel (relay + agent) | ssh -R (sshd + ssh) | socat | ssh -R / tunnel |"
 echo "|---|---|---|---|---|"
-echo "| iperf3, 1 stream (Gbit/s) | $d1 | $t1 | $s1 | $(ratio $t1 $s1) |"
-echo "| iperf3, 8 streams (Gbit/s) | $d8 | $t8 | $s8 | $(ratio $t8 $s8) |"
-echo "| wrk 32 conns, 612 B page (req/s) | $dr | $tr | $sr | $(ratio $tr $sr) |"
-echo "| wrk p99 latency (ms) | $dp | $tp | $sp | - |"
+for k in 1 8; do
+  t=$(col t$k 2); s=$(col s$k 2); c=$(col c$k 2)
+  echo "| iperf3, $k stream$([ $k = 1 ] || echo s) (CPU ms per GB) | $(int $t) | $(int $s) | $(int $c) | $(ratio $s $t) |"
+done
+t=$(col tr 2); s=$(col sr 2); c=$(col cr 2)
+echo "| wrk (CPU µs per request) | $t | $s | $c | $(ratio $s $t) |"
 echo
 echo "| RSS (KiB) | relay | agent | relay per conn | agent per conn |"
 echo "|---|---|---|---|---|"
