@@ -583,6 +583,12 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     private func closeNow(error: Error?) {
         guard self.lifecycle != .closed else { return }
         let wasActive = self.lifecycle == .active
+        if wasActive, self.bytesAwaitingReadComplete > 0 {
+            // Reads delivered in this burst complete before the close is seen (a splice flushes
+            // what it forwarded).
+            self.bytesAwaitingReadComplete = 0
+            self.pipeline.fireChannelReadComplete()
+        }
         self.lifecycle = .closed
         self.flags.withLockedValue { $0.isActive = false }
         self.dropPendingReads(keepFin: false)

@@ -559,8 +559,8 @@ extension MuxSessionEmbeddedTests {
     func testReadsOfOneBurstCompleteOnceAtItsEnd() throws {
         let pair = try EmbeddedMuxPair()
         defer { pair.finish() }
-        let (a, b) = (ReadEvents(), ReadEvents())
-        pair.serverStreams.extraHandler = { n in n == 0 ? a : b }
+        let (a, b, c) = (ReadEvents(), ReadEvents(), ReadEvents())
+        pair.serverStreams.extraHandler = { n in [a, b, c][min(n, 2)] }
         var burst = encode(.open(streamID: 1, metadata: ByteBuffer()), .open(streamID: 3, metadata: ByteBuffer()))
         for _ in 0..<3 {
             MuxFrameEncoder.write(.data(streamID: 1, payload: ByteBuffer(repeating: 1, count: 1000)), into: &burst)
@@ -577,6 +577,11 @@ extension MuxSessionEmbeddedTests {
         XCTAssertLessThanOrEqual(updates.count, 2)
         try pair.server.writeInbound(encode(.data(streamID: 1, payload: ByteBuffer(repeating: 1, count: 5))))
         XCTAssertEqual(a.events.suffix(2), ["read 5", "complete"])
+        // Data then a RESET in one burst: the reads complete before the stream closes.
+        try pair.server.writeInbound(encode(
+            .open(streamID: 5, metadata: ByteBuffer()), .data(streamID: 5, payload: ByteBuffer(repeating: 3, count: 7)),
+            .reset(streamID: 5, code: .cancel)))
+        XCTAssertEqual(c.events, ["read 7", "complete"])
     }
 }
 
