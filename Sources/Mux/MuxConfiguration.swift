@@ -46,9 +46,13 @@ public struct MuxConfiguration: Sendable {
     /// Flood protection threshold (see `docs/mux.md` § Limits); internal so tests can lower it.
     var maxReactiveFramesWhileBackedUp = 10_000
     /// How much read-buffer capacity payloads waiting for slow readers may keep alive, over the
-    /// whole session, before waiting payloads are copied into buffers of their own (see
-    /// `MuxStreamChannel`); internal so tests can lower it.
+    /// whole session and per stream, before waiting payloads are copied into buffers of their own
+    /// (see `MuxStreamChannel`); internal so tests can lower them. A stream's share is what lets a
+    /// bulk reader a few frames behind go uncopied; the per-stream bound keeps one slow reader
+    /// near its window (a slow HTTP download grew the relay by up to 60 MB with the session bound
+    /// alone).
     var maxPinnedReadCapacity = 64 * 1024 * 1024
+    var maxPinnedReadCapacityPerStream = 8 * 1024 * 1024
 
     public init() {}
 

@@ -51,10 +51,8 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inReadLoop = false
     /// Streams delivered data in the current read burst, owed a read-complete at its end.
     private var streamsAwaitingReadComplete: [MuxStreamChannel] = []
-    /// Read buffers kept alive by payloads waiting in streams (see `pinReadBuffer`): how many
-    /// payloads each, and their total capacity.
-    private var pinnedReadBuffers: [UInt: Int] = [:]
-    private var pinnedReadCapacity = 0
+    /// Read buffers kept alive by payloads waiting in streams (see `pinReadBuffer`).
+    private(set) var pinnedReadBuffers = MuxPinnedBuffers()
     private var flushPending = false
     private var flushScheduled = false
     /// Payload bytes written since the last flush.
@@ -496,39 +494,20 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The application consumed `bytes` of `stream`: grant window back when due.
-    /// Counts the read buffer `slice` belongs to as kept alive by a waiting payload, if the
-    /// session's budget allows. Each buffer counts once, however many streams' payloads share it.
-    func pinReadBuffer(of slice: ByteBuffer) -> Bool {
-        let storage = Self.storageAddress(of: slice)
-        if let count = self.pinnedReadBuffers[storage] {
-            self.pinnedReadBuffers[storage] = count + 1
-            return true
-        }
-        guard self.pinnedReadCapacity + slice.storageCapacity <= self.configuration.maxPinnedReadCapacity else { return false }
-        self.pinnedReadCapacity += slice.storageCapacity
-        self.pinnedReadBuffers[storage] = 1
+    /// Counts `slice`'s read buffer as kept alive by a payload of `stream` waiting for its
+    /// reader, if both the stream's and the session's budgets allow; false: copy it instead.
+    func pinReadBuffer(of slice: ByteBuffer, for stream: inout MuxPinnedBuffers) -> Bool {
+        guard stream.fits(slice, limit: self.configuration.maxPinnedReadCapacityPerStream),
+            self.pinnedReadBuffers.fits(slice, limit: self.configuration.maxPinnedReadCapacity)
+        else { return false }
+        stream.pin(slice)
+        self.pinnedReadBuffers.pin(slice)
         return true
     }
 
     /// A payload counted by `pinReadBuffer` was delivered or dropped.
     func unpinReadBuffer(of slice: ByteBuffer) {
-        let storage = Self.storageAddress(of: slice)
-        guard let count = self.pinnedReadBuffers[storage] else { return }
-        if count > 1 {
-            self.pinnedReadBuffers[storage] = count - 1
-        } else {
-            self.pinnedReadBuffers[storage] = nil
-            self.pinnedReadCapacity -= slice.storageCapacity
-        }
-    }
-
-    /// Read-buffer capacity currently kept alive by waiting payloads.
-    var pinnedReadBytes: Int { self.pinnedReadCapacity }
-
-    /// The identity of a buffer's storage: the same for every slice of one read buffer (and
-    /// unique while any of them is alive).
-    private static func storageAddress(of buffer: ByteBuffer) -> UInt {
-        buffer.withVeryUnsafeBytesWithStorageManagement { _, storage in UInt(bitPattern: storage.toOpaque()) }
+        self.pinnedReadBuffers.unpin(slice)
     }
 
     /// Whether `stream`'s read-complete should wait for the end of the current read burst; if

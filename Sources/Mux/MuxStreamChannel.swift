@@ -65,8 +65,9 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     private var pendingReads = CircularBuffer<PendingRead>(initialCapacity: 4)
     /// Bytes received and not yet delivered to the pipeline (bounded by the receive window).
     private(set) var bufferedInboundBytes = 0
-    /// Sum of the `pinned` capacities in `pendingReads` (counted in the session's budget).
-    private(set) var pinnedCapacity = 0
+    /// Read buffers kept alive by payloads in `pendingReads` (also counted by the session).
+    private(set) var pinnedBuffers = MuxPinnedBuffers()
+    var pinnedCapacity: Int { self.pinnedBuffers.capacity }
     private(set) var receiveWindow: MuxReceiveWindow
 
     private var pendingWrites = CircularBuffer<PendingWrite>(initialCapacity: 4)
@@ -331,7 +332,8 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     /// A payload still waiting for a reader after `tryToRead` is often a slice of a much larger
     /// read buffer, which it keeps alive for as long as the application does not read: a slow
     /// reader's window could cost several times its size. Such slices are kept as they are while
-    /// the session's budget (`maxPinnedReadCapacity`) allows, so that readers briefly behind cost
+    /// the stream's and the session's budgets (`maxPinnedReadCapacityPerStream`,
+    /// `maxPinnedReadCapacity`) allow, so that readers briefly behind cost
     /// no copy (copying every waiting payload cost the agent a fifth of its CPU under 8 bulk
     /// streams); past it they are copied, several into one buffer of `compactionBufferSize`.
     private func keepWaitingPayloadCompact() {
@@ -339,8 +341,7 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
             held.storageCapacity > 2 * held.readableBytes + 4096
         else { return }
         let lastIndex = self.pendingReads.index(before: self.pendingReads.endIndex)
-        if self.session?.pinReadBuffer(of: held) ?? false {
-            self.pinnedCapacity += held.storageCapacity
+        if self.session?.pinReadBuffer(of: held, for: &self.pinnedBuffers) ?? false {
             self.pendingReads[lastIndex] = .data(held, pinned: held.storageCapacity)
             return
         }
@@ -478,7 +479,7 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     }
 
     private func releasePinned(_ buffer: ByteBuffer) {
-        self.pinnedCapacity -= buffer.storageCapacity
+        self.pinnedBuffers.unpin(buffer)
         self.session?.unpinReadBuffer(of: buffer)
     }
 

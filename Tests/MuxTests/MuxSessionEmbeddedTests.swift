@@ -590,8 +590,16 @@ extension MuxSessionEmbeddedTests {
     /// session's budget; past it they are copied, so a slow reader costs about its window, not
     /// several times it. Nothing is lost or reordered either way.
     func testWaitingSlicesOfLargeReadsAreCopiedPastTheBudget() throws {
-        var configuration = MuxConfiguration.testDefault
-        configuration.maxPinnedReadCapacity = 300_000
+        var sessionBound = MuxConfiguration.testDefault
+        sessionBound.maxPinnedReadCapacity = 300_000
+        var streamBound = MuxConfiguration.testDefault
+        streamBound.maxPinnedReadCapacityPerStream = 300_000
+        for configuration in [sessionBound, streamBound] {
+            try self.checkWaitingSlicesAreCopiedPastTheBudget(configuration)
+        }
+    }
+
+    private func checkWaitingSlicesAreCopiedPastTheBudget(_ configuration: MuxConfiguration) throws {
         let pair = try EmbeddedMuxPair(configuration: configuration)
         defer { pair.finish() }
         pair.serverStreams.autoRead = false
