@@ -92,6 +92,9 @@ public enum EngineMain {
             do {
                 // Printing checks too: a config that would be refused at start is refused here.
                 var checked = config
+                for path in config.unknownMetadataKeys(known: registry.metadataKeys) {
+                    FileHandle.standardError.write(Data("\(program): warning: \(path): not an option of \(program); ignored (misspelt?)\n".utf8))
+                }
                 _ = try extraServices(&checked, Logger(label: program))
                 _ = try EngineBuilder(registry: registry, logger: Logger(label: program)).build(checked)
             } catch {
@@ -126,6 +129,9 @@ public enum EngineMain {
             return handler
         }
         let logger = Logger(label: program)
+        for path in config.unknownMetadataKeys(known: registry.metadataKeys) {
+            logger.warning("\(path): not an option of \(program); ignored (misspelt?)")
+        }
         let services: [ServiceRuntime]
         let extra: [any Service]
         do {

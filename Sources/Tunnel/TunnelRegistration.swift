@@ -11,7 +11,7 @@ extension Registry {
     /// (GOST's default). A session that has not registered within `registrationTimeout`
     /// (`metadata.registrationTimeout` per service, e.g. `5s`) is closed.
     public func withTunnel(_ tunnels: TunnelRegistry, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = .seconds(10)) -> Registry {
-        var r = self
+        var r = self.withTunnelMetadataKeys()
         r.handlers["tunnel"] = { spec in
             var rights = policy.rights
             for t in (spec.options.metadata["tokens"] ?? spec.options.metadata["token"] ?? "").split(separator: ",") {
@@ -61,6 +61,18 @@ extension Registry {
             let idle = meta["entrypoint.idleTimeout"].map { Metadata(["idleTimeout": $0]) }
             return [ServiceConfig(name: "\(service.name)-entrypoint", addr: entrypoint, handler: HandlerConfig(type: "entrypoint", metadata: idle), listener: ListenerConfig(type: "tcp"))]
         }
+        return r
+    }
+
+    /// The metadata keys of the relay's handlers and of GOST's agent form (`tunnel` connector
+    /// with `tunnel.id`, `pin`, ...), so that they are not reported as unknown.
+    public func withTunnelMetadataKeys() -> Registry {
+        var r = self
+        r.metadataKeys.formUnion([
+            "bind",  // relay socks5: rtcp/rudp through a SOCKS5 node
+            "tokens", "token", "tunnel", "registrationTimeout", "entrypoint", "entrypoint.idleTimeout",  // tunnel handler
+            "tunnel.id", "tunnel.weight", "hostnames", "pin",  // entrypoint handler, agent's tunnel connector
+        ])
         return r
     }
 }

@@ -61,7 +61,7 @@ struct TunnelAgent: AsyncParsableCommand {
 
     func run() async throws {
         let client = try tunnelConfiguration()
-        let code = await EngineMain.run(options, program: "tunnel-agent", extraServices: { config, logger in
+        let code = await EngineMain.run(options, program: "tunnel-agent", registry: Registry.standard.withTunnelMetadataKeys(), extraServices: { config, logger in
             let gost = try GOSTAgentForm.extract(from: &config)
             return ((client.map { [$0] } ?? []) + gost).map { TunnelClient(configuration: $0, logger: logger) }
         })

@@ -14,7 +14,19 @@ final class ConfigEndToEndTests: EndToEndTestCase {
             let r = try h.run(h.binDir.appendingPathComponent(binary).path, ["-C", dir.appendingPathComponent(f).path, "-O", "yaml"])
             XCTAssertEqual(r.status, 0, "\(f): \(r.output)")
             XCTAssertTrue(r.output.contains("services:"), "\(f): \(r.output)")
+            XCTAssertFalse(r.output.contains("not an option"), "\(f): every metadata key is one we read: \(r.output)")
         }
+    }
+
+    /// A misspelt metadata key runs (GOST configs carry keys of GOST's own) but is named, with
+    /// its path, instead of being ignored without a word.
+    func testUnknownMetadataKeyIsReportedWithItsPath() throws {
+        let r = try h.run(h.binDir.appendingPathComponent("tunnel-agent").path, [
+            "-L", "rtcp://:0/127.0.0.1:80", "-F", "tunnel+tls://127.0.0.1:1?tunnel.id=abc&tunnel.weigth=3", "-O", "yaml",
+        ])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("chains[0].hops[0].nodes[0].connector.metadata.tunnel.weigth: not an option of tunnel-agent"), r.output)
+        XCTAssertFalse(r.output.contains("tunnel.id: not an option"), r.output)
     }
 
     func testBadConfigsAreRefusedWithPathAndExitCode2() throws {

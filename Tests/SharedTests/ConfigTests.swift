@@ -52,6 +52,35 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(chain.hops[1].selector.nodes[0].connector is SOCKS5Connector)
     }
 
+    /// Metadata is free-form, so unknown keys are reported (with their paths), not refused; a
+    /// key a URL put in both the handler's and the listener's metadata is reported once.
+    func testUnknownMetadataKeysAreReportedWithTheirPaths() throws {
+        let yaml = """
+            services:
+            - addr: ":1080"
+              metadata: {ttl: 5s, colour: blue}
+              handler: {type: udp, metadata: {maxSession: 10, maxSessions: 10}}
+              listener: {type: udp, metadata: {maxSession: 10, readBufferSize: 4096}}
+            chains:
+            - name: c
+              hops:
+              - nodes:
+                - addr: relay:8443
+                  connector: {type: http, metadata: {tunnel.ids: x}}
+                  dialer: {type: tls, metadata: {secure: true, tunnel.ids: x, serverNam: relay}}
+            """
+        let config = try ConfigLoader.parse(yaml)
+        XCTAssertEqual(config.unknownMetadataKeys(known: Registry.standard.metadataKeys), [
+            "services[0].metadata.colour",
+            "services[0].handler.metadata.maxSession",
+            "services[0].listener.metadata.readBufferSize",
+            "chains[0].hops[0].nodes[0].connector.metadata.tunnel.ids",
+            "chains[0].hops[0].nodes[0].dialer.metadata.serverNam",
+        ])
+        let url = try ConfigLoader.parse("services:\n- addr: :1\n  handler: {type: socks5, metadata: {udp: true, bnd: true}}\n  listener: {type: tcp, metadata: {udp: true, bnd: true}}\n")
+        XCTAssertEqual(url.unknownMetadataKeys(known: Registry.standard.metadataKeys), ["services[0].handler.metadata.bnd"])
+    }
+
     func testUnknownKeysCarryTheirPath() {
         XCTAssertThrowsError(try ConfigLoader.parse("services:\n- addr: :1\n  handler: {type: http}\n  listener: {type: tcp, tsl: {}}\n")) { error in
             XCTAssertEqual((error as? ConfigError)?.path, "services[0].listener.tsl")

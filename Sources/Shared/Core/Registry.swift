@@ -17,6 +17,9 @@ public struct Registry: Sendable {
     public var companions: [String: @Sendable (ServiceConfig) -> [ServiceConfig]] = [:]
     /// Handler types whose `tls` listener accepts TLS 1.3 only (the relay's agent endpoint).
     public var requiresTLS13: Set<String> = []
+    /// Every metadata key some component of this registry (or a config form the binary accepts)
+    /// reads; others are reported at start (`Config.unknownMetadataKeys`).
+    public var metadataKeys: Set<String> = []
 
     public init() {}
 
@@ -61,6 +64,12 @@ public struct Registry: Sendable {
         r.connectors["socks"] = r.connectors["socks5"]
         r.connectors["socks4"] = { SOCKS4Connector(options: $0) }
         r.connectors["socks4a"] = r.connectors["socks4"]
+        r.metadataKeys = [
+            "udp",  // socks5 handler
+            "ttl", "idleTimeout", "maxSessions",  // udp handler
+            "ingress",  // any handler: a named `ingresses:` entry
+            "certFile", "keyFile", "caFile", "serverName", "secure", "cert", "key", "ca",  // TLS
+        ]
         return r
     }()
 }
