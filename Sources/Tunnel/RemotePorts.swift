@@ -11,6 +11,8 @@ import Shared
 public final class RemotePorts: Sendable {
     /// Ports agents may claim (a token's rights narrow this further once tokens carry rights).
     public let allowed: ClosedRange<Int>
+    /// The address the ports listen on (all IPv4 addresses by default; frp's `proxyBindAddr`).
+    public let bindHost: String
     private let registry: TunnelRegistry
     private let group: EventLoopGroup
     private let label: String
@@ -31,9 +33,10 @@ public final class RemotePorts: Sendable {
         var ready: EventLoopFuture<Void>
     }
 
-    public init(registry: TunnelRegistry, allowed: ClosedRange<Int> = 1024...65535, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, loggerLabel: String) {
+    public init(registry: TunnelRegistry, allowed: ClosedRange<Int> = 1024...65535, bindHost: String = "0.0.0.0", group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, loggerLabel: String) {
         self.registry = registry
         self.allowed = allowed
+        self.bindHost = bindHost
         self.group = group
         self.label = loggerLabel
         self.bound = NIOLockedValueBox([:])
@@ -102,7 +105,7 @@ public final class RemotePorts: Sendable {
                     try channel.pipeline.syncOperations.addHandler(RelayUDPPortHandler(port: port, tunnel: tunnel, registry: registry, flows: flows))
                 }
             }
-            .bind(host: "0.0.0.0", port: port)
+            .bind(host: self.bindHost, port: port)
             .whenComplete { self.finish(key, tunnel: tunnel, result: $0, promise: promise) }
         return promise.futureResult
     }
@@ -123,7 +126,7 @@ public final class RemotePorts: Sendable {
         let task = Task {
             do {
                 try await TCPListener().run(
-                    address: HostPort(host: "0.0.0.0", port: port), group: group, logger: logger,
+                    address: HostPort(host: self.bindHost, port: port), group: group, logger: logger,
                     bound: { address in
                         started.withLockedValue { $0 = true }
                         self.finish(key, tunnel: tunnel, result: Result<SocketAddress?, Error>.success(address), promise: promise)

@@ -30,6 +30,9 @@ struct TunnelServer: AsyncParsableCommand {
     @Option(help: ArgumentHelp("TCP ports agents may ask the relay to open (rtcp).", valueName: "low-high"))
     var ports: String = "1024-65535"
 
+    @Option(help: ArgumentHelp("The address the rtcp/rudp ports agents open listen on (default: every IPv4 address).", valueName: "ip"))
+    var portsAddr: String = "0.0.0.0"
+
     @Option(help: ArgumentHelp("The name or address agents use to reach this relay (printed in the attach command).", valueName: "host"))
     var advertise: String = "127.0.0.1"
 
@@ -71,7 +74,10 @@ struct TunnelServer: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tunnel-server: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let remotePorts = RemotePorts(registry: tunnels, allowed: range[0]...range[1], loggerLabel: "tunnel-server")
+        guard (try? SocketAddress(ipAddress: portsAddr, port: 0)) != nil else {
+            throw ValidationError("--ports-addr takes an IP address, e.g. 127.0.0.1 or ::, got \"\(portsAddr)\"")
+        }
+        let remotePorts = RemotePorts(registry: tunnels, allowed: range[0]...range[1], bindHost: portsAddr, loggerLabel: "tunnel-server")
         let stateDir = self.stateDir
         let agentAddr = self.agentAddr
         let publicAddr = self.publicAddr

@@ -420,6 +420,30 @@ final class TunnelEndToEndTests: EndToEndTestCase {
         _ = try low.wait(for: "relay refused registration: .*port 80 is outside")
     }
 
+    /// `--ports-addr` keeps the ports agents open on one address (frp's `proxyBindAddr`).
+    func testRemotePortsListenOnTheGivenAddressOnly() throws {
+        let echo = try h.echo("tcp")
+        let relay = try startRelay(["--ports-addr", "127.0.0.2"])
+        let port = try freePort()
+        let agent = try h.agent(agentArgs(relay) + ["--expose", "127.0.0.1:\(echo)", "--remote-port", "\(port)"])
+        _ = try agent.wait(for: "connected to relay")
+        _ = try relay.process.wait(for: "port=tcp/\(port) .*remote port open")
+        let r = try h.runPython("tcp_transfer.py", ["127.0.0.2", "\(port)", "\(1 << 20)"])
+        XCTAssertTrue(r.output.hasPrefix("OK 1048576 1048576"), r.output)
+        let other = try h.run("/usr/bin/env", ["python3", "-c", """
+            import socket, sys
+            try:
+                socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+                print("CONNECTED")
+            except ConnectionRefusedError:
+                print("REFUSED")
+            """, "\(port)"])
+        XCTAssertEqual(other.output, "REFUSED\n")
+        let bad = try h.run(h.binDir.appendingPathComponent("tunnel-server").path, ["--ports-addr", "localhost"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("--ports-addr takes an IP address"), bad.output)
+    }
+
     /// rudp: a UDP port on the relay, datagrams carried as Mux datagrams to a local UDP echo.
     func testRemoteUDPPort1000Datagrams() throws {
         let echo = try h.echo("udp")
