@@ -41,13 +41,17 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     }
 
     private enum PendingRead {
-        /// `pinned`: the capacity of the read buffer this payload is a small slice of, or 0.
+        /// `pinned`: the capacity of the read buffer this payload is a small slice of (counted
+        /// in the budgets), 0 for a payload as received, `ownCopy` for a copy of ours that later
+        /// payloads may be appended to.
         case data(ByteBuffer, pinned: Int)
         case fin
     }
 
-    /// The size of the buffers waiting payloads are copied into (several fill one).
+    /// Waiting payloads copied out of their read buffers are appended to one another up to this
+    /// size (each copy starts right-sized and grows).
     static let compactionBufferSize = 64 * 1024
+    private static let ownCopy = -1
 
     private struct PendingWrite {
         var buffer: ByteBuffer
@@ -319,8 +323,10 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     func receiveData(_ buffer: ByteBuffer) throws {
         try self.receiveWindow.receive(buffer.readableBytes)
         try self.state.receiveData()
-        if self.closeRequested {
+        if self.closeRequested || buffer.readableBytes == 0 {
             // Closing: the application will not read it; keep the peer's view consistent and drop.
+            // Empty: nothing to deliver, and queueing it would let a peer that sends empty frames
+            // (they cost no window) grow the queue of a stream that is not reading without bound.
             return
         }
         self.bufferedInboundBytes += buffer.readableBytes
@@ -349,19 +355,19 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         // out of the queue while written to, so that the write does not copy it again.
         if lastIndex != self.pendingReads.startIndex {
             let previousIndex = self.pendingReads.index(before: lastIndex)
-            if case .data(var tail, let pinned) = self.pendingReads[previousIndex], pinned == 0,
-                tail.capacity == Self.compactionBufferSize, tail.writableBytes >= held.readableBytes
+            if case .data(var tail, let pinned) = self.pendingReads[previousIndex], pinned == Self.ownCopy,
+                tail.readableBytes + held.readableBytes <= Self.compactionBufferSize
             {
                 self.pendingReads[previousIndex] = .fin
                 tail.writeImmutableBuffer(held)
-                self.pendingReads[previousIndex] = .data(tail, pinned: 0)
+                self.pendingReads[previousIndex] = .data(tail, pinned: Self.ownCopy)
                 self.pendingReads.removeLast()
                 return
             }
         }
-        var copy = self.allocator.buffer(capacity: max(held.readableBytes, Self.compactionBufferSize))
+        var copy = self.allocator.buffer(capacity: held.readableBytes)
         copy.writeImmutableBuffer(held)
-        self.pendingReads[lastIndex] = .data(copy, pinned: 0)
+        self.pendingReads[lastIndex] = .data(copy, pinned: Self.ownCopy)
     }
 
     /// FIN arrived.
@@ -584,15 +590,16 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     private func closeNow(error: Error?) {
         guard self.lifecycle != .closed else { return }
         let wasActive = self.lifecycle == .active
-        if wasActive, self.bytesAwaitingReadComplete > 0 {
-            // Reads delivered in this burst complete before the close is seen (a splice flushes
-            // what it forwarded).
-            self.bytesAwaitingReadComplete = 0
-            self.pipeline.fireChannelReadComplete()
-        }
         self.lifecycle = .closed
         self.flags.withLockedValue { $0.isActive = false }
         self.dropPendingReads(keepFin: false)
+        if wasActive, self.bytesAwaitingReadComplete > 0 {
+            // Reads delivered in this burst complete before the close is seen (a splice flushes
+            // what it forwarded). The stream is already closed: a handler's read() or close()
+            // here cannot deliver what the close dropped or close it a second time.
+            self.bytesAwaitingReadComplete = 0
+            self.pipeline.fireChannelReadComplete()
+        }
         self.failPendingWrites(error ?? ChannelError.ioOnClosedChannel)
         let session = self.session
         self.session = nil

@@ -644,3 +644,53 @@ extension MuxSessionEmbeddedTests {
         }
     }
 }
+
+extension MuxSessionEmbeddedTests {
+    /// Asks for the next read when a read completes, as a splice does once its partner drains.
+    final class ReadAgainOnComplete: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        var events: [String] = []
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            self.events.append("read \(self.unwrapInboundIn(data).readableBytes)")
+        }
+        func channelReadComplete(context: ChannelHandlerContext) {
+            self.events.append("complete")
+            context.read()
+        }
+        func errorCaught(context: ChannelHandlerContext, error: Error) { self.events.append("error") }
+        func channelInactive(context: ChannelHandlerContext) { self.events.append("inactive") }
+    }
+
+    /// A RESET in the burst that delivered data: the owed read-complete comes first, but a read
+    /// asked for in it cannot deliver what the reset dropped, and the stream closes once.
+    func testResetInABurstCompletesReadsThenClosesOnce() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        pair.serverStreams.autoRead = false
+        let handler = ReadAgainOnComplete()
+        pair.serverStreams.extraHandler = { _ in handler }
+        try pair.server.writeInbound(encode(.open(streamID: 1, metadata: ByteBuffer())))
+        pair.serverStreams.all[0].channel.read()
+        try pair.server.writeInbound(encode(
+            .data(streamID: 1, payload: ByteBuffer(repeating: 1, count: 5)),
+            .data(streamID: 1, payload: ByteBuffer(repeating: 2, count: 6)),
+            .reset(streamID: 1, code: .cancel)))
+        pair.loop.run()
+        XCTAssertEqual(handler.events, ["read 5", "complete", "error", "inactive"])
+    }
+
+    /// Empty DATA frames cost no window; a stream that is not reading does not queue them.
+    func testEmptyDataFramesAreNotQueued() throws {
+        let pair = try EmbeddedMuxPair()
+        defer { pair.finish() }
+        pair.serverStreams.autoRead = false
+        let events = ReadEvents()
+        pair.serverStreams.extraHandler = { _ in events }
+        var burst = encode(.open(streamID: 1, metadata: ByteBuffer()))
+        for _ in 0..<10_000 { MuxFrameEncoder.write(.data(streamID: 1, payload: ByteBuffer()), into: &burst) }
+        MuxFrameEncoder.write(.data(streamID: 1, payload: ByteBuffer(repeating: 7, count: 3)), into: &burst)
+        try pair.server.writeInbound(burst)
+        pair.serverStreams.all[0].channel.read()
+        XCTAssertEqual(events.events, ["read 3", "complete"])
+    }
+}
