@@ -49,7 +49,9 @@ struct MuxFrameReader {
             carry.writeBuffer(&input)
             self.carry = carry
         } else {
-            self.carry.clear()
+            // Not `clear()`: frames decoded from the carry may still share its storage, and
+            // clearing would copy it to keep them intact.
+            self.carry = ByteBuffer()
         }
     }
 }
