@@ -534,10 +534,14 @@ extension MuxSessionEmbeddedTests {
 }
 
 extension MuxSessionEmbeddedTests {
-    /// Counts reads and read-completes, in order.
+    /// Records reads, read-completes, input end, errors and close, in order; with
+    /// `readAgainOnComplete` it asks for the next read when a read completes, as a splice does
+    /// once its partner drains.
     final class ReadEvents: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = ByteBuffer
         var events: [String] = []
+        let readAgainOnComplete: Bool
+        init(readAgainOnComplete: Bool = false) { self.readAgainOnComplete = readAgainOnComplete }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             self.events.append("read \(self.unwrapInboundIn(data).readableBytes)")
             context.fireChannelRead(data)
@@ -545,10 +549,16 @@ extension MuxSessionEmbeddedTests {
         func channelReadComplete(context: ChannelHandlerContext) {
             self.events.append("complete")
             context.fireChannelReadComplete()
+            if self.readAgainOnComplete { context.read() }
         }
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if case ChannelEvent.inputClosed = event { self.events.append("fin") }
             context.fireUserInboundEventTriggered(event)
+        }
+        func errorCaught(context: ChannelHandlerContext, error: Error) { self.events.append("error") }
+        func channelInactive(context: ChannelHandlerContext) {
+            self.events.append("inactive")
+            context.fireChannelInactive()
         }
     }
 
@@ -581,7 +591,7 @@ extension MuxSessionEmbeddedTests {
         try pair.server.writeInbound(encode(
             .open(streamID: 5, metadata: ByteBuffer()), .data(streamID: 5, payload: ByteBuffer(repeating: 3, count: 7)),
             .reset(streamID: 5, code: .cancel)))
-        XCTAssertEqual(c.events, ["read 7", "complete"])
+        XCTAssertEqual(c.events, ["read 7", "complete", "error", "inactive"])
     }
 }
 
@@ -646,28 +656,13 @@ extension MuxSessionEmbeddedTests {
 }
 
 extension MuxSessionEmbeddedTests {
-    /// Asks for the next read when a read completes, as a splice does once its partner drains.
-    final class ReadAgainOnComplete: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = ByteBuffer
-        var events: [String] = []
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            self.events.append("read \(self.unwrapInboundIn(data).readableBytes)")
-        }
-        func channelReadComplete(context: ChannelHandlerContext) {
-            self.events.append("complete")
-            context.read()
-        }
-        func errorCaught(context: ChannelHandlerContext, error: Error) { self.events.append("error") }
-        func channelInactive(context: ChannelHandlerContext) { self.events.append("inactive") }
-    }
-
     /// A RESET in the burst that delivered data: the owed read-complete comes first, but a read
     /// asked for in it cannot deliver what the reset dropped, and the stream closes once.
     func testResetInABurstCompletesReadsThenClosesOnce() throws {
         let pair = try EmbeddedMuxPair()
         defer { pair.finish() }
         pair.serverStreams.autoRead = false
-        let handler = ReadAgainOnComplete()
+        let handler = ReadEvents(readAgainOnComplete: true)
         pair.serverStreams.extraHandler = { _ in handler }
         try pair.server.writeInbound(encode(.open(streamID: 1, metadata: ByteBuffer())))
         pair.serverStreams.all[0].channel.read()
