@@ -36,6 +36,9 @@ public struct Credentials: Sendable, Hashable, Codable {
 
 /// TLS settings of a listener (certificate) or a dialer (verification).
 public struct TLSOptions: Sendable, Hashable {
+    /// The metadata keys (GOST's, with its short aliases) that configure TLS on a listener or dialer.
+    public static let metadataKeys: Set<String> = ["certFile", "keyFile", "caFile", "serverName", "secure", "cert", "key", "ca"]
+
     public var certFile: String?
     public var keyFile: String?
     public var caFile: String?

@@ -64,12 +64,11 @@ public struct Registry: Sendable {
         r.connectors["socks"] = r.connectors["socks5"]
         r.connectors["socks4"] = { SOCKS4Connector(options: $0) }
         r.connectors["socks4a"] = r.connectors["socks4"]
-        r.metadataKeys = [
+        r.metadataKeys = TLSOptions.metadataKeys.union([
             "udp",  // socks5 handler
             "ttl", "idleTimeout", "maxSessions",  // udp handler
             "ingress",  // any handler: a named `ingresses:` entry
-            "certFile", "keyFile", "caFile", "serverName", "secure", "cert", "key", "ca",  // TLS
-        ]
+        ])
         return r
     }()
 }

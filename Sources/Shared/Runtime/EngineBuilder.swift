@@ -178,8 +178,7 @@ public struct EngineBuilder {
     /// TLS settings given as URL query parameters (`?certFile=...&secure=true`).
     func tlsFromMetadata(_ m: Metadata?) -> TLSOptions? {
         guard let m else { return nil }
-        let keys = ["certFile", "keyFile", "caFile", "serverName", "secure", "cert", "key", "ca"]
-        guard keys.contains(where: { m[$0] != nil }) else { return nil }
+        guard TLSOptions.metadataKeys.contains(where: { m[$0] != nil }) else { return nil }
         return TLSOptions(certFile: m["certFile"] ?? m["cert"], keyFile: m["keyFile"] ?? m["key"], caFile: m["caFile"] ?? m["ca"], serverName: m["serverName"], secure: m.bool("secure") ?? false)
     }
 }
