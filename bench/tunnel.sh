@@ -54,7 +54,7 @@ while True:
 PY
 
 # Our relay and two agents: one for iperf3 (rtcp) and nginx (hostname), one for the held connections.
-"$BIN/tunnel-server" --state-dir "$work/state" --agent-addr 127.0.0.1:$P_AGENTS --public-addr 127.0.0.1:$P_PUBLIC --ports 1024-65535 >"$work/relay.log" 2>&1 & RELAY=$!; pids+=($RELAY)
+"$BIN/tunnel-server" --state-dir "$work/state" --agent-addr 127.0.0.1:$P_AGENTS --public-addr 127.0.0.1:$P_PUBLIC --ports 1024-65535 --max-public-conns-per-ip 0 >"$work/relay.log" 2>&1 & RELAY=$!; pids+=($RELAY)
 for _ in $(seq 50); do [ -f "$work/state/agent-token" ] && grep -q "service listening.*service=public" "$work/relay.log" && break; sleep 0.1; done
 TOKEN=$(cat "$work/state/agent-token"); PIN=$(grep -o 'sha256 [0-9a-f]*' "$work/relay.log" | head -1 | cut -d' ' -f2)
 "$BIN/tunnel-agent" --relay 127.0.0.1:$P_AGENTS --token "$TOKEN" --pin "$PIN" --expose 127.0.0.1:$P_IPERF --remote-port $P_RT >"$work/agent1.log" 2>&1 & pids+=($!); echo $! >"$work/agent1.pid"

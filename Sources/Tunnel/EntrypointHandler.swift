@@ -13,12 +13,22 @@ public struct EntrypointHandler: StreamHandler {
 
     /// HTTP: how long a connection may idle between requests, or take to send a head.
     public let idleTimeout: TimeAmount
+    /// HTTP: how long a request head may take from its first byte, however slowly it dribbles.
+    public let headTimeout: TimeAmount
 
-    public init(registry: TunnelRegistry, fixedTunnel: String? = nil, idleTimeout: TimeAmount = .seconds(75)) {
+    public init(registry: TunnelRegistry, fixedTunnel: String? = nil, idleTimeout: TimeAmount = EntrypointHandler.defaultIdleTimeout, headTimeout: TimeAmount = EntrypointHandler.defaultHeadTimeout) {
         self.registry = registry
         self.fixedTunnel = fixedTunnel.flatMap { $0.isEmpty ? nil : $0 }
         self.idleTimeout = idleTimeout
+        self.headTimeout = headTimeout
     }
+
+    /// nginx closes idle keep-alive connections after 75 s; so do we by default.
+    public static let defaultIdleTimeout = TimeAmount.seconds(75)
+    /// A request head gets 10 s from its first byte (nginx's client_header_timeout is 60 s; a head
+    /// is one packet for every real client, so a shorter bound costs them nothing and holds a
+    /// slowloris connection a sixth as long).
+    public static let defaultHeadTimeout = TimeAmount.seconds(10)
 
     enum Route: Sendable {
         case http
@@ -65,10 +75,11 @@ public struct EntrypointHandler: StreamHandler {
             let registry = self.registry
             let logger = context.logger
             let idleTimeout = self.idleTimeout
+            let headTimeout = self.headTimeout
             let reader = io.readerForLoop
             try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
                 do {
-                    let ingress = HTTPIngressHandler(registry: registry, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server, idleTimeout: idleTimeout)
+                    let ingress = HTTPIngressHandler(registry: registry, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server, idleTimeout: idleTimeout, headTimeout: headTimeout)
                     try channel.pipeline.syncOperations.addHandler(ingress)
                     if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
                         try options.setOption(ChannelOptions.autoRead, value: true)

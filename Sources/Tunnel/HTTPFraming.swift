@@ -209,11 +209,13 @@ public enum HTTPFraming {
                 while i < first.upperBound && raw[i] != 32 { i += 1 }
                 parts.append(a..<i)
             }
+            // Exactly HTTP/1.0 or HTTP/1.1: `HTTP/1.1x` or `HTTP/1.2` is another protocol to a
+            // stricter parser downstream, and disagreement between parsers is how smuggling starts.
             func isVersion(_ r: Range<Int>) -> Bool {
-                guard r.count >= 7 else { return false }
+                guard r.count == 8 else { return false }
                 let prefix: StaticString = "HTTP/1."
                 for k in 0..<7 where raw[r.lowerBound + k] != prefix.utf8Start[k] { return false }
-                return true
+                return raw[r.lowerBound + 7] == UInt8(ascii: "0") || raw[r.lowerBound + 7] == UInt8(ascii: "1")
             }
             func isHTTP10(_ r: Range<Int>) -> Bool { r.count == 8 && isVersion(r) && raw[r.lowerBound + 7] == UInt8(ascii: "0") }
             if isRequest {
@@ -244,6 +246,12 @@ public enum HTTPFraming {
                 let colon = raw.baseAddress!.distance(to: UnsafeRawPointer(c))
                 guard colon > a else { throw Error.malformed("bad header name") }
                 for k in a..<colon where !isTokenByte(raw[k]) { throw Error.malformed("bad header name") }
+                // Field values are visible characters, spaces and tabs (RFC 9110 §5.5): a NUL or
+                // another control byte is cut short or read differently by some origins.
+                for k in (colon + 1)..<r.upperBound {
+                    let byte = raw[k]
+                    if (byte < 0x20 && byte != 0x09) || byte == 0x7F { throw Error.malformed("control character in a header value") }
+                }
                 switch colon - a {
                 case 4 where nameIs(raw, a, colon, "host"):
                     hosts += 1
@@ -280,6 +288,9 @@ public enum HTTPFraming {
             if transferEncoding && head.contentLength != nil { throw Error.malformed("both Content-Length and Transfer-Encoding") }
             if isRequest {
                 if hosts > 1 { throw Error.malformed("more than one Host") }
+                // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing; an HTTP/1.0
+                // origin would read the body as the next request.
+                if transferEncoding && head.http10 { throw Error.malformed("Transfer-Encoding in an HTTP/1.0 request") }
                 // An absolute-form target names the host the origin will use: it must be the one
                 // routed on.
                 let t = parts[1]

@@ -46,8 +46,15 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let logger: Logger
     /// How long a connection may sit between requests (or dribble a head) before it is closed.
     private let idleTimeout: TimeAmount
+    /// How long a request head may take from its first byte: the idle timer restarts on every
+    /// byte, so without this a client dribbling a byte every few seconds holds the connection
+    /// forever (slowloris).
+    private let headTimeout: TimeAmount
     private var lastActivity = NIODeadline.now()
+    /// When the first byte of the head now being read arrived; nil between heads.
+    private var headStarted: NIODeadline?
     private var idleTimer: Scheduled<Void>?
+    private var idleTimerDeadline: NIODeadline?
     private let client: String?
     private let clientIP: String?
     private let server: String?
@@ -76,12 +83,13 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var response: ByteBuffer?
     private var responseBody: HTTPFraming.Body = .none
 
-    /// nginx closes idle keep-alive connections after 75 s; so do we by default.
-    static let defaultIdleTimeout = TimeAmount.seconds(75)
-
-    init(registry: TunnelRegistry, logger: Logger, client: String?, clientIP: String?, server: String?, idleTimeout: TimeAmount = HTTPIngressHandler.defaultIdleTimeout) {
+    init(
+        registry: TunnelRegistry, logger: Logger, client: String?, clientIP: String?, server: String?,
+        idleTimeout: TimeAmount = EntrypointHandler.defaultIdleTimeout, headTimeout: TimeAmount = EntrypointHandler.defaultHeadTimeout
+    ) {
         self.registry = registry
         self.idleTimeout = idleTimeout
+        self.headTimeout = headTimeout
         self.logger = logger
         self.client = client
         self.clientIP = clientIP
@@ -97,25 +105,38 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = nil
         idleTimer?.cancel()
         idleTimer = nil
+        idleTimerDeadline = nil
+        // The stream's handler points back here: let go of it and of any buffered bytes.
+        if let up = upstream {
+            upstream = nil
+            up.channel.close(promise: nil)
+        }
+        inbound = nil
+        response = nil
     }
 
     /// One timer per connection, re-armed from the last activity when it fires early, so busy
     /// connections pay a clock read per read, not a timer per request.
     private func scheduleIdleCheck(at deadline: NIODeadline) {
         guard let context else { return }
+        idleTimer?.cancel()
         let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleTimerDeadline = deadline
         idleTimer = context.eventLoop.scheduleTask(deadline: deadline) { me.value.idleCheck() }
     }
 
     /// Between requests (nothing outstanding, nothing being opened, not upgraded), a connection
-    /// silent for `idleTimeout` is closed; one that started a head and did not finish it gets 408.
+    /// silent for `idleTimeout` is closed; one that started a head and did not finish it within
+    /// `headTimeout` of its first byte (or went silent in it) gets 408.
     private func idleCheck() {
         idleTimer = nil
+        idleTimerDeadline = nil
         guard context != nil, !closing else { return }
         let waiting = outstanding.isEmpty && !opening && pendingHead == nil && requestBody == .none && responseBody == .none
-        let due = lastActivity + idleTimeout
+        var due = lastActivity + idleTimeout
+        if let started = headStarted { due = min(due, started + headTimeout) }
         guard waiting, due <= .now() else {
-            return scheduleIdleCheck(at: waiting ? due : .now() + idleTimeout)
+            return scheduleIdleCheck(at: waiting ? due : .now() + min(idleTimeout, headTimeout))
         }
         if (inbound?.readableBytes ?? 0) > 0 {
             logger.debug("http entrypoint: request head not completed in time", metadata: ["client": "\(client ?? "")"])
@@ -211,8 +232,12 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     continue
                 }
                 guard let head = try HTTPFraming.parseHead(buffer, isRequest: true) else { break }
+                // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400 (an HTTP/1.0
+                // one is valid, only unroutable: it gets 404 below).
+                if head.host == nil && !head.http10 { throw HTTPFraming.Error.malformed("HTTP/1.1 request without Host") }
                 buffer.moveReaderIndex(forwardBy: head.length)
                 inbound = buffer
+                headStarted = nil
                 if let up = upstream, up.reusable, let host = head.host, registry.tunnel(forHost: host) == up.tunnel {
                     send(head, to: up)
                     wrote = true
@@ -222,10 +247,26 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 }
             }
         } catch let error as HTTPFraming.Error {
+            if requestBody != .none { return rejectInsideBody(error) }
             let code = error.kind == .headTooLarge ? (431, "Request Header Fields Too Large") : (400, "Bad Request")
             return reject(code.0, code.1, "the request cannot be read: \(error)")
         } catch {
             return fail("\(error)")
+        }
+        if requestBody == .none, (inbound?.readableBytes ?? 0) > 0, pendingHead == nil, !(lastRequestSent || upgradePending) {
+            // Part of a head is here: its time runs from its first byte, however it trickles.
+            if headStarted == nil {
+                let started = NIODeadline.now()
+                headStarted = started
+                if (idleTimerDeadline ?? .distantFuture) > started + headTimeout { scheduleIdleCheck(at: started + headTimeout) }
+            }
+        } else {
+            headStarted = nil
+        }
+        if inputEnded, requestBody == .none, pendingHead == nil, !opening, outstanding.isEmpty, (inbound?.readableBytes ?? 0) > 0 {
+            // The client ended its input inside a head, which can never complete now: close at
+            // once rather than hold the socket (in CLOSE_WAIT) until a timer.
+            return finishPublic()
         }
         if inputEnded, (inbound?.readableBytes ?? 0) == 0, pendingHead == nil, !opening {
             if requestBody == .raw {
@@ -245,6 +286,24 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         resumeReading()
+    }
+
+    /// The body of a request already sent on is malformed (a bad chunk-size line): the origin is
+    /// waiting for a body whose end no one can find now. Its stream is reset at once (so it stops
+    /// waiting) and the client gets 400 here, unless an earlier answer is already on its way
+    /// (then the connection closes after what was delivered).
+    private func rejectInsideBody(_ error: HTTPFraming.Error) {
+        logger.debug("http entrypoint: malformed request body", metadata: ["client": "\(client ?? "")", "error": "\(error)"])
+        let answerStarted = responseBody != .none || (response?.readableBytes ?? 0) > 0
+        if let up = upstream { release(up) }
+        requestBody = .none
+        inbound = nil
+        guard outstanding.count <= 1, !answerStarted else {
+            context?.flush()
+            return fail("malformed request body after answers under way")
+        }
+        outstanding.removeAll()
+        reject(400, "Bad Request", "the request body cannot be read: \(error)")
     }
 
     /// Writes a request head, with the forwarding headers, to its stream.
@@ -571,6 +630,12 @@ final class HTTPUpstreamHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+    }
+
+    /// The context holds this handler: keeping it after removal is a cycle that kept every
+    /// stream's handler, context and ingress handler alive (~35 KB per public connection).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

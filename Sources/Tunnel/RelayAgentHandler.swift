@@ -36,15 +36,23 @@ public struct RelayAgentHandler: StreamHandler {
         let logger = context.logger
         let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
         let source = channel.remoteAddress?.ipAddress ?? "?"
-        guard !limiter.isBlocked(source) else {
+        // A blocked address where no token ever registered is turned away at once; one shared
+        // with good agents is let through to its hello, where only their tokens are admitted.
+        guard !limiter.isBlocked(source) || limiter.hasGoodTokens(source) else {
             logger.info("agent refused: too many failed registrations from this address", metadata: ["agent": "\(peer)"])
             throw EngineError(.notAllowed, "too many failed registrations from \(source)")
         }
         _ = try await Self.startSession(
             io, peer: peer, registry: registry, ports: ports, muxConfiguration: muxConfiguration,
             registrationTimeout: registrationTimeout, logger: logger,
-            refusal: { hello in policy.refusal(for: hello) },
-            onFailure: { limiter.recordFailure(source) })
+            refusal: { hello in
+                if limiter.isBlocked(source, principal: policy.principal(of: hello.token)) {
+                    return "too many failed registrations from \(source)"
+                }
+                return policy.refusal(for: hello)
+            },
+            onFailure: { limiter.recordFailure(source) },
+            onSuccess: { hello in limiter.recordSuccess(source, principal: policy.principal(of: hello.token)) })
     }
 
     /// Turns a connection whose transport is ready (TLS terminated, or a SOCKS5 private command
@@ -57,7 +65,8 @@ public struct RelayAgentHandler: StreamHandler {
     /// the session ends when its last data stream does.
     static func startSession(
         _ io: Handshake, peer: String, registry: TunnelRegistry, ports: RemotePorts?, muxConfiguration: MuxConfiguration,
-        registrationTimeout: TimeAmount = .seconds(10), logger: Logger, refusal: @escaping @Sendable (TunnelMessages.Hello) -> String?, onFailure: @escaping @Sendable () -> Void
+        registrationTimeout: TimeAmount = .seconds(10), logger: Logger, refusal: @escaping @Sendable (TunnelMessages.Hello) -> String?, onFailure: @escaping @Sendable () -> Void,
+        onSuccess: @escaping @Sendable (TunnelMessages.Hello) -> Void = { _ in }
     ) async throws -> MuxSession {
         let channel = io.channel
         let sessionBox = ControlSlot()
@@ -119,6 +128,7 @@ public struct RelayAgentHandler: StreamHandler {
                         registry.register(session, tunnel: claim.id, hostnames: claim.hostnames ?? [], weight: claim.weight ?? 1)
                     }
                     deadline.withLockedValue { $0?.cancel() }
+                    onSuccess(hello)
                     logger.info("agent registered", metadata: ["agent": "\(peer)", "tunnels": "\(hello.tunnels.map(\.id))"])
                     // Closing the control stream withdraws the agent.
                     stream.closeFuture.whenComplete { _ in session.goAway(reason: "control stream closed") }
@@ -127,11 +137,20 @@ public struct RelayAgentHandler: StreamHandler {
                     session.goAwayFuture.whenSuccess { _ in stream.close(promise: nil) }
                     return Self.answer(stream, .init(ok: true), thenClose: false)
                 }.flatMapError { error in
+                    // A claim refused whole opens nothing: ports this attempt bound for a tunnel
+                    // no session serves close again (a tunnel already served keeps its ports).
+                    for claim in hello.tunnels where !registry.isServed(claim.id) {
+                        ports?.release(tunnel: claim.id)
+                    }
                     logger.info("agent refused: \(error)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "\(error)"), thenClose: true)
                 }
             },
-            datagramHandler: { flowID, payload in ports?.flows.fromAgent(flowID: flowID, payload: payload) })
+            // Replies count only on the flows given to this very session (checked in the table).
+            datagramHandler: { flowID, payload in
+                guard let session = sessionBox.value else { return }
+                ports?.flows.fromAgent(flowID: flowID, payload: payload, session: session)
+            })
           sessionBox.value = session
           let timeout = registrationTimeout
           deadline.withLockedValue {

@@ -33,8 +33,12 @@ public final class RemotePorts: Sendable {
         var ready: EventLoopFuture<Void>
     }
 
-    public init(registry: TunnelRegistry, allowed: ClosedRange<Int> = 1024...65535, bindHost: String = "0.0.0.0", group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, loggerLabel: String) {
+    /// Caps the connections the TCP ports hold at once (shared with the public entrypoints).
+    private let limiter: ConnectionLimiter?
+
+    public init(registry: TunnelRegistry, allowed: ClosedRange<Int> = 1024...65535, bindHost: String = "0.0.0.0", limiter: ConnectionLimiter? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, loggerLabel: String) {
         self.registry = registry
+        self.limiter = limiter
         self.allowed = allowed
         self.bindHost = bindHost
         self.group = group
@@ -121,6 +125,7 @@ public final class RemotePorts: Sendable {
         let registry = self.registry
         let logger = self.logger
         let group = self.group
+        let limiter = self.limiter
         // The engine's TCP listener: children reach `accept` once active, with a handshake reader.
         let started = NIOLockedValueBox(false)
         let task = Task {
@@ -131,7 +136,10 @@ public final class RemotePorts: Sendable {
                         started.withLockedValue { $0 = true }
                         self.finish(key, tunnel: tunnel, result: Result<SocketAddress?, Error>.success(address), promise: promise)
                     },
-                    accept: { io in await Self.accept(io, tunnel: tunnel, port: port, registry: registry, logger: logger) })
+                    accept: { io in
+                        guard limiter?.acquire(for: io, logger: logger) ?? true else { return }
+                        await Self.accept(io, tunnel: tunnel, port: port, registry: registry, logger: logger)
+                    })
             } catch {
                 // A failure to bind refuses the claim; an end after binding (release) is expected.
                 if !started.withLockedValue({ $0 }) {

@@ -9,6 +9,10 @@ import Shared
 /// datagrams travel as Mux datagrams (never behind stream flow control, dropped rather than queued
 /// under pressure), labelled with a flow ID and prefixed with the relay port (2 bytes, so the agent
 /// knows which of its tunnels the flow belongs to). Flows idle for `idleTimeout` are forgotten.
+///
+/// A flow belongs to the one session it was given to: a reply is accepted only from that session,
+/// so no other connection to the agent port (registered or not) can answer another tenant's UDP
+/// clients. Flow IDs are random, not sequential, so they cannot be guessed either.
 public final class RelayUDPFlows: Sendable {
     struct Flow {
         var id: UInt32
@@ -22,7 +26,16 @@ public final class RelayUDPFlows: Sendable {
     struct State {
         var byID: [UInt32: Flow] = [:]
         var byClient: [String: UInt32] = [:]
-        var nextID: UInt32 = 1
+        var random = SystemRandomNumberGenerator()
+        var refused = 0
+
+        /// A fresh flow ID: random, never 0, never one in use.
+        mutating func newID() -> UInt32 {
+            while true {
+                let id = UInt32.random(in: 1...UInt32.max, using: &random)
+                if byID[id] == nil { return id }
+            }
+        }
     }
 
     public let maxFlows: Int
@@ -44,9 +57,7 @@ public final class RelayUDPFlows: Sendable {
                 return (id, flow.session)
             }
             guard s.byID.count < maxFlows, let session = registry.session(for: tunnel) else { return nil }
-            var id = s.nextID
-            while s.byID[id] != nil || id == 0 { id &+= 1 }
-            s.nextID = id &+ 1
+            let id = s.newID()
             s.byID[id] = Flow(id: id, port: port, client: client, socket: socket, session: session, lastActive: .now())
             s.byClient[key] = id
             return (id, session)
@@ -58,12 +69,16 @@ public final class RelayUDPFlows: Sendable {
         session.sendDatagram(flowID: id, framed)
     }
 
-    /// A datagram from an agent: the reply of flow `id`, back to its client.
-    func fromAgent(flowID id: UInt32, payload: ByteBuffer) {
+    /// A datagram from an agent's session: the reply of flow `id`, back to its client, if and only
+    /// if the flow was given to that session. Anything else is dropped (and counted).
+    func fromAgent(flowID id: UInt32, payload: ByteBuffer, session: MuxSession) {
         var data = payload
         guard data.readInteger(as: UInt16.self) != nil else { return }
         let flow: Flow? = state.withLockedValue { s in
-            guard var f = s.byID[id] else { return nil }
+            guard var f = s.byID[id], f.session === session else {
+                s.refused &+= 1
+                return nil
+            }
             f.lastActive = .now()
             s.byID[id] = f
             return f
@@ -84,6 +99,9 @@ public final class RelayUDPFlows: Sendable {
     }
 
     var count: Int { state.withLockedValue { $0.byID.count } }
+
+    /// Datagrams dropped because their session does not own the flow they name.
+    public var refusedDatagrams: Int { state.withLockedValue { $0.refused } }
 }
 
 /// The agent's side of rudp: one UDP socket per flow towards the tunnel's local target.

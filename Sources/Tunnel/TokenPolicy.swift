@@ -3,38 +3,65 @@ import NIOConcurrencyHelpers
 import Shared
 import Yams
 
-/// What one agent token may claim. `nil` means anything of that kind.
+/// What one agent token may claim. Nothing is implied: a key missing from the tokens file grants
+/// nothing of its kind, and "any" is always written out (`"*"`), so a forgotten line can never turn
+/// into an unrestricted token.
 public struct TokenRights: Sendable, Equatable {
-    /// Tunnel IDs it may serve.
-    public var tunnels: [String]?
-    /// Hostname patterns it may claim (`app.example.com`, `*.example.com`, `.example.com`).
-    public var hostnames: [String]?
+    /// Tunnel IDs it may serve (`"*"`: any).
+    public var tunnels: [String]
+    /// Hostname patterns it may claim (`app.example.com`, `*.example.com`, `.example.com`, `"*"`).
+    public var hostnames: [String]
     /// Port ranges it may ask the relay to open (rtcp/rudp).
-    public var ports: [ClosedRange<Int>]?
+    public var ports: [ClosedRange<Int>]
+    /// An operator's own key (the generated token, `metadata.tokens`, `auth`): it may do anything,
+    /// including taking a tunnel's new streams exclusively (weight 255) without naming the tunnel.
+    public var isFull: Bool
 
-    public static let all = TokenRights(tunnels: nil, hostnames: nil, ports: nil)
+    /// Everything, as the relay's own keys have.
+    public static let all = TokenRights(tunnels: ["*"], hostnames: ["*"], ports: [1...65535], isFull: true)
 
-    public init(tunnels: [String]?, hostnames: [String]?, ports: [ClosedRange<Int>]?) {
+    public init(tunnels: [String] = [], hostnames: [String] = [], ports: [ClosedRange<Int>] = [], isFull: Bool = false) {
         self.tunnels = tunnels
         self.hostnames = hostnames
         self.ports = ports
+        self.isFull = isFull
     }
+
+    /// Whether the token may serve `tunnel` at all.
+    func allows(tunnel: String) -> Bool { tunnels.contains(tunnel) || tunnels.contains("*") }
+
+    /// Whether the token owns `tunnel` outright: named in its list (a `"*"` grant is a shared,
+    /// weaker right) or a full-rights key. Only such a token may take the tunnel exclusively.
+    func names(tunnel: String) -> Bool { isFull || tunnels.contains(tunnel) }
 }
 
 /// The relay's one decision point for agents: which token may register which tunnels, hostnames and
-/// ports. Checked on every registration; streams are only ever opened by the relay, towards sessions
-/// that passed it. With no tokens at all the relay is open, as GOST's default is.
+/// ports, and whether another token already holds them (`ClaimOwners`). Checked on every
+/// registration; streams are only ever opened by the relay, towards sessions that passed it. With
+/// no tokens at all the relay is open, as GOST's default is.
 public struct TokenPolicy: Sendable {
     public var rights: [String: TokenRights]
+    /// Who holds which tunnel and port: the first token to claim one keeps it while it exists.
+    public var owners: ClaimOwners
+    /// What the tokens file left out (a token without `tunnels:` admits no agent), for the log.
+    public var warnings: [String] = []
 
-    public init(rights: [String: TokenRights] = [:]) {
+    public init(rights: [String: TokenRights] = [:], owners: ClaimOwners = ClaimOwners()) {
         self.rights = rights
+        self.owners = owners
     }
 
     public var isOpen: Bool { rights.isEmpty }
 
+    /// The name a token is known by in the owners table: a digest, so the table (which may be
+    /// written to the state directory) never holds a secret. An open relay has one principal.
+    func principal(of token: String) -> String {
+        isOpen ? "open" : ClaimOwners.principal(of: token)
+    }
+
     /// nil when `hello` is allowed; otherwise the precise reason, for the relay's log only (the
-    /// agent is told "unauthorized" either way, so nothing can be enumerated).
+    /// agent is told "unauthorized" either way, so nothing can be enumerated). An allowed hello
+    /// also takes ownership of the tunnels and ports it claims that nobody holds yet.
     public func refusal(for hello: TunnelMessages.Hello) -> String? {
         if hello.tunnels.isEmpty { return "no tunnels claimed" }
         let r: TokenRights
@@ -45,21 +72,21 @@ public struct TokenPolicy: Sendable {
             r = found
         }
         for claim in hello.tunnels {
-            if let allowed = r.tunnels, !allowed.contains(claim.id) && !allowed.contains("*") {
+            if !r.allows(tunnel: claim.id) {
                 return "tunnel \(claim.id) not allowed for this token"
             }
-            for host in claim.hostnames ?? [] {
-                if let patterns = r.hostnames, !patterns.contains(where: { Self.covers($0, host) }) {
-                    return "hostname \(host) not allowed for this token"
-                }
+            if claim.weight == TunnelRegistry.exclusiveWeight, !isOpen, !r.names(tunnel: claim.id) {
+                return "weight 255 (exclusive) of tunnel \(claim.id) needs the token to name that tunnel, not \"*\""
             }
-            for port in (claim.ports ?? []) + (claim.udpPorts ?? []) {
-                if let ranges = r.ports, !ranges.contains(where: { $0.contains(port) }) {
-                    return "port \(port) not allowed for this token"
-                }
+            for host in claim.hostnames ?? [] where !r.hostnames.contains(where: { Self.covers($0, host) }) {
+                return "hostname \(host) not allowed for this token"
+            }
+            for port in (claim.ports ?? []) + (claim.udpPorts ?? []) where !r.ports.contains(where: { $0.contains(port) }) {
+                return "port \(port) not allowed for this token"
             }
         }
-        return nil
+        let live = isOpen ? nil : Set(rights.keys.map { ClaimOwners.principal(of: $0) })
+        return owners.claim(hello, by: principal(of: hello.token), livePrincipals: live)
     }
 
     /// Constant-time token comparison, so response timing does not reveal a prefix.
@@ -97,6 +124,8 @@ public struct TokenPolicy: Sendable {
     ///   hostnames: ["*.example.com"]
     ///   ports: ["20000-20100", "30000"]
     /// ```
+    /// A key left out grants nothing of its kind (reported in `warnings` for `tunnels`, without
+    /// which the token is useless); `"*"` grants any.
     public static func load(path: String) throws -> TokenPolicy {
         guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError(path: path, reason: "cannot read file") }
         struct File: Decodable {
@@ -131,30 +160,50 @@ public struct TokenPolicy: Sendable {
         // No tokens would mean an open relay (GOST's default without auth): never by accident.
         guard !file.tokens.isEmpty else { throw ConfigError(path: "\(path): tokens", reason: "a tokens file needs at least one token") }
         var rights: [String: TokenRights] = [:]
+        var warnings: [String] = []
         for (i, e) in file.tokens.enumerated() {
             guard !e.token.isEmpty else { throw ConfigError(path: "\(path): tokens[\(i)].token", reason: "empty token") }
             var ranges: [ClosedRange<Int>]?
             if let ports = e.ports {
                 ranges = try ports.enumerated().map { j, text in
+                    if text.trimmingCharacters(in: .whitespaces) == "*" { return 1...65535 }
                     let parts = text.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                     guard (parts.count == 1 || parts.count == 2), parts.allSatisfy({ (1...65535).contains($0) }), parts.first! <= parts.last! else {
-                        throw ConfigError(path: "\(path): tokens[\(i)].ports[\(j)]", reason: "expected a port or low-high, got \"\(text)\"")
+                        throw ConfigError(path: "\(path): tokens[\(i)].ports[\(j)]", reason: "expected a port, low-high or \"*\", got \"\(text)\"")
                     }
                     return parts.first!...parts.last!
                 }
             }
-            rights[e.token] = TokenRights(tunnels: e.tunnels, hostnames: e.hostnames, ports: ranges)
+            rights[e.token] = TokenRights(tunnels: e.tunnels ?? [], hostnames: e.hostnames ?? [], ports: ranges ?? [])
+            if e.tunnels == nil {
+                warnings.append("\(path): tokens[\(i)]: no tunnels: key, so this token admits no agent (list tunnel IDs, or [\"*\"] for any)")
+            }
         }
-        return TokenPolicy(rights: rights)
+        var policy = TokenPolicy(rights: rights)
+        policy.warnings = warnings
+        return policy
     }
 }
 
 /// Counts registration failures per source address and turns an address away for a while once it
 /// has failed too often, so tokens cannot be guessed at line rate.
+///
+/// Agents that share an address with a guesser (one NAT, one office) must not be locked out with
+/// it: a token that has registered from an address before is remembered as good there, and is
+/// still admitted while the address is blocked. A guesser gains nothing from that: it would need
+/// a good token already, and every other token is refused without being checked.
 public final class FailureLimiter: Sendable {
-    private let state = NIOLockedValueBox([String: (count: Int, since: NIODeadlineBox)]())
+    private struct State {
+        var failures: [String: (count: Int, since: NIODeadlineBox)] = [:]
+        /// Address → principals (token digests) that registered from it.
+        var good: [String: Set<String>] = [:]
+    }
+    private let state = NIOLockedValueBox(State())
     public let maxFailures: Int
     public let window: Duration
+    /// Bounds on both tables: a flood of sources forgets old entries rather than growing them.
+    static let maxAddresses = 10_000
+    static let maxGoodPerAddress = 64
 
     public init(maxFailures: Int = 5, window: Duration = .seconds(60)) {
         self.maxFailures = maxFailures
@@ -163,23 +212,45 @@ public final class FailureLimiter: Sendable {
 
     public func isBlocked(_ address: String, now: ContinuousClock.Instant = .now) -> Bool {
         state.withLockedValue { s in
-            guard let entry = s[address] else { return false }
+            guard let entry = s.failures[address] else { return false }
             if now - entry.since.instant > window {
-                s[address] = nil
+                s.failures[address] = nil
                 return false
             }
             return entry.count >= maxFailures
         }
     }
 
+    /// Whether `address` is blocked for a hello with the token known by `principal`: a token that
+    /// registered from this address before is not.
+    public func isBlocked(_ address: String, principal: String, now: ContinuousClock.Instant = .now) -> Bool {
+        guard isBlocked(address, now: now) else { return false }
+        return !state.withLockedValue { $0.good[address]?.contains(principal) ?? false }
+    }
+
+    /// Whether any token has registered from `address` (a blocked address without one can be
+    /// turned away before its TLS handshake).
+    public func hasGoodTokens(_ address: String) -> Bool {
+        state.withLockedValue { !($0.good[address]?.isEmpty ?? true) }
+    }
+
     public func recordFailure(_ address: String, now: ContinuousClock.Instant = .now) {
         state.withLockedValue { s in
-            if let entry = s[address], now - entry.since.instant <= window {
-                s[address] = (entry.count + 1, entry.since)
+            if let entry = s.failures[address], now - entry.since.instant <= window {
+                s.failures[address] = (entry.count + 1, entry.since)
             } else {
-                if s.count > 10_000 { s.removeAll() }  // bounded: a flood of sources forgets old ones
-                s[address] = (1, NIODeadlineBox(instant: now))
+                if s.failures.count > Self.maxAddresses { s.failures.removeAll() }
+                s.failures[address] = (1, NIODeadlineBox(instant: now))
             }
+        }
+    }
+
+    /// A registration from `address` with the token known by `principal` succeeded.
+    public func recordSuccess(_ address: String, principal: String) {
+        state.withLockedValue { s in
+            if s.good[address] == nil, s.good.count > Self.maxAddresses { s.good.removeAll() }
+            if (s.good[address]?.count ?? 0) >= Self.maxGoodPerAddress { s.good[address] = [] }
+            s.good[address, default: []].insert(principal)
         }
     }
 }

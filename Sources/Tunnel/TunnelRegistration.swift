@@ -10,8 +10,13 @@ extension Registry {
     /// (comma-separated) and `auth.password` with full rights; with none, any agent is accepted
     /// (GOST's default). A session that has not registered within `registrationTimeout`
     /// (`metadata.registrationTimeout` per service, e.g. `5s`) is closed.
-    public func withTunnel(_ tunnels: TunnelRegistry, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = .seconds(10)) -> Registry {
+    ///
+    /// `publicLimiter` caps the connections `entrypoint` services hold at once (shared by all of
+    /// them; the relay also gives it to its rtcp ports); the agents' `tunnel` services are never
+    /// capped by it.
+    public func withTunnel(_ tunnels: TunnelRegistry, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = .seconds(10), publicLimiter: ConnectionLimiter? = nil) -> Registry {
         var r = self.withTunnelMetadataKeys()
+        if let publicLimiter { r.connectionLimiters["entrypoint"] = publicLimiter }
         r.handlers["tunnel"] = { spec in
             var rights = policy.rights
             for t in (spec.options.metadata["tokens"] ?? spec.options.metadata["token"] ?? "").split(separator: ",") {
@@ -34,7 +39,9 @@ extension Registry {
                 }
                 timeout = .nanoseconds(Int64(d / .nanoseconds(1)))
             }
-            return .stream(RelayAgentHandler(registry: tunnels, policy: TokenPolicy(rights: rights), ports: ports, registrationTimeout: timeout))
+            var servicePolicy = policy
+            servicePolicy.rights = rights
+            return .stream(RelayAgentHandler(registry: tunnels, policy: servicePolicy, ports: ports, registrationTimeout: timeout))
         }
         let owners = SOCKS5BindOwners()
         r.handlers["socks5"] = { spec in
@@ -44,22 +51,26 @@ extension Registry {
         // `entrypoint` routes by Host/SNI; with `metadata.tunnel.id` (or `tunnel`) it is a plain TCP
         // entrypoint whose every connection goes to that one tunnel.
         r.handlers["entrypoint"] = { spec in
-            var idle = TimeAmount.seconds(75)
-            if let text = spec.options.metadata["idleTimeout"] {
-                guard let d = spec.options.metadata.duration("idleTimeout"), d > .zero else {
-                    throw ConfigError(path: "handler.metadata.idleTimeout", reason: "expected a duration such as 75s, got \"\(text)\"")
+            func duration(_ key: String, default value: TimeAmount, example: String) throws -> TimeAmount {
+                guard let text = spec.options.metadata[key] else { return value }
+                guard let d = spec.options.metadata.duration(key), d > .zero else {
+                    throw ConfigError(path: "handler.metadata.\(key)", reason: "expected a duration such as \(example), got \"\(text)\"")
                 }
-                idle = .nanoseconds(Int64(d / .nanoseconds(1)))
+                return .nanoseconds(Int64(d / .nanoseconds(1)))
             }
-            return .stream(EntrypointHandler(registry: tunnels, fixedTunnel: spec.options.metadata["tunnel.id"] ?? spec.options.metadata["tunnel"], idleTimeout: idle))
+            let idle = try duration("idleTimeout", default: EntrypointHandler.defaultIdleTimeout, example: "75s")
+            let head = try duration("headTimeout", default: EntrypointHandler.defaultHeadTimeout, example: "10s")
+            return .stream(EntrypointHandler(registry: tunnels, fixedTunnel: spec.options.metadata["tunnel.id"] ?? spec.options.metadata["tunnel"], idleTimeout: idle, headTimeout: head))
         }
         r.requiresTLS13.insert("tunnel")
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.
         r.companions["tunnel"] = { service in
             let meta = (service.metadata ?? Metadata()).values.merging((service.handler.metadata ?? Metadata()).values) { $1 }
             guard let entrypoint = meta["entrypoint"], !entrypoint.isEmpty else { return [] }
-            let idle = meta["entrypoint.idleTimeout"].map { Metadata(["idleTimeout": $0]) }
-            return [ServiceConfig(name: "\(service.name)-entrypoint", addr: entrypoint, handler: HandlerConfig(type: "entrypoint", metadata: idle), listener: ListenerConfig(type: "tcp"))]
+            var timeouts: [String: String] = [:]
+            timeouts["idleTimeout"] = meta["entrypoint.idleTimeout"]
+            timeouts["headTimeout"] = meta["entrypoint.headTimeout"]
+            return [ServiceConfig(name: "\(service.name)-entrypoint", addr: entrypoint, handler: HandlerConfig(type: "entrypoint", metadata: timeouts.isEmpty ? nil : Metadata(timeouts)), listener: ListenerConfig(type: "tcp"))]
         }
         return r
     }
@@ -70,7 +81,8 @@ extension Registry {
         var r = self
         r.metadataKeys.formUnion([
             "bind",  // relay socks5: rtcp/rudp through a SOCKS5 node
-            "tokens", "token", "tunnel", "registrationTimeout", "entrypoint", "entrypoint.idleTimeout",  // tunnel handler
+            "tokens", "token", "tunnel", "registrationTimeout", "entrypoint", "entrypoint.idleTimeout", "entrypoint.headTimeout",  // tunnel handler
+            "idleTimeout", "headTimeout",  // entrypoint handler
             "tunnel.id", "tunnel.weight", "hostnames", "pin",  // entrypoint handler, agent's tunnel connector
         ])
         return r

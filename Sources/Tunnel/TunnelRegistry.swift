@@ -132,6 +132,11 @@ public final class TunnelRegistry: Sendable {
         }
     }
 
+    /// Whether any session (live or closing) serves `tunnel`.
+    public func isServed(_ tunnel: String) -> Bool {
+        state.withLockedValue { $0.sessions[tunnel] != nil }
+    }
+
     /// Whether any rule or session knows `tunnel` (to tell "offline" from "unknown").
     public func isKnown(_ tunnel: String) -> Bool {
         state.withLockedValue { s in s.sessions[tunnel] != nil || s.staticRules.contains { $0.1 == tunnel } }

@@ -45,10 +45,20 @@ struct TunnelServer: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The embedded public entrypoint closes an HTTP connection idle this long between requests (408 if a request head is still incomplete); entrypoint services take metadata idleTimeout.", valueName: "duration"))
     var httpIdleTimeout: String = "75s"
 
+    @Option(help: ArgumentHelp("The embedded public entrypoint answers 408 and closes an HTTP connection whose request head is not complete this long after it started, however slowly it dribbles (nginx's client_header_timeout); entrypoint services take metadata headTimeout.", valueName: "duration"))
+    var httpHeadTimeout: String = "10s"
+
+    @Option(help: ArgumentHelp("The most public connections (entrypoints and rtcp ports together) held at once; 0 = no cap. Default: three quarters of the file-descriptor limit, so agents can always attach.", valueName: "n"))
+    var maxPublicConns: Int?
+
+    @Option(help: ArgumentHelp("The most public connections one source address holds at once; 0 = no cap.", valueName: "n"))
+    var maxPublicConnsPerIp: Int = 512
+
     @Option(help: ArgumentHelp("Require agents to present a TLS client certificate signed by this CA (mTLS; tokens still apply when configured).", valueName: "file"))
     var clientCa: String?
 
     func run() async throws {
+        let stateDir = self.stateDir
         guard let drain = GoDuration.parse(drainTimeout), drain >= .zero else {
             throw ValidationError("--drain-timeout takes a duration, e.g. 30s")
         }
@@ -59,6 +69,15 @@ struct TunnelServer: AsyncParsableCommand {
             throw ValidationError("--http-idle-timeout takes a duration, e.g. 75s")
         }
         let httpIdleTimeout = self.httpIdleTimeout
+        guard GoDuration.parse(httpHeadTimeout).map({ $0 > .zero }) == true else {
+            throw ValidationError("--http-head-timeout takes a duration, e.g. 10s")
+        }
+        let httpHeadTimeout = self.httpHeadTimeout
+        guard maxPublicConnsPerIp >= 0, (maxPublicConns ?? 0) >= 0 else {
+            throw ValidationError("--max-public-conns and --max-public-conns-per-ip take a count (0 = no cap)")
+        }
+        let descriptors = FileLimits.raiseToHardLimit()
+        let publicLimiter = ConnectionLimiter(maxTotal: maxPublicConns ?? max(64, descriptors * 3 / 4), maxPerAddress: maxPublicConnsPerIp)
         if let clientCa, !FileManager.default.isReadableFile(atPath: clientCa) {
             throw ValidationError("--client-ca: cannot read \(clientCa)")
         }
@@ -67,9 +86,13 @@ struct TunnelServer: AsyncParsableCommand {
         guard range.count == 2, range[0] >= 1, range[0] <= range[1], range[1] <= 65535 else {
             throw ValidationError("--ports takes low-high, e.g. 20000-30000")
         }
-        let policy: TokenPolicy
+        var policy: TokenPolicy
         do {
             policy = try tokens.map { try TokenPolicy.load(path: $0) } ?? TokenPolicy()
+            // Who holds which tunnel and port survives restarts (written once the state
+            // directory exists), so no token can take another's in the gap.
+            policy.owners = try ClaimOwners(file: stateDir + "/claims.json")
+            for warning in policy.warnings { FileHandle.standardError.write(Data("tunnel-server: warning: \(warning)\n".utf8)) }
         } catch {
             FileHandle.standardError.write(Data("tunnel-server: \(error)\n".utf8))
             throw ExitCode(2)
@@ -77,19 +100,18 @@ struct TunnelServer: AsyncParsableCommand {
         guard (try? SocketAddress(ipAddress: portsAddr, port: 0)) != nil else {
             throw ValidationError("--ports-addr takes an IP address, e.g. 127.0.0.1 or ::, got \"\(portsAddr)\"")
         }
-        let remotePorts = RemotePorts(registry: tunnels, allowed: range[0]...range[1], bindHost: portsAddr, loggerLabel: "tunnel-server")
-        let stateDir = self.stateDir
+        let remotePorts = RemotePorts(registry: tunnels, allowed: range[0]...range[1], bindHost: portsAddr, limiter: publicLimiter, loggerLabel: "tunnel-server")
         let agentAddr = self.agentAddr
         let publicAddr = self.publicAddr
         let advertise = self.advertise
         let clientCA = self.clientCa
         let tokensFile = self.tokens
-        let registry = Registry.standard.withTunnel(tunnels, ports: remotePorts, policy: policy, registrationTimeout: .nanoseconds(Int64(registration / .nanoseconds(1))))
+        let registry = Registry.standard.withTunnel(tunnels, ports: remotePorts, policy: policy, registrationTimeout: .nanoseconds(Int64(registration / .nanoseconds(1))), publicLimiter: publicLimiter)
         let code = await EngineMain.run(
             options, program: "tunnel-server", registry: registry,
             defaults: {
                 let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
-                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout, tokensFile: tokensFile)
+                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout, httpHeadTimeout: httpHeadTimeout, tokensFile: tokensFile)
             },
             extraServices: { config, logger in
                 if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }
@@ -116,12 +138,12 @@ struct TunnelServer: AsyncParsableCommand {
 
     /// With a tokens file, only its tokens (with their rights) admit agents: the generated token
     /// would otherwise be a second, unrestricted key the operator did not ask for.
-    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = "75s", tokensFile: String? = nil) -> (Config, String) {
+    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = "75s", httpHeadTimeout: String = "10s", tokensFile: String? = nil) -> (Config, String) {
         let agents = ServiceConfig(
             name: "agents", addr: agentAddr,
             handler: HandlerConfig(type: "tunnel", metadata: tokensFile == nil ? Metadata(["tokens": state.token]) : nil),
             listener: ListenerConfig(type: "tls", tls: TLSConfig(certFile: state.certificateFile, keyFile: state.keyFile, caFile: clientCA)))
-        let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(["idleTimeout": httpIdleTimeout])), listener: ListenerConfig(type: "tcp"))
+        let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(["idleTimeout": httpIdleTimeout, "headTimeout": httpHeadTimeout])), listener: ListenerConfig(type: "tcp"))
         let agentPort = (try? HostPort(parsing: agentAddr).port) ?? 8443
         let publicPort = (try? HostPort(parsing: publicAddr).port) ?? 8080
         let banner = """

@@ -200,7 +200,7 @@ final class TunnelEndToEndTests: EndToEndTestCase {
     /// answer as a wrong token, and the relay logs the precise reason.
     func testClaimOutsideTheTokensRightsIsRefused() throws {
         let origin = try h.origin()
-        let file = h.tempFile("tokens.yaml", contents: "tokens:\n- token: webonly\n  hostnames: ['*.example.com']\n  ports: ['20000-20010']\n")
+        let file = h.tempFile("tokens.yaml", contents: "tokens:\n- token: webonly\n  tunnels: ['*']\n  hostnames: ['*.example.com']\n  ports: ['20000-20010']\n")
         var relay = try startRelay(["--tokens", file.path])
         let dir = relay.stateDir
         relay.token = "webonly"

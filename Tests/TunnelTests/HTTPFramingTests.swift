@@ -48,6 +48,20 @@ final class HTTPFramingTests: XCTestCase {
         }
     }
 
+    /// What a lenient parser accepts and a stricter one downstream reads differently: a version
+    /// that is not exactly HTTP/1.0 or 1.1, control bytes in a value, chunked framing on HTTP/1.0.
+    func testAmbiguousHeadsAreRefused() throws {
+        for bad in ["GET / HTTP/1.1x\r\nHost: a\r\n\r\n", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", "GET / HTTP/1.\r\nHost: a\r\n\r\n",
+                    "GET / HTTP/1.1\r\nHost: a\r\nX: a\u{0}b\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\u{1}\r\n\r\n",
+                    "GET / HTTP/1.1\r\nHost: a\r\nX: \u{7F}\r\n\r\n",
+                    "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"] {
+            XCTAssertThrowsError(try head(bad), bad) { XCTAssertEqual(($0 as? HTTPFraming.Error)?.kind, .malformed, bad) }
+        }
+        XCTAssertThrowsError(try head("HTTP/1.1x 200 OK\r\n\r\n", request: false))
+        XCTAssertNotNil(try head("GET / HTTP/1.1\r\nHost: a\r\nX: tab\there ok\r\n\r\n"))
+        XCTAssertNotNil(try head("HTTP/1.0 200 OK\r\n\r\n", request: false))
+    }
+
     /// Header names, tokens and numbers are read at the byte level, case-insensitively where
     /// HTTP says so.
     func testByteLevelFieldsFollowTheRFC() throws {

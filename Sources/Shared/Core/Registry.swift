@@ -15,6 +15,8 @@ public struct Registry: Sendable {
     /// Services a handler type brings along (GOST's `tunnel` handler opens its `entrypoint`):
     /// given the configured service, the extra services to run beside it.
     public var companions: [String: @Sendable (ServiceConfig) -> [ServiceConfig]] = [:]
+    /// Handler types whose services share a cap on connections held at once (public entrypoints).
+    public var connectionLimiters: [String: ConnectionLimiter] = [:]
     /// Handler types whose `tls` listener accepts TLS 1.3 only (the relay's agent endpoint).
     public var requiresTLS13: Set<String> = []
     /// Every metadata key some component of this registry (or a config form the binary accepts)

@@ -97,11 +97,10 @@ public final class HandshakeReader: ChannelDuplexHandler, RemovableChannelHandle
 
     /// Runs `parser` over the buffered bytes now and after every read until it returns a value.
     /// Must be called on the channel's event loop.
+    /// Bytes that arrived before the peer closed still count: a request sent together with its
+    /// FIN (before anyone asked to parse it) is parsed, and only a parse that cannot complete on
+    /// them fails with the close.
     func parse<R: Sendable>(_ parser: @escaping (inout ByteBuffer) throws -> R?, promise: EventLoopPromise<R>) {
-        if let error = self.terminalError {
-            promise.fail(error)
-            return
-        }
         precondition(self.waiter == nil, "one parse at a time")
         self.waiter = { buffer in
             let saved = buffer.readerIndex
@@ -119,6 +118,9 @@ public final class HandshakeReader: ChannelDuplexHandler, RemovableChannelHandle
         }
         self.failWaiter = { promise.fail($0) }
         self.attempt()
+        if self.waiter != nil, let error = self.terminalError {
+            self.fail(error)
+        }
     }
 
     private func attempt() {

@@ -120,7 +120,9 @@ public struct EngineBuilder {
         var serviceLogger = logger
         serviceLogger[metadataKey: "service"] = "\(s.name)"
         let context = HandlerContext(serviceName: s.name, router: Router(chain: chain), forwarder: forwarder, logger: serviceLogger)
-        return ServiceRuntime(name: s.name, address: address, handlerType: s.handler.type, listenerType: s.listener.type, listener: listener, handler: handler, context: context)
+        var runtime = ServiceRuntime(name: s.name, address: address, handlerType: s.handler.type, listenerType: s.listener.type, listener: listener, handler: handler, context: context)
+        runtime.connectionLimiter = registry.connectionLimiters[s.handler.type]
+        return runtime
     }
 
     func buildChain(_ chain: ChainConfig, path: String) throws -> Chain {

@@ -13,6 +13,8 @@ public struct ServiceRuntime: Sendable {
     public var context: HandlerContext
     /// A connection that has not finished its handshake by then is closed.
     public var handshakeTimeout: TimeAmount = .seconds(30)
+    /// Caps the connections this service (with others sharing the limiter) holds at once.
+    public var connectionLimiter: ConnectionLimiter?
 
     /// Runs until cancelled. `bound` reports the real address (useful with port 0).
     public func run(group: EventLoopGroup, bound: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }) async throws {
@@ -24,6 +26,7 @@ public struct ServiceRuntime: Sendable {
             let failed = Counter(label: "tunnel_connection_errors_total", dimensions: [("service", name)])
             let context = self.context
             let timeout = self.handshakeTimeout
+            let limiter = self.connectionLimiter
             try await listener.run(
                 address: address, group: group, logger: logger,
                 bound: { address in
@@ -32,6 +35,7 @@ public struct ServiceRuntime: Sendable {
                 },
                 accept: { io in
                     accepted.increment()
+                    guard limiter?.acquire(for: io, logger: logger) ?? true else { return }
                     let timer = io.channel.eventLoop.scheduleTask(in: timeout) { io.channel.close(promise: nil) }
                     defer { timer.cancel() }
                     do {

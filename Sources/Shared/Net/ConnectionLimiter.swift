@@ -1,0 +1,90 @@
+import Logging
+import NIOConcurrencyHelpers
+
+/// Caps how many connections public listeners hold at once: in all, and per source address (as
+/// GOST's `climiter` with `$` and `$$`, or nginx's `limit_conn`). Without it, slowly dribbling
+/// connections fill the process's file descriptors and shut out every visitor and every agent;
+/// with it, one address can hold only its share, the whole only what leaves room for the rest (the
+/// agents' port is not counted here, so agents can always attach).
+///
+/// A connection over either cap is closed as soon as it is accepted (it costs one accept and one
+/// close); `admit` and `release` are the only operations, under one lock.
+public final class ConnectionLimiter: Sendable {
+    /// The most connections at once; 0 = no cap.
+    public let maxTotal: Int
+    /// The most connections at once from one source address; 0 = no cap.
+    public let maxPerAddress: Int
+
+    private struct State {
+        var total = 0
+        var perAddress: [String: Int] = [:]
+        var refused = 0
+    }
+    private let state = NIOLockedValueBox(State())
+
+    public init(maxTotal: Int, maxPerAddress: Int) {
+        self.maxTotal = maxTotal
+        self.maxPerAddress = maxPerAddress
+    }
+
+    /// Why a connection was not admitted.
+    public enum Refusal: Sendable, Equatable, CustomStringConvertible {
+        case total(Int)
+        case perAddress(Int)
+
+        public var description: String {
+            switch self {
+            case .total(let n): return "the public connection limit (\(n)) is reached"
+            case .perAddress(let n): return "this address holds the most connections allowed (\(n))"
+            }
+        }
+    }
+
+    /// Counts a new connection from `address`; nil when admitted (then `release` must follow once
+    /// it closes), else why not (nothing is counted).
+    public func admit(_ address: String) -> Refusal? {
+        state.withLockedValue { s in
+            if maxTotal > 0, s.total >= maxTotal {
+                s.refused &+= 1
+                return .total(maxTotal)
+            }
+            let mine = s.perAddress[address, default: 0]
+            if maxPerAddress > 0, mine >= maxPerAddress {
+                s.refused &+= 1
+                return .perAddress(maxPerAddress)
+            }
+            s.total += 1
+            s.perAddress[address] = mine + 1
+            return nil
+        }
+    }
+
+    /// An admitted connection from `address` closed.
+    public func release(_ address: String) {
+        state.withLockedValue { s in
+            s.total -= 1
+            let left = s.perAddress[address, default: 1] - 1
+            s.perAddress[address] = left > 0 ? left : nil
+        }
+    }
+
+    /// Connections held now, and refused so far.
+    public var counts: (open: Int, refused: Int) {
+        state.withLockedValue { ($0.total, $0.refused) }
+    }
+}
+
+extension ConnectionLimiter {
+    /// Admits an accepted connection (released when it closes) or closes it at once. Refusals are
+    /// logged at debug level only: a flood must not become a flood of log lines.
+    public func acquire(for io: Handshake, logger: Logger) -> Bool {
+        let address = io.channel.remoteAddress?.ipAddress ?? "?"
+        if let refusal = admit(address) {
+            logger.debug("connection refused", metadata: ["client": "\(address)", "reason": "\(refusal)"])
+            io.close()
+            return false
+        }
+        io.channel.closeFuture.whenComplete { _ in self.release(address) }
+        return true
+    }
+}
