@@ -3,7 +3,8 @@
 must still get. Every loop is bounded in count and time. Prints "OK ..." or "FAIL <reason>" (exit 1).
 
 churn PORT HOST COUNT PID
-    COUNT HTTP requests, each on its own connection (8 at a time), while sampling the RSS of PID
+    COUNT HTTP requests, each on its own connection (8 at a time; half with `Connection: close`,
+    half closed by the client after the answer, as curl does), while sampling the RSS of PID
     (the relay) after the first tenth and at the end; prints "OK <answered> <rss growth KiB>".
 dribble PORT HOST SECONDS
     sends a request head one byte every 0.5 s; the relay must answer 408 (or close) within
@@ -22,6 +23,10 @@ badchunk PORT HOST
     a chunked POST whose chunk-size line is not hex: 400 within 5 s; prints "OK <elapsed>".
 nohost PORT
     an HTTP/1.1 request without Host: 400; prints "OK".
+origin LIFETIME
+    a minimal keep-alive HTTP origin that answers every request with one write (Python's
+    http.server writes head and body apart, which costs 40 ms of delayed ACK per request);
+    prints "PORT <n>".
 """
 import os, socket, sys, threading, time
 
@@ -69,6 +74,32 @@ def get(port, host, source="127.0.0.1"):
     return status_of(data)
 
 
+def get_then_close(port, host):
+    """A request without `Connection: close`, its answer read by Content-Length, then the client
+    closes (what curl and browsers do)."""
+    s = connect(port, timeout=10)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v.strip())
+    while len(body) < length:
+        d = s.recv(65536)
+        if not d:
+            break
+        body += d
+    s.close()
+    return status_of(data) if len(body) == length else 0
+
+
 def closed_at_once(port, source, within=2.0):
     """Whether a new connection from `source` is closed by the relay without an answer, quickly."""
     start = time.time()
@@ -109,7 +140,7 @@ def churn(port, host, count, pid):
                 if i == count // 10:
                     marks["before"] = rss_kib(pid)
             try:
-                if get(port, host) == 200:
+                if (get(port, host) if i % 2 else get_then_close(port, host)) == 200:
                     with lock:
                         answered[0] += 1
             except OSError:
@@ -241,6 +272,33 @@ def nohost(port):
     print("OK", flush=True)
 
 
+def origin(lifetime):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import loopback
+    srv = loopback.listen(backlog=1024)
+    page = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain\r\n\r\nok\n"
+
+    def handle(c):
+        c.settimeout(LIMIT)
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                buf = buf[buf.index(b"\r\n\r\n") + 4:]
+                c.sendall(page)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    print("PORT", srv.getsockname()[1], flush=True)
+    loopback.serve(srv, handle, lifetime)
+
+
 mode = sys.argv[1]
 args = sys.argv[2:]
 if mode == "churn":
@@ -257,5 +315,7 @@ elif mode == "badchunk":
     badchunk(int(args[0]), args[1])
 elif mode == "nohost":
     nohost(int(args[0]))
+elif mode == "origin":
+    origin(float(args[0]))
 else:
     fail("unknown mode " + mode)
