@@ -58,6 +58,23 @@ final class Harness {
         }
         var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
+        /// How many file descriptors the process holds now (Linux: the entries of /proc/<pid>/fd).
+        func openFileDescriptors() throws -> Int {
+            try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count
+        }
+
+        /// Polls the descriptor count until it is at most `limit` or `timeout` passes; returns the
+        /// last count. Closes are asynchronous, so a leak check waits a bounded time to settle.
+        func waitForFileDescriptors(atMost limit: Int, timeout: TimeInterval = 15) throws -> Int {
+            let deadline = Date().addingTimeInterval(timeout)
+            var count = try openFileDescriptors()
+            while count > limit && Date() < deadline {
+                usleep(100_000)
+                count = try openFileDescriptors()
+            }
+            return count
+        }
+
         /// Waits until `pattern` (a regex) matches the output; returns the first capture group.
         func wait(for pattern: String, timeout: TimeInterval = 20) throws -> String {
             let regex = try NSRegularExpression(pattern: pattern)

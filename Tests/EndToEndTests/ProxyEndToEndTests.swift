@@ -18,6 +18,28 @@ final class ProxyEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(twice.output.contains("Re-using existing connection") || twice.output.contains("Reusing existing"), twice.output)
     }
 
+    /// Clients that close a kept-alive connection while it is idle between requests take it, and
+    /// the origin connection kept for it, with them: 1,000 of them leave the proxy's descriptor
+    /// count where it was. (The listener allows half-close, so a client's FIN arrives as end of
+    /// input, not as a closed channel; before the fix nothing answered it and both sockets stayed.)
+    func testHTTPProxyReleasesKeepAliveConnectionsClosedByClients() throws {
+        let origin = try h.python("http_origin.py", ["origin", "300"])
+        let originPort = try origin.wait(for: "PORT (\\d+)")
+        let proxy = try h.agent(["-L", "http://127.0.0.1:0"])
+        let port = try proxy.port(ofService: "cli-0")
+        let clients = ["127.0.0.1", "\(port)", originPort]
+        // Warm-up: the first connections set up what the process keeps anyway (loops, thread pool).
+        XCTAssertEqual(try h.runPython("http_keepalive_clients.py", clients + ["20"]).output, "OK 20\n")
+        usleep(500_000)
+        let baseline = try proxy.openFileDescriptors()
+        let r = try h.runPython("http_keepalive_clients.py", clients + ["1000"])
+        XCTAssertEqual(r.output, "OK 1000\n")
+        let after = try proxy.waitForFileDescriptors(atMost: baseline + 10)
+        XCTAssertLessThanOrEqual(after, baseline + 10, "descriptors: \(baseline) before 1,000 clients, \(after) after")
+        // And the proxy still serves.
+        XCTAssertEqual(try h.runPython("http_keepalive_clients.py", clients + ["1"]).output, "OK 1\n")
+    }
+
     func testHTTPProxyAuthentication() throws {
         let origin = try h.origin()
         let agent = try h.agent(["-L", "http://alice:s3cret@127.0.0.1:0"])

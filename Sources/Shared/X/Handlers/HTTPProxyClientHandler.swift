@@ -65,6 +65,17 @@ final class HTTPProxyClientHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelInactive()
     }
 
+    /// The origin ended its side. A half-closed origin connection is of no further use to HTTP/1.1
+    /// (the decoder, before this event, has already ended a body delimited by the close), and the
+    /// dialer allows half-close, so unanswered the socket would stay until the client left.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
     }

@@ -24,6 +24,12 @@ final class HTTPProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var requestKeepAlive = true
     private var pendingRead = false
     private var tunnelling = false
+    /// The client ended its side. The listener allows half-close, so a client's FIN arrives as this
+    /// event, not as a closed channel: what it already asked for is answered, then the connection
+    /// (and the origin connection kept for it) is closed; nothing else would ever close them.
+    private var inputClosed = false
+    /// The last response end written to the client: a close waits for it (closing drops queued writes).
+    private var lastResponseWrite: EventLoopFuture<Void>?
 
     init(auth: Authenticator, context: HandlerContext, decoder: ByteToMessageHandler<HTTPRequestDecoder>, encoder: HTTPResponseEncoder) {
         self.auth = auth
@@ -162,6 +168,11 @@ final class HTTPProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandle
             try GlueHandler.join(channel, upstream.channel)
             _ = pipeline.removeHandler(self.decoder)
             _ = upstream.finishOnLoop()
+            if self.inputClosed {
+                // The client ended its side while the tunnel was being dialled; the glue passes
+                // that on to the target as it would have had it come later.
+                pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            }
         } catch {
             channel.close(promise: nil)
             upstream.close()
@@ -175,6 +186,21 @@ final class HTTPProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandle
         if self.queued.isEmpty, self.pendingRead, self.canRead {
             self.pendingRead = false
             self.context?.read()
+        }
+        self.closeIfClientFinished()
+    }
+
+    /// After the client's end of input, once no request of its is being set up or answered: closes
+    /// the origin connection, and the client's once the last response has been written. A request
+    /// the client had not finished sending can no longer be, so it is not waited for.
+    private func closeIfClientFinished() {
+        guard self.inputClosed, !self.connecting, !self.responseInFlight, self.queued.isEmpty, let context else { return }
+        self.upstream?.close()
+        self.upstream = nil
+        if let written = self.lastResponseWrite {
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
         }
     }
 
@@ -197,7 +223,9 @@ final class HTTPProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandle
         case .end(let trailers):
             self.responseInFlight = false
             let close = !self.requestKeepAlive
-            context.writeAndFlush(self.wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+            let written = context.writeAndFlush(self.wrapOutboundOut(.end(trailers)))
+            self.lastResponseWrite = written
+            written.assumeIsolated().whenComplete { _ in
                 if close { context.close(promise: nil) }
             }
             if close || !self.upstreamReusable {
@@ -253,6 +281,14 @@ final class HTTPProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandle
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { self.upstream?.clientBecameWritable() }
         context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed {
+            self.inputClosed = true
+            self.closeIfClientFinished()
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -43,7 +43,7 @@ public struct SOCKS5Handler: StreamHandler {
         case .connect:
             try await connect(io, to: request.address, context: context)
         case .udpAssociate where udpEnabled:
-            try await SOCKS5UDPAssociation.serve(io, context: context)
+            try await SOCKS5UDPAssociation.serve(io, requested: request.address, context: context)
         default:
             try? await io.write(Self.reply(0x07))
             throw EngineError(.unsupported, "SOCKS5 command \(request.command) not supported")
