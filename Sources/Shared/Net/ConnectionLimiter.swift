@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// Caps how many connections public listeners hold at once: in all, and per source address (as
 /// GOST's `climiter` with `$` and `$$`, or nginx's `limit_conn`). Without it, slowly dribbling
@@ -19,7 +20,11 @@ public final class ConnectionLimiter: Sendable {
         var total = 0
         var perAddress: [String: Int] = [:]
         var refused = 0
+        /// When a refusal was last reported at info level (the others go to debug).
+        var lastReport: NIODeadline?
     }
+    /// How often a refusal is reported to the operator at info level.
+    static let reportInterval = TimeAmount.seconds(10)
     private let state = NIOLockedValueBox(State())
 
     public init(maxTotal: Int, maxPerAddress: Int) {
@@ -68,6 +73,15 @@ public final class ConnectionLimiter: Sendable {
         }
     }
 
+    /// Whether a refusal now should be reported at info level (at most once per interval).
+    func shouldReport(now: NIODeadline = .now()) -> Bool {
+        state.withLockedValue { s in
+            if let last = s.lastReport, now - last < Self.reportInterval { return false }
+            s.lastReport = now
+            return true
+        }
+    }
+
     /// Connections held now, and refused so far.
     public var counts: (open: Int, refused: Int) {
         state.withLockedValue { ($0.total, $0.refused) }
@@ -75,12 +89,17 @@ public final class ConnectionLimiter: Sendable {
 }
 
 extension ConnectionLimiter {
-    /// Admits an accepted connection (released when it closes) or closes it at once. Refusals are
-    /// logged at debug level only: a flood must not become a flood of log lines.
+    /// Admits an accepted connection (released when it closes) or closes it at once. A refusal is
+    /// reported at info level at most once per 10 s, with the count so far, the rest at debug: a
+    /// flood must not become a flood of log lines.
     public func acquire(for io: Handshake, logger: Logger) -> Bool {
         let address = io.channel.remoteAddress?.ipAddress ?? "?"
         if let refusal = admit(address) {
-            logger.debug("connection refused", metadata: ["client": "\(address)", "reason": "\(refusal)"])
+            if shouldReport() {
+                logger.info("public connection refused: \(refusal)", metadata: ["client": "\(address)", "refused": "\(counts.refused)"])
+            } else {
+                logger.debug("public connection refused: \(refusal)", metadata: ["client": "\(address)"])
+            }
             io.close()
             return false
         }
