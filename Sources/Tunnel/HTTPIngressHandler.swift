@@ -51,6 +51,12 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// forever (slowloris).
     private let headTimeout: TimeAmount
     private var lastActivity = NIODeadline.now()
+    /// When the client last sent a byte (or reading it resumed): a request body that stops
+    /// arriving while it is being read is cut off after `idleTimeout` (nginx's client_body_timeout).
+    private var lastClientRead = NIODeadline.now()
+    /// Since when the client has not taken what is written to it: cut off after `idleTimeout`
+    /// (nginx's send_timeout), so a client that never reads cannot hold the stream and the origin.
+    private var unwritableSince: NIODeadline?
     /// When the first byte of the head now being read arrived; nil between heads.
     private var headStarted: NIODeadline?
     private var idleTimer: Scheduled<Void>?
@@ -131,7 +137,16 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func idleCheck() {
         idleTimer = nil
         idleTimerDeadline = nil
-        guard context != nil, !closing else { return }
+        guard let context, !closing else { return }
+        let now = NIODeadline.now()
+        if requestBody != .none, requestBody != .raw, canRead, lastClientRead + idleTimeout <= now {
+            logger.debug("http entrypoint: request body stalled", metadata: ["client": "\(client ?? "")"])
+            return fail("request body stalled")
+        }
+        if let since = unwritableSince, !context.channel.isWritable, since + idleTimeout <= now {
+            logger.debug("http entrypoint: client stopped reading", metadata: ["client": "\(client ?? "")"])
+            return fail("client stopped reading")
+        }
         let waiting = outstanding.isEmpty && !opening && pendingHead == nil && requestBody == .none && responseBody == .none
         var due = lastActivity + idleTimeout
         if let started = headStarted { due = min(due, started + headTimeout) }
@@ -151,6 +166,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = self.unwrapInboundIn(data)
         lastActivity = .now()
+        lastClientRead = lastActivity
         // After a request that said `Connection: close` (and its body) nothing more is read.
         if lastRequestSent && requestBody == .none { return }
         if inbound == nil || inbound!.readableBytes == 0 {
@@ -185,6 +201,11 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            unwritableSince = nil
+        } else if unwritableSince == nil {
+            unwritableSince = .now()
+        }
         upstream?.handler.setPartnerWritable(context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
@@ -206,6 +227,8 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func resumeReading() {
         guard readPending, canRead, let context else { return }
         readPending = false
+        // The client's silence while it was not read is not its stall.
+        lastClientRead = .now()
         context.read()
     }
 

@@ -49,6 +49,11 @@ public struct RelayAgentHandler: StreamHandler {
                 if limiter.isBlocked(source, principal: policy.principal(of: hello.token)) {
                     return "too many failed registrations from \(source)"
                 }
+                for claim in hello.tunnels {
+                    for host in claim.hostnames ?? [] where registry.staticConflict(host, tunnel: claim.id) != nil {
+                        return "hostname \(host) is routed to another tunnel by the relay's configuration"
+                    }
+                }
                 return policy.refusal(for: hello)
             },
             onFailure: { limiter.recordFailure(source) },
@@ -94,6 +99,10 @@ public struct RelayAgentHandler: StreamHandler {
                     logger.info("agent refused: malformed hello", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "malformed hello"), thenClose: true)
                 }
+                if let bad = hello.tunnels.first(where: { !(1...TunnelRegistry.exclusiveWeight).contains($0.weight ?? 1) }) {
+                    logger.info("agent refused: weight \(bad.weight ?? 1) of tunnel \(bad.id) is outside 1-255", metadata: ["agent": "\(peer)"])
+                    return Self.answer(stream, .init(ok: false, error: "weight must be 1-255"), thenClose: true)
+                }
                 if let reason = refusal(hello) {
                     // The same answer for a wrong token, an unknown tunnel and a claim outside the
                     // token's rights: nothing to enumerate. The log has the precise reason.
@@ -101,29 +110,31 @@ public struct RelayAgentHandler: StreamHandler {
                     logger.info("agent refused: bad token or claim: \(reason)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "unauthorized"), thenClose: true)
                 }
-                if let bad = hello.tunnels.first(where: { !(1...TunnelRegistry.exclusiveWeight).contains($0.weight ?? 1) }) {
-                    logger.info("agent refused: weight \(bad.weight ?? 1) of tunnel \(bad.id) is outside 1-255", metadata: ["agent": "\(peer)"])
-                    return Self.answer(stream, .init(ok: false, error: "weight must be 1-255"), thenClose: true)
-                }
                 // Ports first: a claim that cannot be served is refused whole, with the reason.
                 var opened: [EventLoopFuture<Void>] = []
+                let created = NIOLockedValueBox<[(key: String, tunnel: String)]>([])
                 for claim in hello.tunnels {
                     for port in claim.ports ?? [] {
                         guard let ports else {
                             opened.append(stream.eventLoop.makeFailedFuture(EngineError(.notAllowed, "this relay opens no ports")))
                             continue
                         }
-                        opened.append(ports.claim(port, tunnel: claim.id, on: stream.eventLoop))
+                        opened.append(ports.claim(port, tunnel: claim.id, on: stream.eventLoop) { key in created.withLockedValue { $0.append((key, claim.id)) } })
                     }
                     for port in claim.udpPorts ?? [] {
                         guard let ports else {
                             opened.append(stream.eventLoop.makeFailedFuture(EngineError(.notAllowed, "this relay opens no ports")))
                             continue
                         }
-                        opened.append(ports.claimUDP(port, tunnel: claim.id, on: stream.eventLoop))
+                        opened.append(ports.claimUDP(port, tunnel: claim.id, on: stream.eventLoop) { key in created.withLockedValue { $0.append((key, claim.id)) } })
                     }
                 }
-                return EventLoopFuture.andAllSucceed(opened, on: stream.eventLoop).flatMap {
+                // Every bind settles before the outcome is decided, so none finishes after a
+                // refusal has undone the others.
+                let settled = EventLoopFuture.whenAllComplete(opened, on: stream.eventLoop).flatMapThrowing { results in
+                    for case .failure(let error) in results { throw error }
+                }
+                return settled.flatMap {
                     for claim in hello.tunnels {
                         registry.register(session, tunnel: claim.id, hostnames: claim.hostnames ?? [], weight: claim.weight ?? 1)
                     }
@@ -137,10 +148,10 @@ public struct RelayAgentHandler: StreamHandler {
                     session.goAwayFuture.whenSuccess { _ in stream.close(promise: nil) }
                     return Self.answer(stream, .init(ok: true), thenClose: false)
                 }.flatMapError { error in
-                    // A claim refused whole opens nothing: ports this attempt bound for a tunnel
-                    // no session serves close again (a tunnel already served keeps its ports).
-                    for claim in hello.tunnels where !registry.isServed(claim.id) {
-                        ports?.release(tunnel: claim.id)
+                    // A claim refused whole opens nothing: the ports this attempt bound close
+                    // again (those it joined stay with the sessions that hold them).
+                    for (key, tunnel) in created.withLockedValue({ $0 }) {
+                        ports?.release(key: key, tunnel: tunnel)
                     }
                     logger.info("agent refused: \(error)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "\(error)"), thenClose: true)

@@ -15,12 +15,15 @@ public struct RelaySOCKS5Handler: StreamHandler {
     public let registry: TunnelRegistry
     public let ports: RemotePorts?
     public let owners: SOCKS5BindOwners
+    /// The relay's claims table, shared with agents' tokens (nil: none kept).
+    public let claims: ClaimOwners?
     public let muxConfiguration: MuxConfiguration
 
     public init(
         options: ComponentOptions = ComponentOptions(), auth: Authenticator, registry: TunnelRegistry, ports: RemotePorts?,
-        owners: SOCKS5BindOwners, muxConfiguration: MuxConfiguration = .tunnel
+        owners: SOCKS5BindOwners, claims: ClaimOwners? = nil, muxConfiguration: MuxConfiguration = .tunnel
     ) {
+        self.claims = claims
         self.socks = SOCKS5Handler(options: options, auth: auth)
         self.bindEnabled = options.metadata.bool("bind") ?? false
         self.registry = registry
@@ -56,6 +59,12 @@ public struct RelaySOCKS5Handler: StreamHandler {
         }
         guard let ports else { throw await refuse(0x02, "this relay opens no ports") }
         guard owners.acquire(tunnel, user: user ?? "") else { throw await refuse(0x02, "the port is bound by another user") }
+        // The same table as agents' tokens: a port a token holds is not bound through SOCKS5, nor
+        // the other way round, even while its holder is offline (the SOCKS5 user is the principal).
+        if let claims, let reason = claims.claim([.init(.port, "\(kind)/\(port)")], by: "socks5:\(user ?? "")") {
+            owners.release(tunnel)
+            throw await refuse(0x02, reason)
+        }
         let owners = self.owners
         let registry = self.registry
         // Undoes the claim once no session of this tunnel is left (a session that never registered

@@ -92,13 +92,15 @@ public final class RemotePorts: Sendable {
     }
 
     /// Opens UDP `port` for `tunnel` (rudp), or joins it if that tunnel already has it.
-    public func claimUDP(_ port: Int, tunnel: String, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+    /// `created` is told the port's key when this call (not an earlier claim) binds it.
+    public func claimUDP(_ port: Int, tunnel: String, on eventLoop: EventLoop, created: (@Sendable (String) -> Void)? = nil) -> EventLoopFuture<Void> {
         let key = "udp/\(port)"
         let promise = eventLoop.makePromise(of: Void.self)
         if let existing = reserve(key, port: port, tunnel: tunnel, promise: promise) {
             promise.succeed(())
             return existing
         }
+        created?(key)
         let registry = self.registry
         let flows = self.flows
         DatagramBootstrap(group: group)
@@ -115,13 +117,15 @@ public final class RemotePorts: Sendable {
     }
 
     /// Opens TCP `port` for `tunnel`, or joins it if that tunnel already has it.
-    public func claim(_ port: Int, tunnel: String, on eventLoop: EventLoop) -> EventLoopFuture<Void> {
+    /// `created` is told the port's key when this call (not an earlier claim) binds it.
+    public func claim(_ port: Int, tunnel: String, on eventLoop: EventLoop, created: (@Sendable (String) -> Void)? = nil) -> EventLoopFuture<Void> {
         let key = "tcp/\(port)"
         let promise = eventLoop.makePromise(of: Void.self)
         if let existing = reserve(key, port: port, tunnel: tunnel, promise: promise) {
             promise.succeed(())
             return existing
         }
+        created?(key)
         let registry = self.registry
         let logger = self.logger
         let group = self.group
@@ -149,6 +153,21 @@ public final class RemotePorts: Sendable {
         }
         bound.withLockedValue { $0[key]?.task = task }
         return promise.futureResult
+    }
+
+    /// Closes the port `key` (`tcp/2222`) if `tunnel` holds it: a claim refused whole undoes the
+    /// ports it bound itself, and only those (another session of the tunnel may share the rest).
+    /// Called once the bind has settled.
+    public func release(key: String, tunnel: String) {
+        let binding: Binding? = bound.withLockedValue { ports in
+            guard let b = ports[key], b.tunnel == tunnel else { return nil }
+            ports[key] = nil
+            return b
+        }
+        guard let binding else { return }
+        logger.info("remote port closed", metadata: ["port": "\(key)", "tunnel": "\(tunnel)"])
+        binding.channel?.close(promise: nil)
+        binding.task?.cancel()
     }
 
     /// Closes every port of `tunnel` (its last session left).

@@ -32,6 +32,9 @@ public enum SOCKS5MuxBind {
     /// The tunnel ID of a bound port: `socks5-bind:tcp/2222` or `socks5-bind:udp/10053`. The agent's
     /// hello must claim exactly this tunnel and this port.
     public static func tunnelID(port: Int, udp: Bool) -> String {
-        "socks5-bind:\(udp ? "udp" : "tcp")/\(port)"
+        "\(tunnelPrefix)\(udp ? "udp" : "tcp")/\(port)"
     }
+
+    /// The prefix of those IDs: reserved, so no agent on the agent port can join such a tunnel.
+    public static let tunnelPrefix = "socks5-bind:"
 }

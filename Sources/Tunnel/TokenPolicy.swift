@@ -54,14 +54,24 @@ public struct TokenPolicy: Sendable {
     public var isOpen: Bool { rights.isEmpty }
 
     /// The name a token is known by in the owners table: a digest, so the table (which may be
-    /// written to the state directory) never holds a secret. An open relay has one principal.
+    /// written to the state directory) never holds a secret. An open relay has one principal, and
+    /// so have the operator's own keys (the generated token, `metadata.tokens`, `auth`) together.
     func principal(of token: String) -> String {
-        isOpen ? "open" : ClaimOwners.principal(of: token)
+        if isOpen { return "open" }
+        if let r = Self.lookup(token, in: rights), r.isFull { return "operator" }
+        return ClaimOwners.principal(of: token)
+    }
+
+    /// The principals this policy admits, for the owners table (an owner outside every service's
+    /// set is void).
+    public var principals: Set<String> {
+        if isOpen { return ["open"] }
+        return Set(rights.map { $0.value.isFull ? "operator" : ClaimOwners.principal(of: $0.key) })
     }
 
     /// nil when `hello` is allowed; otherwise the precise reason, for the relay's log only (the
     /// agent is told "unauthorized" either way, so nothing can be enumerated). An allowed hello
-    /// also takes ownership of the tunnels and ports it claims that nobody holds yet.
+    /// also takes ownership of the tunnels, hostnames and ports it claims that nobody holds yet.
     public func refusal(for hello: TunnelMessages.Hello) -> String? {
         if hello.tunnels.isEmpty { return "no tunnels claimed" }
         let r: TokenRights
@@ -71,22 +81,42 @@ public struct TokenPolicy: Sendable {
             guard let found = Self.lookup(hello.token, in: rights) else { return "unknown token" }
             r = found
         }
+        var items: [ClaimOwners.Item] = []
         for claim in hello.tunnels {
+            if claim.id.hasPrefix(SOCKS5MuxBind.tunnelPrefix) {
+                return "tunnel IDs starting \(SOCKS5MuxBind.tunnelPrefix) belong to SOCKS5 mux-bind"
+            }
             if !r.allows(tunnel: claim.id) {
                 return "tunnel \(claim.id) not allowed for this token"
             }
             if claim.weight == TunnelRegistry.exclusiveWeight, !isOpen, !r.names(tunnel: claim.id) {
                 return "weight 255 (exclusive) of tunnel \(claim.id) needs the token to name that tunnel, not \"*\""
             }
-            for host in claim.hostnames ?? [] where !r.hostnames.contains(where: { Self.covers($0, host) }) {
-                return "hostname \(host) not allowed for this token"
+            items.append(.init(.tunnel, claim.id, byName: r.isFull || r.tunnels.contains(claim.id)))
+            for host in claim.hostnames ?? [] {
+                guard r.hostnames.contains(where: { Self.covers($0, host) }) else {
+                    return "hostname \(host) not allowed for this token"
+                }
+                let key = ClaimOwners.hostKey(host)
+                // A wildcard takes every name under it that nobody holds by name: only a token
+                // given a wildcard pattern (not just "*") may claim one.
+                if key.hasPrefix("*."), !isOpen, !r.isFull, !r.hostnames.contains(where: { $0 != "*" && Self.covers($0, host) }) {
+                    return "wildcard \(host) needs a wildcard pattern in the token's hostnames, not \"*\""
+                }
+                // An exact name written in several tokens is theirs to share; a wildcard written
+                // in several (a pool of subdomains) is not: each may claim names under it, and
+                // the first to claim the wildcard itself holds it.
+                let named = !key.hasPrefix("*.") && r.hostnames.contains { ClaimOwners.hostKey($0) == key }
+                items.append(.init(.hostname, host, byName: r.isFull || named))
             }
-            for port in (claim.ports ?? []) + (claim.udpPorts ?? []) where !r.ports.contains(where: { $0.contains(port) }) {
-                return "port \(port) not allowed for this token"
+            for (kind, list) in [("tcp", claim.ports ?? []), ("udp", claim.udpPorts ?? [])] {
+                for port in list {
+                    guard r.ports.contains(where: { $0.contains(port) }) else { return "port \(port) not allowed for this token" }
+                    items.append(.init(.port, "\(kind)/\(port)", byName: r.isFull || r.ports.contains(port...port)))
+                }
             }
         }
-        let live = isOpen ? nil : Set(rights.keys.map { ClaimOwners.principal(of: $0) })
-        return owners.claim(hello, by: principal(of: hello.token), livePrincipals: live)
+        return owners.claim(items, by: principal(of: hello.token))
     }
 
     /// Constant-time token comparison, so response timing does not reveal a prefix.
@@ -177,6 +207,12 @@ public struct TokenPolicy: Sendable {
             rights[e.token] = TokenRights(tunnels: e.tunnels ?? [], hostnames: e.hostnames ?? [], ports: ranges ?? [])
             if e.tunnels == nil {
                 warnings.append("\(path): tokens[\(i)]: no tunnels: key, so this token admits no agent (list tunnel IDs, or [\"*\"] for any)")
+            }
+            if e.hostnames == nil {
+                warnings.append("\(path): tokens[\(i)]: no hostnames: key, so this token claims no hostname (list patterns, or [\"*\"] for any name)")
+            }
+            if e.ports == nil {
+                warnings.append("\(path): tokens[\(i)]: no ports: key, so this token opens no port (list ports or ranges, or [\"*\"])")
             }
         }
         var policy = TokenPolicy(rights: rights)

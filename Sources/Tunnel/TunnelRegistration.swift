@@ -41,11 +41,12 @@ extension Registry {
             }
             var servicePolicy = policy
             servicePolicy.rights = rights
+            servicePolicy.owners.addLive(servicePolicy.principals)
             return .stream(RelayAgentHandler(registry: tunnels, policy: servicePolicy, ports: ports, registrationTimeout: timeout))
         }
         let owners = SOCKS5BindOwners()
         r.handlers["socks5"] = { spec in
-            .stream(RelaySOCKS5Handler(options: spec.options, auth: spec.auth, registry: tunnels, ports: ports, owners: owners))
+            .stream(RelaySOCKS5Handler(options: spec.options, auth: spec.auth, registry: tunnels, ports: ports, owners: owners, claims: policy.owners))
         }
         r.handlers["socks"] = r.handlers["socks5"]
         // `entrypoint` routes by Host/SNI; with `metadata.tunnel.id` (or `tunnel`) it is a plain TCP

@@ -132,9 +132,13 @@ public final class TunnelRegistry: Sendable {
         }
     }
 
-    /// Whether any session (live or closing) serves `tunnel`.
-    public func isServed(_ tunnel: String) -> Bool {
-        state.withLockedValue { $0.sessions[tunnel] != nil }
+    /// The tunnel a configured rule (not an agent's claim) routes exactly this pattern to, if it
+    /// is not `tunnel`: agents never re-point the operator's own rules.
+    public func staticConflict(_ pattern: String, tunnel: String) -> String? {
+        let key = ClaimOwners.hostKey(pattern)
+        return state.withLockedValue { s in
+            s.staticRules.first { ClaimOwners.hostKey($0.0) == key && $0.1 != tunnel }?.1
+        }
     }
 
     /// Whether any rule or session knows `tunnel` (to tell "offline" from "unknown").

@@ -67,6 +67,41 @@ final class SecurityEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(fin.trimmingCharacters(in: .whitespacesAndNewlines), "OK 300")
     }
 
+    /// A body that stops arriving, and a client that reads nothing of a large answer, are cut off
+    /// after the idle timeout instead of holding the stream and the origin.
+    func testStalledBodiesAndNonReadingClientsAreCutOff() throws {
+        let origin = try h.python("http_origin.py", ["origin", "120"]).wait(for: "PORT (\\d+)")
+        let relay = try startRelay(["--http-idle-timeout", "2s"])
+        let agent = try startAgent(relay, ["--expose", "127.0.0.1:\(origin)", "--hostname", "app.example.com"])
+        _ = try agent.wait(for: "connected to relay")
+        _ = try abuse("stalledbody", ["\(relay.publicPort)", "app.example.com", "8"])
+        _ = try abuse("noread", ["\(relay.publicPort)", "app.example.com", "/blob/67108864", "67108864", "6"])
+    }
+
+    /// One token cannot re-point another's hostname at a tunnel of its own: its claim is refused
+    /// and the name keeps reaching the first tenant.
+    func testAHostnameStaysWithItsTenant() throws {
+        let file = h.tempFile("tokens.yaml", contents: """
+            tokens:
+            - token: alice
+              tunnels: ["*"]
+              hostnames: ["*.example.com"]
+            - token: mallory
+              tunnels: ["*"]
+              hostnames: ["*.example.com"]
+            """)
+        let aliceOrigin = try h.origin()
+        let malloryOrigin = try h.origin()
+        let relay = try startRelay(["--tokens", file.path])
+        let alice = try startAgent(relay, ["--expose", "127.0.0.1:\(aliceOrigin.port)", "--hostname", "shop.example.com"], token: "alice")
+        _ = try alice.wait(for: "connected to relay")
+        let mallory = try startAgent(relay, ["--expose", "127.0.0.1:\(malloryOrigin.port)", "--hostname", "shop.example.com", "--tunnel-id", "mallory-tunnel"], token: "mallory")
+        _ = try mallory.wait(for: "relay refused registration: unauthorized")
+        _ = try relay.process.wait(for: "hostname shop.example.com is held by another token")
+        let page = try h.curl(["-H", "Host: shop.example.com", "http://127.0.0.1:\(relay.publicPort)/"])
+        XCTAssertEqual(page.output, aliceOrigin.body)
+    }
+
     /// Connection caps: one address holds at most its share, all addresses together at most the
     /// total; an agent can still attach when the public side is full.
     func testPublicConnectionCapsLeaveRoomForOthersAndForAgents() throws {

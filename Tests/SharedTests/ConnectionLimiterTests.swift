@@ -37,4 +37,16 @@ final class ConnectionLimiterTests: XCTestCase {
         XCTAssertFalse(limiter.shouldReport(now: t0 + .seconds(5)))
         XCTAssertTrue(limiter.shouldReport(now: t0 + .seconds(11)))
     }
+
+    /// IPv6 sources count per /64; IPv4 (and IPv4-mapped IPv6) per address.
+    func testSourcesAreIPv4AddressesOrIPv6Slash64s() throws {
+        let a = try SocketAddress(ipAddress: "2001:db8:1:2::1", port: 1)
+        let b = try SocketAddress(ipAddress: "2001:db8:1:2:ffff::9", port: 2)
+        let c = try SocketAddress(ipAddress: "2001:db8:1:3::1", port: 1)
+        XCTAssertEqual(ConnectionLimiter.sourceKey(a), ConnectionLimiter.sourceKey(b))
+        XCTAssertNotEqual(ConnectionLimiter.sourceKey(a), ConnectionLimiter.sourceKey(c))
+        XCTAssertEqual(ConnectionLimiter.sourceKey(a), "2001:0db8:0001:0002::/64")
+        XCTAssertEqual(ConnectionLimiter.sourceKey(try SocketAddress(ipAddress: "192.0.2.7", port: 1)), "192.0.2.7")
+        XCTAssertEqual(ConnectionLimiter.sourceKey(try SocketAddress(ipAddress: "::ffff:192.0.2.7", port: 1)), "192.0.2.7")
+    }
 }

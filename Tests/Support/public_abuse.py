@@ -23,6 +23,12 @@ badchunk PORT HOST
     a chunked POST whose chunk-size line is not hex: 400 within 5 s; prints "OK <elapsed>".
 nohost PORT
     an HTTP/1.1 request without Host: 400; prints "OK".
+stalledbody PORT HOST SECONDS
+    a POST whose body stops after 10 of 1,000 bytes: the relay must close within SECONDS;
+    prints "OK <elapsed>".
+noread PORT HOST PATH SIZE WAIT
+    asks for PATH (SIZE bytes) with a small receive buffer and reads nothing for WAIT seconds:
+    the relay must have cut the connection off (fewer than SIZE bytes arrive); prints "OK <bytes>".
 origin LIFETIME
     a minimal keep-alive HTTP origin that answers every request with one write (Python's
     http.server writes head and body apart, which costs 40 ms of delayed ACK per request);
@@ -263,6 +269,38 @@ def badchunk(port, host):
     print("OK %.2f" % elapsed, flush=True)
 
 
+def stalledbody(port, host, seconds):
+    s = connect(port, timeout=seconds + 5)
+    start = time.time()
+    s.sendall(b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000\r\n\r\n" % host.encode() + b"x" * 10)
+    read_all(s)
+    elapsed = time.time() - start
+    if elapsed > seconds:
+        fail("a stalled body held the connection %.1f s" % elapsed)
+    print("OK %.1f" % elapsed, flush=True)
+
+
+def noread(port, host, path, size, wait):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path.encode(), host.encode()))
+    time.sleep(wait)
+    got = 0
+    try:
+        while got < size + 4096:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            got += len(d)
+    except (ConnectionResetError, socket.timeout):
+        pass
+    if got >= size:
+        fail("the whole answer (%d bytes) waited for a client that read nothing" % got)
+    print("OK %d" % got, flush=True)
+
+
 def nohost(port):
     s = connect(port, timeout=10)
     s.sendall(b"GET / HTTP/1.1\r\n\r\n")
@@ -315,6 +353,10 @@ elif mode == "badchunk":
     badchunk(int(args[0]), args[1])
 elif mode == "nohost":
     nohost(int(args[0]))
+elif mode == "stalledbody":
+    stalledbody(int(args[0]), args[1], float(args[2]))
+elif mode == "noread":
+    noread(int(args[0]), args[1], args[2], int(args[3]), float(args[4]))
 elif mode == "origin":
     origin(float(args[0]))
 else:

@@ -5,9 +5,11 @@ or "FAIL <why>" (exit 1). Every socket has a timeout and every loop a bound.
   churn HOST PORT ECHO N   N associations one after another, each with one datagram to the UDP
                            echo at 127.0.0.1:ECHO and back, then closed (control connection and
                            UDP socket); every other one names its UDP address in the request
-  impostor HOST PORT ECHO  the client names its UDP address in the request (as 127.0.0.1:P and as
-                           0.0.0.0:P); another socket of 127.0.0.1 sends through the relay first:
-                           the client still gets its echoes, the impostor nothing
+  impostor HOST PORT ECHO  the client names its UDP address in the request (127.0.0.1:P); another
+                           socket of 127.0.0.1 sends through the relay first: the client still
+                           gets its echoes, the impostor nothing. Then clients as behind NAT: the
+                           request names 0.0.0.0 with another port, or a private address the
+                           relay never sees: the datagrams from the control connection's IP work
   unsolicited HOST PORT    the client talks to a target of its own; a stranger sends to the
                            address the target saw and to the relay: only the target's replies
                            reach the client
@@ -117,7 +119,7 @@ if mode == "churn":
 
 elif mode == "impostor":
     echo = ("127.0.0.1", int(sys.argv[4]))
-    for named in ("127.0.0.1", "0.0.0.0"):
+    for named in ("127.0.0.1",):
         u, impostor = udp(), udp()
         c, relay = associate((named, u.getsockname()[1]))
         impostor.sendto(wrap(echo, b"impostor first"), relay)
@@ -132,6 +134,13 @@ elif mode == "impostor":
             fail(f"request naming {named}: the impostor received {got!r}")
         for s in (u, impostor, c):
             s.close()
+    for named in (("0.0.0.0", 9), ("10.9.9.9", 40000)):
+        u = udp()
+        c, relay = associate(named)
+        if not round_trip(u, relay, echo, b"behind NAT"):
+            fail(f"request naming {named}: a client whose source the NAT changed is not relayed")
+        u.close()
+        c.close()
     print("OK impostor")
 
 elif mode == "unsolicited":

@@ -73,8 +73,10 @@ final class TokenPolicyTests: XCTestCase {
         XCTAssertEqual(loaded.rights["a"]?.ports, [])
         XCTAssertEqual(loaded.rights["b"]?.ports, [1...65535])
         XCTAssertEqual(loaded.rights["b"]?.hostnames, [])
-        XCTAssertEqual(loaded.warnings.count, 1)
-        XCTAssertTrue(loaded.warnings[0].contains("tokens[0]: no tunnels: key"), loaded.warnings[0])
+        XCTAssertEqual(loaded.warnings.count, 3, "\(loaded.warnings)")
+        XCTAssertTrue(loaded.warnings[0].contains("tokens[0]: no tunnels: key, so this token admits no agent"), loaded.warnings[0])
+        XCTAssertTrue(loaded.warnings[1].contains("tokens[0]: no ports: key"), loaded.warnings[1])
+        XCTAssertTrue(loaded.warnings[2].contains("tokens[1]: no hostnames: key"), loaded.warnings[2])
         XCTAssertEqual(loaded.refusal(for: hello("a", hosts: ["app.x.test"])), "tunnel t1 not allowed for this token")
         XCTAssertEqual(loaded.refusal(for: hello("b", hosts: ["app.x.test"])), "hostname app.x.test not allowed for this token")
     }
@@ -92,32 +94,67 @@ final class TokenPolicyTests: XCTestCase {
         XCTAssertNil(TokenPolicy().refusal(for: exclusive("whoever", "t3")), "an open relay has no owners to protect")
     }
 
-    /// A tunnel or port claimed by one token never goes to another while that token exists, even
-    /// when the other's rights would allow it and the owner's agents are offline.
-    func testClaimsStayWithTheFirstToken() {
+    /// A tunnel, hostname or port claimed by one token never goes to another while that token
+    /// exists, even when the other's rights would allow it and the owner's agents are offline.
+    func testClaimsStayWithTheFirstToken() throws {
         let owners = ClaimOwners()
-        let p = TokenPolicy(rights: ["a": TokenRights(tunnels: ["*"], ports: [20000...20010]), "b": TokenRights(tunnels: ["*"], ports: [20000...20010])], owners: owners)
+        let any = TokenRights(tunnels: ["*"], hostnames: ["*", "*.example.org"], ports: [20000...20010])
+        let p = TokenPolicy(rights: ["a": any, "b": any], owners: owners)
+        owners.addLive(p.principals)
         XCTAssertNil(p.refusal(for: hello("a", id: "shop", ports: [20001])))
         XCTAssertNil(p.refusal(for: hello("a", id: "shop", ports: [20001])), "the owner may come back")
         XCTAssertEqual(p.refusal(for: hello("b", id: "shop")), "tunnel shop is held by another token")
         XCTAssertEqual(p.refusal(for: hello("b", id: "other", ports: [20001])), "port tcp/20001 is held by another token")
         XCTAssertNil(p.refusal(for: hello("b", id: "other", udp: [20001])), "udp/20001 is another port")
         XCTAssertEqual(p.refusal(for: hello("a", id: "x", udp: [20001])), "port udp/20001 is held by another token")
-        // A refused hello takes nothing.
-        XCTAssertNil(owners.owner(ofTunnel: "x"))
-        // Removing token a from the configuration frees its claims.
-        let without = TokenPolicy(rights: ["b": TokenRights(tunnels: ["*"], ports: [20000...20010])], owners: owners)
-        XCTAssertNil(without.refusal(for: hello("b", id: "shop", ports: [20001])))
-        XCTAssertEqual(owners.owner(ofTunnel: "shop"), ClaimOwners.principal(of: "b"))
+        XCTAssertNil(owners.owner(ofTunnel: "x"), "a refused hello takes nothing")
+        // Hostnames too: a second token may not re-point a name at its own tunnel, nor take a name
+        // under the first one's wildcard.
+        XCTAssertNil(p.refusal(for: hello("a", id: "shop", hosts: ["shop.example.com", ".example.org"])))
+        XCTAssertEqual(p.refusal(for: hello("b", id: "mine", hosts: ["SHOP.example.com."])), "hostname shop.example.com is held by another token")
+        XCTAssertEqual(p.refusal(for: hello("b", id: "mine", hosts: ["*.example.org"])), "hostname *.example.org is held by another token")
+        XCTAssertEqual(p.refusal(for: hello("b", id: "mine", hosts: ["api.example.org"])), "hostname api.example.org is under *.example.org, held by another token")
+        XCTAssertEqual(p.refusal(for: hello("b", id: "mine", hosts: ["example.org"])), "hostname example.org is under *.example.org, held by another token", "the wildcard covers the apex")
+        XCTAssertNil(p.refusal(for: hello("b", id: "mine", hosts: ["api.shop.example.net"])))
+        XCTAssertEqual(ClaimOwners.coveringWildcards("a.example.com"), ["*.a.example.com", "*.example.com", "*.com"])
+        XCTAssertEqual(ClaimOwners.coveringWildcards("*.example.com"), ["*.com"])
     }
 
-    /// The claims table survives a restart through the state directory, and a damaged one is an
-    /// error rather than a silent reset.
+    /// A "*" hostname grant claims names, not wildcards (one that swallows every name under it);
+    /// a wildcard needs a wildcard pattern in the rights.
+    func testWildcardClaimsNeedAWildcardGrant() {
+        let p = TokenPolicy(rights: ["star": TokenRights(tunnels: ["*"], hostnames: ["*"]), "wild": TokenRights(tunnels: ["*"], hostnames: ["*.example.com"])])
+        XCTAssertEqual(p.refusal(for: hello("star", id: "s", hosts: ["*.com"])), "wildcard *.com needs a wildcard pattern in the token's hostnames, not \"*\"")
+        XCTAssertNil(p.refusal(for: hello("star", id: "s", hosts: ["name.example.net"])))
+        XCTAssertNil(p.refusal(for: hello("wild", id: "w", hosts: ["*.example.com"])))
+        XCTAssertNil(p.refusal(for: hello("wild", id: "w", hosts: ["*.a.example.com"])))
+    }
+
+    /// What the operator wrote by name is shared: two tokens that name one tunnel (a rotation) both
+    /// serve it; the operator's own keys are one principal; an open relay has one principal.
+    func testClaimsGrantedByNameAreShared() {
+        let p = TokenPolicy(rights: ["old": TokenRights(tunnels: ["t"], ports: [2222...2222]), "new": TokenRights(tunnels: ["t"], ports: [2222...2222]),
+                                     "k1": .all, "k2": .all])
+        XCTAssertNil(p.refusal(for: hello("old", id: "t", ports: [2222])))
+        XCTAssertNil(p.refusal(for: hello("new", id: "t", ports: [2222])))
+        XCTAssertNil(p.refusal(for: hello("k1", id: "ops", ports: [3000])))
+        XCTAssertNil(p.refusal(for: hello("k2", id: "ops", ports: [3000])), "GOST's tokens=a,b serve one tunnel")
+        XCTAssertEqual(p.refusal(for: hello("k1", id: "s", hosts: ["x"]).withTunnelID("socks5-bind:tcp/2222")), "tunnel IDs starting socks5-bind: belong to SOCKS5 mux-bind")
+        let open = TokenPolicy()
+        open.owners.addLive(open.principals)
+        XCTAssertNil(open.refusal(for: hello("a", id: "t")))
+        XCTAssertNil(open.refusal(for: hello("b", id: "t")))
+    }
+
+    /// The claims table survives a restart through the state directory (a new one for a relay
+    /// started with -L), an owner no longer configured is void, and a damaged file is an error
+    /// rather than a silent reset.
     func testClaimsTableIsKeptOnDisk() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("claims-\(UUID()).json").path
-        defer { try? FileManager.default.removeItem(atPath: file) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("claims-\(UUID())").path
+        let file = dir + "/claims.json"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let first = try ClaimOwners(file: file)
-        XCTAssertNil(first.claim(hello("a", id: "shop", ports: [2222]), by: "pa", livePrincipals: nil))
+        XCTAssertNil(first.claim([.init(.tunnel, "shop"), .init(.port, "tcp/2222"), .init(.hostname, ".Example.com")], by: "pa"))
         var reloaded: ClaimOwners?
         for _ in 0..<200 {  // the write happens off the caller's thread: bounded wait
             if let r = try? ClaimOwners(file: file), r.owner(ofTunnel: "shop") == "pa" {
@@ -126,11 +163,23 @@ final class TokenPolicyTests: XCTestCase {
             }
             usleep(10_000)
         }
-        XCTAssertEqual(reloaded?.owner(ofPort: "tcp/2222"), "pa")
-        XCTAssertEqual(reloaded?.claim(hello("b", id: "shop"), by: "pb", livePrincipals: nil), "tunnel shop is held by another token")
-        XCTAssertFalse(try String(contentsOfFile: file, encoding: .utf8).contains("\"a\""), "no token in the file")
+        let r = try XCTUnwrap(reloaded)
+        XCTAssertEqual(r.owner(ofPort: "tcp/2222"), "pa")
+        XCTAssertEqual(r.owner(ofHostname: "*.example.com"), "pa")
+        XCTAssertEqual(r.claim([.init(.tunnel, "shop")], by: "pb"), "tunnel shop is held by another token")
+        r.addLive(["pb"])
+        XCTAssertNil(r.claim([.init(.tunnel, "shop")], by: "pb"), "pa is no longer configured: its claims are void")
         try "{not json".write(toFile: file, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try ClaimOwners(file: file)) { XCTAssertTrue("\($0)".contains("cannot read the claims table"), "\($0)") }
+    }
+
+    /// One principal cannot fill the table for everyone.
+    func testClaimsPerPrincipalAreBounded() {
+        let owners = ClaimOwners()
+        let many = (0..<ClaimOwners.maxPerPrincipal).map { ClaimOwners.Item(.tunnel, "t\($0)") }
+        XCTAssertNil(owners.claim(many, by: "greedy"))
+        XCTAssertEqual(owners.claim([.init(.tunnel, "one-more")], by: "greedy"), "this token holds the most claims allowed (\(ClaimOwners.maxPerPrincipal))")
+        XCTAssertNil(owners.claim([.init(.tunnel, "one-more")], by: "modest"))
     }
 
     /// Agents on an address that a guesser got blocked keep registering with their good token; the
@@ -145,5 +194,14 @@ final class TokenPolicyTests: XCTestCase {
         XCTAssertFalse(limiter.isBlocked("10.0.0.1", principal: "good", now: t0))
         XCTAssertTrue(limiter.isBlocked("10.0.0.1", principal: "guess", now: t0))
         XCTAssertFalse(limiter.hasGoodTokens("10.0.0.2"))
+    }
+}
+
+extension TunnelMessages.Hello {
+    /// The same hello with its first tunnel's ID replaced.
+    func withTunnelID(_ id: String) -> TunnelMessages.Hello {
+        var copy = self
+        copy.tunnels[0].id = id
+        return copy
     }
 }

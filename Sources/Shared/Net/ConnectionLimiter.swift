@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -73,6 +74,19 @@ public final class ConnectionLimiter: Sendable {
         }
     }
 
+    /// What counts as one source: an IPv4 address, or an IPv6 /64 (one host gets a whole /64 and
+    /// can pick any address in it, so counting single IPv6 addresses would cap nothing).
+    public static func sourceKey(_ address: SocketAddress) -> String {
+        guard case .v6(let v6) = address else { return address.ipAddress ?? "?" }
+        var ip = v6.address.sin6_addr
+        let bytes = withUnsafeBytes(of: &ip) { Array($0) }
+        // An IPv4-mapped address (::ffff:a.b.c.d) is that IPv4 address.
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return bytes[12..<16].map(String.init).joined(separator: ".")
+        }
+        return stride(from: 0, to: 8, by: 2).map { String(format: "%02x%02x", bytes[$0], bytes[$0 + 1]) }.joined(separator: ":") + "::/64"
+    }
+
     /// Whether a refusal now should be reported at info level (at most once per interval).
     func shouldReport(now: NIODeadline = .now()) -> Bool {
         state.withLockedValue { s in
@@ -93,7 +107,7 @@ extension ConnectionLimiter {
     /// reported at info level at most once per 10 s, with the count so far, the rest at debug: a
     /// flood must not become a flood of log lines.
     public func acquire(for io: Handshake, logger: Logger) -> Bool {
-        let address = io.channel.remoteAddress?.ipAddress ?? "?"
+        let address = io.channel.remoteAddress.map(Self.sourceKey) ?? "?"
         if let refusal = admit(address) {
             if shouldReport() {
                 logger.info("public connection refused: \(refusal)", metadata: ["client": "\(address)", "refused": "\(counts.refused)"])

@@ -81,15 +81,19 @@ struct SOCKS5UDPClient: Sendable, CustomStringConvertible {
     /// The client's full address when the request named its port.
     let named: SocketAddress?
 
+    /// Datagrams count only from the control connection's IP. The request's port pins the exact
+    /// source only when the request names that same IP: a client behind NAT cannot know the
+    /// address its datagrams will come from (it names its private address, or 0.0.0.0 with its
+    /// local port, which the NAT may rewrite), so otherwise the first datagram's port is taken.
     init(requested: HostPort, controlPeerIP: String) {
-        var ip = controlPeerIP
-        if let address = try? SocketAddress(ipAddress: requested.host, port: requested.port),
-            let text = address.ipAddress, !Self.isUnspecified(address)
+        self.ip = controlPeerIP
+        if requested.port != 0, let address = try? SocketAddress(ipAddress: requested.host, port: requested.port),
+            !Self.isUnspecified(address), address.ipAddress == controlPeerIP
         {
-            ip = text
+            self.named = address
+        } else {
+            self.named = nil
         }
-        self.ip = ip
-        self.named = requested.port == 0 ? nil : try? SocketAddress(ipAddress: ip, port: requested.port)
     }
 
     private static func isUnspecified(_ address: SocketAddress) -> Bool {
