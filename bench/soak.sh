@@ -11,16 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-1800}
-if [ -z "${BIN:-}" ]; then
-  swift build -c release >/dev/null
-  BIN=$(swift build -c release --show-bin-path)
-fi
-ulimit -n 65536 || true
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-base=$((20000 + RANDOM % 20000))
+source bench/common.sh
 P_ORIGIN=$base; P_AGENTS=$((base+1)); P_PUBLIC=$((base+2))
 
 mkdir -p "$work/www" && echo "soak page" > "$work/www/index.html"

@@ -17,16 +17,7 @@ for t in iperf3 wrk nginx sshd ssh socat python3; do command -v "$t" >/dev/null 
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iperf3 wrk nginx-light openssh-server openssh-client socat >/dev/null
 fi
-if [ -z "${BIN:-}" ]; then
-  swift build -c release >/dev/null
-  BIN=$(swift build -c release --show-bin-path)
-fi
-ulimit -n 65536 || true
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-base=$((20000 + RANDOM % 20000))
+source bench/common.sh
 P_IPERF=$base; P_NGINX=$((base+1)); P_AGENTS=$((base+2)); P_PUBLIC=$((base+3)); P_RT=$((base+4)); P_SSHD=$((base+5)); P_SSH_IPERF=$((base+6)); P_SSH_HTTP=$((base+7)); P_SINK=$((base+8)); P_RT_SINK=$((base+9)); P_SOCAT_IPERF=$((base+10)); P_SOCAT_HTTP=$((base+11))
 
 # Peers: iperf3, nginx with a small page, and a sink that holds connections open.
