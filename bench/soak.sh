@@ -34,11 +34,13 @@ end=$(( $(date +%s) + DURATION ))
 rounds=0; failures=0
 while [ "$(date +%s)" -lt "$end" ]; do
   python3 Tests/Support/public_abuse.py churn $P_PUBLIC soak.example.com 5000 $RELAY >"$work/churn.out" 2>&1 & c=$!
-  for _ in 1 2 3 4; do python3 Tests/Support/public_abuse.py dribble $P_PUBLIC soak.example.com 20 >/dev/null 2>&1 & done
+  dribblers=()
+  for _ in 1 2 3 4; do python3 Tests/Support/public_abuse.py dribble $P_PUBLIC soak.example.com 20 >/dev/null 2>&1 & dribblers+=($!); done
   python3 Tests/Support/public_abuse.py finhead $P_PUBLIC >/dev/null 2>&1 || failures=$((failures+1))
   python3 Tests/Support/public_abuse.py finrequest $P_PUBLIC soak.example.com 200 >/dev/null 2>&1 || failures=$((failures+1))
   wait $c || failures=$((failures+1))
-  wait || true
+  # Only this round's clients: a bare `wait` would wait for the relay too.
+  for d in "${dribblers[@]}"; do wait "$d" || failures=$((failures+1)); done
   rounds=$((rounds+1))
 done
 # Let every timeout pass (head 5 s, idle 75 s is not reached: nothing idles) and settle.
