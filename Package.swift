@@ -5,8 +5,8 @@ let package = Package(
     name: "tunnel",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "tunnel-server", targets: ["TunnelServer"]),
-        .executable(name: "tunnel-agent", targets: ["TunnelAgent"]),
+        .executable(name: "tunnel-server", targets: ["tunnel-server"]),
+        .executable(name: "tunnel-agent", targets: ["tunnel-agent"]),
         .library(name: "Shared", targets: ["Shared"]),
         .library(name: "Mux", targets: ["Mux"]),
     ],
@@ -51,12 +51,26 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The reverse tunnel: relay (agent endpoint, registry, entrypoints) and agent, over Mux.
+        // What relay and agent both speak over a session: hello and stream metadata, the PROXY
+        // protocol header, the SOCKS5 mux-bind commands, the tunnel's Mux settings.
         .target(
-            name: "Tunnel",
+            name: "TunnelProtocol",
             dependencies: [
                 "Shared",
                 "Mux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // The relay: agent endpoint, directory, entrypoints, HTTP ingress, remote ports, lifecycle.
+        .target(
+            name: "TunnelServer",
+            dependencies: [
+                "Shared",
+                "Mux",
+                "TunnelProtocol",
+                "EngineCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -67,6 +81,24 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The agent: sessions to the relay and reconnect, streams served through the engine's
+        // dialers, UDP flows. Links no relay code.
+        .target(
+            name: "TunnelAgent",
+            dependencies: [
+                "Shared",
+                "Mux",
+                "TunnelProtocol",
+                "EngineCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Command-line front end shared by both binaries (GOST-style -L/-F/-C flags).
@@ -80,25 +112,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(
-            name: "TunnelServer",
-            dependencies: [
-                "EngineCLI", "Shared", "Tunnel",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .executableTarget(
-            name: "TunnelAgent",
-            dependencies: [
-                "EngineCLI", "Shared", "Tunnel",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
+        // The two binaries: each only starts its library's command.
+        .executableTarget(name: "tunnel-server", dependencies: ["TunnelServer"]),
+        .executableTarget(name: "tunnel-agent", dependencies: ["TunnelAgent"]),
         .testTarget(
             name: "SharedTests",
             dependencies: [
@@ -118,8 +134,16 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "TunnelTests",
-            dependencies: ["Tunnel", "Shared", "Mux", .product(name: "NIOEmbedded", package: "swift-nio")]
+            name: "TunnelProtocolTests",
+            dependencies: ["TunnelProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "TunnelServerTests",
+            dependencies: ["TunnelServer", "TunnelProtocol", "Shared", "Mux", .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "TunnelAgentTests",
+            dependencies: ["TunnelAgent", "TunnelProtocol", "Shared"]
         ),
         .testTarget(
             name: "EndToEndTests",

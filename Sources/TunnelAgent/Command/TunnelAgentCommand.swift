@@ -1,0 +1,110 @@
+import ArgumentParser
+import Crypto
+import EngineCLI
+import Foundation
+import Logging
+import ServiceLifecycle
+import Shared
+import TunnelProtocol
+
+/// `tunnel-agent`: the private side. With `--relay` it attaches to a relay and serves tunnels;
+/// it also runs GOST-style services and chains (-L/-F/-C) on the same engine.
+public struct TunnelAgentCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
+        commandName: "tunnel-agent",
+        abstract: "The private side of the tunnel, and a GOST-style proxy/forwarder.")
+
+    @OptionGroup var options: EngineOptions
+
+    @Option(help: ArgumentHelp("The relay's agent endpoint.", valueName: "host:port"))
+    var relay: String?
+
+    @Option(help: "The agent token the relay printed.")
+    var token: String = ""
+
+    @Option(help: ArgumentHelp("SHA-256 of the relay's certificate (as the relay printed it).", valueName: "hex"))
+    var pin: String?
+
+    @Option(help: ArgumentHelp("Verify the relay with this CA file instead of a pin.", valueName: "file"))
+    var ca: String?
+
+    @Option(help: ArgumentHelp("A client certificate (PEM) to present to the relay, for a relay started with --client-ca (needs --key).", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("The private key (PEM) of --cert.", valueName: "file"))
+    var key: String?
+
+    @Option(help: ArgumentHelp("The local service to expose.", valueName: "host:port"))
+    var expose: String?
+
+    @Option(help: ArgumentHelp("A hostname routed to the exposed service (repeatable; *.x and .x are wildcards).", valueName: "name"))
+    var hostname: [String] = []
+
+    @Option(help: ArgumentHelp("The tunnel ID (default: derived from the hostnames, so agents exposing the same names share a tunnel).", valueName: "uuid"))
+    var tunnelId: String?
+
+    @Option(help: "Sessions to keep open to the relay: new streams survive one dropping, and the relay can serve a connection on its own thread.")
+    var sessions: Int = 2
+
+    @Option(help: ArgumentHelp("A TCP port for the relay to open and carry to the exposed service (rtcp; repeatable).", valueName: "port"))
+    var remotePort: [Int] = []
+
+    @Option(help: ArgumentHelp("A UDP port for the relay to open and carry to the exposed service (rudp; repeatable).", valueName: "port"))
+    var remoteUdpPort: [Int] = []
+
+    @Option(help: ArgumentHelp("Send a PROXY protocol header (v1 or v2) to the exposed service with the public client's address.", valueName: "version"))
+    var proxyProtocol: String?
+
+    @Option(help: ArgumentHelp("This agent's share of the tunnel's new streams against other agents of the same tunnel (1-255; 255 = exclusive: it takes them all while connected).", valueName: "n"))
+    var weight: Int?
+
+    public func run() async throws {
+        let client = try tunnelConfiguration()
+        let code = await EngineMain.run(options, program: "tunnel-agent", registry: Registry.standard.withTunnelMetadataKeys(), extraServices: { config, logger in
+            let gost = try GOSTAgentForm.extract(from: &config)
+            return ((client.map { [$0] } ?? []) + gost).map { TunnelClient(configuration: $0, logger: logger) }
+        })
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    func tunnelConfiguration() throws -> TunnelClientConfiguration? {
+        guard let relay else {
+            if expose != nil { throw ValidationError("--expose needs --relay") }
+            return nil
+        }
+        guard let expose else { throw ValidationError("--relay needs --expose host:port") }
+        let relayAddress = try HostPort(parsing: relay)
+        let target = try HostPort(parsing: expose)
+        if pin == nil && ca == nil {
+            FileHandle.standardError.write(Data("tunnel-agent: warning: the relay is not verified (give --pin or --ca)\n".utf8))
+        }
+        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
+        let tls = TLSOptions(certFile: cert, keyFile: key, caFile: ca, serverName: nil, secure: ca != nil, pinSHA256: pin)
+        let dialer: TLSDialer
+        do {
+            dialer = try TLSDialer(options: tls)
+        } catch {
+            throw ValidationError("cannot set up TLS to the relay: \(error)")
+        }
+        let id = tunnelId ?? Self.derivedID(hostname.isEmpty ? [expose] + remotePort.map { "port:\($0)" } + remoteUdpPort.map { "udp:\($0)" } : hostname)
+        var proxy: ProxyProtocol.Version?
+        if let proxyProtocol {
+            guard let v = ProxyProtocol.Version(rawValue: proxyProtocol) else { throw ValidationError("--proxy-protocol takes v1 or v2") }
+            proxy = v
+        }
+        if let weight, !(1...255).contains(weight) { throw ValidationError("--weight takes 1-255 (255 = exclusive)") }
+        var config = TunnelClientConfiguration(relay: relayAddress, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target, proxyProtocol: proxy, remotePorts: remotePort, remoteUDPPorts: remoteUdpPort, weight: weight)])
+        config.sessions = max(1, sessions)
+        return config
+    }
+
+    /// A UUID-shaped ID from the hostnames, stable across restarts and agents.
+    static func derivedID(_ names: [String]) -> String {
+        let digest = Array(SHA256.hash(data: Data(names.sorted().joined(separator: ",").utf8)))
+        let hex = digest.prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let c = Array(hex)
+        return "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
+    }
+}

@@ -1,0 +1,57 @@
+import Logging
+import Mux
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Shared
+import TunnelProtocol
+
+/// What an agent needs to reach its relay and serve its tunnels.
+public struct TunnelClientConfiguration: Sendable {
+    /// One tunnel: its ID, the hostnames to claim, and the local service its streams go to.
+    public struct Tunnel: Sendable {
+        public var id: String
+        public var hostnames: [String]
+        public var target: HostPort
+        /// Send a PROXY protocol header to the target first, so it sees the public client's address.
+        public var proxyProtocol: ProxyProtocol.Version?
+        /// TCP ports to open on the relay for this tunnel (rtcp).
+        public var remotePorts: [Int]
+        /// UDP ports to open on the relay for this tunnel (rudp); the target gets the datagrams.
+        public var remoteUDPPorts: [Int]
+        /// This agent's share of the tunnel's new streams against other agents of the tunnel,
+        /// 1–255; 255 takes them all while it is connected (GOST's exclusive weight).
+        public var weight: Int?
+
+        public init(id: String, hostnames: [String] = [], target: HostPort, proxyProtocol: ProxyProtocol.Version? = nil, remotePorts: [Int] = [], remoteUDPPorts: [Int] = [], weight: Int? = nil) {
+            self.weight = weight
+            self.id = id
+            self.hostnames = hostnames
+            self.target = target
+            self.proxyProtocol = proxyProtocol
+            self.remotePorts = remotePorts
+            self.remoteUDPPorts = remoteUDPPorts
+        }
+    }
+
+    public var relay: HostPort
+    public var dialer: any Dialer
+    public var token: String
+    public var tunnels: [Tunnel]
+    /// Sessions kept open at once: when one drops the others carry new streams at once, and with
+    /// one per relay event loop the relay never hops threads between a connection and its stream
+    /// (it prefers a session on the connection's loop). Two by default, as each side of our
+    /// deployments usually has few cores; cloudflared keeps four.
+    public var sessions: Int = 2
+    public var maxBackoff: TimeAmount = .seconds(30)
+    public var mux = MuxConfiguration.tunnel
+
+    public init(relay: HostPort, dialer: any Dialer, token: String, tunnels: [Tunnel]) {
+        self.relay = relay
+        self.dialer = dialer
+        self.token = token
+        self.tunnels = tunnels
+    }
+}

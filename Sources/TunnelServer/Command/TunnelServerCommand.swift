@@ -1,0 +1,162 @@
+import ArgumentParser
+import EngineCLI
+import Foundation
+import NIOCore
+import Shared
+import TunnelProtocol
+
+/// `tunnel-server`: the public relay. With no services given it starts the relay on embedded
+/// defaults (agent endpoint over TLS, public HTTP/TLS entrypoint), creating its state on first start.
+public struct TunnelServerCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
+        commandName: "tunnel-server",
+        abstract: "The public relay of the tunnel, and a GOST-style proxy/forwarder.")
+
+    @OptionGroup var options: EngineOptions
+
+    @Option(help: ArgumentHelp("Where the CA, certificate and agent token live.", valueName: "dir"))
+    var stateDir: String = RelayState.defaultDirectory
+
+    @Option(help: ArgumentHelp("Agent endpoint (TLS) of the embedded relay.", valueName: "host:port"))
+    var agentAddr: String = ":8443"
+
+    @Option(help: ArgumentHelp("Public entrypoint (HTTP by Host, TLS by SNI) of the embedded relay.", valueName: "host:port"))
+    var publicAddr: String = ":8080"
+
+    @Option(help: ArgumentHelp("A YAML file of agent tokens and what each may claim (tunnels, hostnames, ports).", valueName: "file"))
+    var tokens: String?
+
+    @Option(help: ArgumentHelp("TCP ports agents may ask the relay to open (rtcp).", valueName: "low-high"))
+    var ports: String = "1024-65535"
+
+    @Option(help: ArgumentHelp("The address the rtcp/rudp ports agents open listen on (default: every IPv4 address).", valueName: "ip"))
+    var portsAddr: String = "0.0.0.0"
+
+    @Option(help: ArgumentHelp("The name or address agents use to reach this relay (printed in the attach command).", valueName: "host"))
+    var advertise: String = "127.0.0.1"
+
+    @Option(help: ArgumentHelp("On SIGTERM/SIGINT (and SIGHUP, without exiting) agent sessions get GOAWAY and their open streams this long to finish; agents open new sessions at once.", valueName: "duration"))
+    var drainTimeout: String = "30s"
+
+    @Option(help: ArgumentHelp("An agent session that has not registered (sent its hello) by then is closed and counted as a failure.", valueName: "duration"))
+    var registrationTimeout: String = "10s"
+
+    @Option(help: ArgumentHelp("The embedded public entrypoint closes an HTTP connection idle this long between requests (408 if a request head is still incomplete); entrypoint services take metadata idleTimeout.", valueName: "duration"))
+    var httpIdleTimeout: String = "75s"
+
+    @Option(help: ArgumentHelp("The embedded public entrypoint answers 408 and closes an HTTP connection whose request head is not complete this long after it started, however slowly it dribbles (nginx's client_header_timeout); entrypoint services take metadata headTimeout.", valueName: "duration"))
+    var httpHeadTimeout: String = "10s"
+
+    @Option(help: ArgumentHelp("The most public connections (entrypoints and rtcp ports together) held at once; 0 = no cap. Default: three quarters of the file-descriptor limit, so agents can always attach.", valueName: "n"))
+    var maxPublicConns: Int?
+
+    @Option(help: ArgumentHelp("The most public connections one source address holds at once; 0 = no cap.", valueName: "n"))
+    var maxPublicConnsPerIp: Int = 512
+
+    @Option(help: ArgumentHelp("Require agents to present a TLS client certificate signed by this CA (mTLS; tokens still apply when configured).", valueName: "file"))
+    var clientCa: String?
+
+    public func run() async throws {
+        let stateDir = self.stateDir
+        guard let drain = GoDuration.parse(drainTimeout), drain >= .zero else {
+            throw ValidationError("--drain-timeout takes a duration, e.g. 30s")
+        }
+        guard let registration = GoDuration.parse(registrationTimeout), registration > .zero else {
+            throw ValidationError("--registration-timeout takes a duration, e.g. 10s")
+        }
+        guard GoDuration.parse(httpIdleTimeout).map({ $0 > .zero }) == true else {
+            throw ValidationError("--http-idle-timeout takes a duration, e.g. 75s")
+        }
+        let httpIdleTimeout = self.httpIdleTimeout
+        guard GoDuration.parse(httpHeadTimeout).map({ $0 > .zero }) == true else {
+            throw ValidationError("--http-head-timeout takes a duration, e.g. 10s")
+        }
+        let httpHeadTimeout = self.httpHeadTimeout
+        guard maxPublicConnsPerIp >= 0, (maxPublicConns ?? 0) >= 0 else {
+            throw ValidationError("--max-public-conns and --max-public-conns-per-ip take a count (0 = no cap)")
+        }
+        let descriptors = FileLimits.raiseToHardLimit()
+        let publicLimiter = ConnectionLimiter(maxTotal: maxPublicConns ?? max(64, descriptors * 3 / 4), maxPerAddress: maxPublicConnsPerIp)
+        if let clientCa, !FileManager.default.isReadableFile(atPath: clientCa) {
+            throw ValidationError("--client-ca: cannot read \(clientCa)")
+        }
+        let tunnels = TunnelRegistry()
+        let range = ports.split(separator: "-").compactMap { Int($0) }
+        guard range.count == 2, range[0] >= 1, range[0] <= range[1], range[1] <= 65535 else {
+            throw ValidationError("--ports takes low-high, e.g. 20000-30000")
+        }
+        var policy: TokenPolicy
+        do {
+            policy = try tokens.map { try TokenPolicy.load(path: $0) } ?? TokenPolicy()
+            // Who holds which tunnel and port survives restarts (written once the state
+            // directory exists), so no token can take another's in the gap.
+            policy.owners = try ClaimOwners(file: stateDir + "/claims.json")
+            for warning in policy.warnings { FileHandle.standardError.write(Data("tunnel-server: warning: \(warning)\n".utf8)) }
+        } catch {
+            FileHandle.standardError.write(Data("tunnel-server: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        guard (try? SocketAddress(ipAddress: portsAddr, port: 0)) != nil else {
+            throw ValidationError("--ports-addr takes an IP address, e.g. 127.0.0.1 or ::, got \"\(portsAddr)\"")
+        }
+        let remotePorts = RemotePorts(registry: tunnels, allowed: range[0]...range[1], bindHost: portsAddr, limiter: publicLimiter, loggerLabel: "tunnel-server")
+        let agentAddr = self.agentAddr
+        let publicAddr = self.publicAddr
+        let advertise = self.advertise
+        let clientCA = self.clientCa
+        let tokensFile = self.tokens
+        let registry = Registry.standard.withTunnel(tunnels, ports: remotePorts, policy: policy, registrationTimeout: .nanoseconds(Int64(registration / .nanoseconds(1))), publicLimiter: publicLimiter)
+        let code = await EngineMain.run(
+            options, program: "tunnel-server", registry: registry,
+            defaults: {
+                let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
+                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout, httpHeadTimeout: httpHeadTimeout, tokensFile: tokensFile)
+            },
+            extraServices: { config, logger in
+                if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }
+                return [RelayDrainService(sessions: tunnels.agents, drainTimeout: drain, logger: logger)]
+            })
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    /// `--client-ca` on a relay given by -L/-C: every `tunnel` service's TLS listener requires agent
+    /// certificates from that CA (as its `caFile` would).
+    static func requireClientCertificates(_ ca: String, in config: inout Config) {
+        guard var services = config.services else { return }
+        for i in services.indices where services[i].handler.type == "tunnel" && services[i].listener.type == "tls" {
+            var tls = services[i].listener.tls ?? TLSConfig()
+            if tls.certFile == nil, let meta = services[i].listener.metadata {
+                tls.certFile = meta["certFile"] ?? meta["cert"]
+                tls.keyFile = meta["keyFile"] ?? meta["key"]
+            }
+            tls.caFile = ca
+            services[i].listener.tls = tls
+        }
+        config.services = services
+    }
+
+    /// With a tokens file, only its tokens (with their rights) admit agents: the generated token
+    /// would otherwise be a second, unrestricted key the operator did not ask for.
+    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = "75s", httpHeadTimeout: String = "10s", tokensFile: String? = nil) -> (Config, String) {
+        let agents = ServiceConfig(
+            name: "agents", addr: agentAddr,
+            handler: HandlerConfig(type: "tunnel", metadata: tokensFile == nil ? Metadata(["tokens": state.token]) : nil),
+            listener: ListenerConfig(type: "tls", tls: TLSConfig(certFile: state.certificateFile, keyFile: state.keyFile, caFile: clientCA)))
+        let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(["idleTimeout": httpIdleTimeout, "headTimeout": httpHeadTimeout])), listener: ListenerConfig(type: "tcp"))
+        let agentPort = (try? HostPort(parsing: agentAddr).port) ?? 8443
+        let publicPort = (try? HostPort(parsing: publicAddr).port) ?? 8080
+        let banner = """
+            tunnel-server: relay on embedded defaults (state in \(state.directory)\(state.created ? ", created now" : ""))
+              agents connect to  \(agentAddr) (TLS; certificate sha256 \(state.fingerprint))
+              public entrypoint  \(publicAddr) (HTTP routed by Host, TLS routed by SNI)
+            attach an agent that exposes a local web server as app.localhost:
+              tunnel-agent --relay \(advertise):\(agentPort) --token \(tokensFile == nil ? state.token : "<a token from \(tokensFile!)>") --pin \(state.fingerprint) --expose 127.0.0.1:8000 --hostname app.localhost
+            then:
+              curl -H 'Host: app.localhost' http://127.0.0.1:\(publicPort)/
+
+            """
+        return (Config(services: [agents, entry]), banner)
+    }
+}

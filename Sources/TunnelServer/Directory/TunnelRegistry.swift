@@ -1,0 +1,149 @@
+import Logging
+import Mux
+import NIOConcurrencyHelpers
+import NIOCore
+import TunnelProtocol
+
+/// The relay's live view: which agent sessions serve which tunnel IDs, and which hostnames lead to
+/// which tunnel. Shared by the agent endpoint (which registers) and the public entrypoints (which
+/// look up), hence a lock; it guards only dictionary operations.
+public final class TunnelRegistry: Sendable {
+    /// One session serving a tunnel, with its share of new streams.
+    struct Member {
+        var session: MuxSession
+        /// 1–254: a share of new streams; 255: exclusive (as in GOST: while such a session is
+        /// live, the others get no new streams).
+        var weight: Int
+        /// Smooth weighted round-robin's running score.
+        var current = 0
+    }
+
+    /// The weight that takes a tunnel's new streams for itself.
+    public static let exclusiveWeight = 255
+
+    private struct State {
+        var sessions: [String: [Member]] = [:]
+        var next: [String: Int] = [:]
+        var ingress = Ingress()
+        /// Rules from the config, kept so agent-claimed ones can be withdrawn without losing them.
+        var staticRules: [(String, String)] = []
+    }
+
+    private let state: NIOLockedValueBox<State>
+    /// Every agent session, registered or not (to drain them all on SIGHUP or at shutdown).
+    public let agents = LiveSessions()
+
+    public init(rules: [(String, String)] = []) {
+        var s = State()
+        s.staticRules = rules
+        s.ingress = Ingress(rules: rules)
+        state = NIOLockedValueBox(s)
+    }
+
+    /// Adds `session` as a server of `tunnel`, plus the hostnames it claims. Several sessions may
+    /// serve one tunnel; they share its streams. Nothing is replaced.
+    public func register(_ session: MuxSession, tunnel: String, hostnames: [String], weight: Int = 1) {
+        state.withLockedValue { s in
+            s.sessions[tunnel, default: []].append(Member(session: session, weight: min(max(weight, 1), Self.exclusiveWeight)))
+            for h in hostnames { s.ingress.set(h, to: tunnel) }
+        }
+    }
+
+    /// Adds a configured ingress rule (hostname pattern → tunnel ID).
+    public func addRule(_ host: String, tunnel: String) {
+        state.withLockedValue { s in
+            s.staticRules.append((host, tunnel))
+            s.ingress.set(host, to: tunnel)
+        }
+    }
+
+    /// Removes `session` from every tunnel it served (its connection ended). Returns the tunnels
+    /// that have no session left.
+    @discardableResult
+    public func unregister(_ session: MuxSession) -> [String] {
+        state.withLockedValue { s in
+            var emptied: [String] = []
+            for (id, list) in s.sessions where list.contains(where: { $0.session === session }) {
+                let remaining = list.filter { $0.session !== session }
+                s.sessions[id] = remaining.isEmpty ? nil : remaining
+                if remaining.isEmpty { emptied.append(id) }
+            }
+            return emptied
+        }
+    }
+
+    /// The tunnel a public hostname routes to.
+    public func tunnel(forHost host: String) -> String? {
+        state.withLockedValue { $0.ingress.lookup(host) }
+    }
+
+    /// A live session of `tunnel` (not closed, not going away) for a new stream, nil when none.
+    ///
+    /// With equal weights (the default) the one with the fewest open streams wins, ties
+    /// round-robin, so long streams spread evenly. With different weights new streams are shared
+    /// in proportion to them (smooth weighted round-robin, as nginx does: a 3:1 split is exact
+    /// over every four streams, whatever their length). Weight 255 is exclusive: while such a
+    /// session is live, only those are chosen.
+    ///
+    /// `near` is the event loop of the public connection: with equal weights a session on that
+    /// loop is preferred, so the connection and its stream exchange bytes without hopping between
+    /// threads (an agent with `--sessions` ≥ the relay's loop count gets one on every loop).
+    /// `excluding` names sessions already tried (an open that failed), so a retry finds another.
+    public func session(for tunnel: String, near loop: EventLoop? = nil, excluding: [ObjectIdentifier] = []) -> MuxSession? {
+        state.withLockedValue { s in
+            guard var list = s.sessions[tunnel] else { return nil }
+            var live = list.indices.filter {
+                !list[$0].session.isClosed && !list[$0].session.isGoingAway && !excluding.contains(ObjectIdentifier(list[$0].session))
+            }
+            guard !live.isEmpty else { return nil }
+            if live.contains(where: { list[$0].weight == Self.exclusiveWeight }) {
+                live = live.filter { list[$0].weight == Self.exclusiveWeight }
+            }
+            let weight = list[live[0]].weight
+            if live.contains(where: { list[$0].weight != weight }) {
+                var total = 0
+                var best = live[0]
+                for i in live {
+                    list[i].current += list[i].weight
+                    total += list[i].weight
+                    if list[i].current > list[best].current { best = i }
+                }
+                list[best].current -= total
+                s.sessions[tunnel] = list
+                return list[best].session
+            }
+            if let loop {
+                let local = live.filter { list[$0].session.eventLoop === loop }
+                if !local.isEmpty { live = local }
+            }
+            let n = s.next[tunnel, default: 0]
+            s.next[tunnel] = n &+ 1
+            let start = n % live.count
+            var best = list[live[start]].session
+            var bestCount = best.openStreamCount
+            for k in 1..<max(live.count, 1) {
+                let candidate = list[live[(start + k) % live.count]].session
+                let count = candidate.openStreamCount
+                if count < bestCount {
+                    best = candidate
+                    bestCount = count
+                }
+            }
+            return best
+        }
+    }
+
+    /// The tunnel a configured rule (not an agent's claim) routes exactly this pattern to, if it
+    /// is not `tunnel`: agents never re-point the operator's own rules.
+    public func staticConflict(_ pattern: String, tunnel: String) -> String? {
+        let key = ClaimOwners.hostKey(pattern)
+        return state.withLockedValue { s in
+            s.staticRules.first { ClaimOwners.hostKey($0.0) == key && $0.1 != tunnel }?.1
+        }
+    }
+
+    /// Whether any rule or session knows `tunnel` (to tell "offline" from "unknown").
+    public func isKnown(_ tunnel: String) -> Bool {
+        state.withLockedValue { s in s.sessions[tunnel] != nil || s.staticRules.contains { $0.1 == tunnel } }
+    }
+}
