@@ -16,30 +16,23 @@ extension Registry {
     /// them; the relay also gives it to its rtcp ports); the agents' `tunnel` services are never
     /// capped by it.
     public func withTunnel(_ tunnels: TunnelRegistry, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = .seconds(10), publicLimiter: ConnectionLimiter? = nil) -> Registry {
-        var r = self.withTunnelMetadataKeys()
-        if let publicLimiter { r.connectionLimiters["entrypoint"] = publicLimiter }
+        var r = self
+        r.declare(TunnelHandlerOptions.self)
+        r.declare(EntrypointOptions.self)
+        r.declare(RelaySOCKS5Options.self)
+        r.traits["entrypoint", default: HandlerTraits()].connectionLimiter = publicLimiter
         r.handlers["tunnel"] = { spec in
+            let options = try TunnelHandlerOptions(metadata: spec.options.metadata)
             var rights = policy.rights
-            for t in (spec.options.metadata["tokens"] ?? spec.options.metadata["token"] ?? "").split(separator: ",") {
-                rights[String(t)] = .all
-            }
+            for t in options.tokens { rights[t] = .all }
             if let auth = spec.options.auth { rights[auth.password] = .all }
             // GOST's `tunnel=host:id,host2:id2` ingress rules.
-            for rule in (spec.options.metadata["tunnel"] ?? "").split(separator: ",") {
-                guard let colon = rule.lastIndex(of: ":") else { throw ConfigError(path: "handler.metadata.tunnel", reason: "expected host:tunnel-id, got \"\(rule)\"") }
-                tunnels.addRule(String(rule[..<colon]), tunnel: String(rule[rule.index(after: colon)...]))
-            }
+            for rule in options.rules { tunnels.addRule(rule.hostname, tunnel: rule.tunnel) }
             // GOST's `ingress: <name>`: the rules of a top-level `ingresses` entry.
             for rule in spec.ingress?.rules ?? [] {
                 tunnels.addRule(rule.hostname, tunnel: rule.endpoint)
             }
-            var timeout = registrationTimeout
-            if spec.options.metadata["registrationTimeout"] != nil {
-                guard let d = spec.options.metadata.duration("registrationTimeout"), d > .zero else {
-                    throw ConfigError(path: "handler.metadata.registrationTimeout", reason: "expected a duration such as 10s, got \"\(spec.options.metadata["registrationTimeout"] ?? "")\"")
-                }
-                timeout = .nanoseconds(Int64(d / .nanoseconds(1)))
-            }
+            let timeout = options.registrationTimeout ?? registrationTimeout
             var servicePolicy = policy
             servicePolicy.rights = rights
             servicePolicy.owners.addLive(servicePolicy.principals)
@@ -53,26 +46,14 @@ extension Registry {
         // `entrypoint` routes by Host/SNI; with `metadata.tunnel.id` (or `tunnel`) it is a plain TCP
         // entrypoint whose every connection goes to that one tunnel.
         r.handlers["entrypoint"] = { spec in
-            func duration(_ key: String, default value: TimeAmount, example: String) throws -> TimeAmount {
-                guard let text = spec.options.metadata[key] else { return value }
-                guard let d = spec.options.metadata.duration(key), d > .zero else {
-                    throw ConfigError(path: "handler.metadata.\(key)", reason: "expected a duration such as \(example), got \"\(text)\"")
-                }
-                return .nanoseconds(Int64(d / .nanoseconds(1)))
-            }
-            let idle = try duration("idleTimeout", default: EntrypointHandler.defaultIdleTimeout, example: "75s")
-            let head = try duration("headTimeout", default: EntrypointHandler.defaultHeadTimeout, example: "10s")
-            return .stream(EntrypointHandler(registry: tunnels, fixedTunnel: spec.options.metadata["tunnel.id"] ?? spec.options.metadata["tunnel"], idleTimeout: idle, headTimeout: head))
+            let options = try EntrypointOptions(metadata: spec.options.metadata)
+            return .stream(EntrypointHandler(registry: tunnels, fixedTunnel: options.fixedTunnel, idleTimeout: options.idleTimeout, headTimeout: options.headTimeout))
         }
-        r.requiresTLS13.insert("tunnel")
+        // Only our agents dial the agent endpoint, so it takes TLS 1.3 only; and
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.
-        r.companions["tunnel"] = { service in
-            let meta = (service.metadata ?? Metadata()).values.merging((service.handler.metadata ?? Metadata()).values) { $1 }
-            guard let entrypoint = meta["entrypoint"], !entrypoint.isEmpty else { return [] }
-            var timeouts: [String: String] = [:]
-            timeouts["idleTimeout"] = meta["entrypoint.idleTimeout"]
-            timeouts["headTimeout"] = meta["entrypoint.headTimeout"]
-            return [ServiceConfig(name: "\(service.name)-entrypoint", addr: entrypoint, handler: HandlerConfig(type: "entrypoint", metadata: timeouts.isEmpty ? nil : Metadata(timeouts)), listener: ListenerConfig(type: "tcp"))]
+        r.traits["tunnel", default: HandlerTraits()].requiresTLS13 = true
+        r.traits["tunnel", default: HandlerTraits()].companions = { service in
+            TunnelHandlerOptions.companionEntrypoint(of: service).map { [$0] } ?? []
         }
         return r
     }

@@ -58,9 +58,7 @@ public enum URLSpec {
         if let user = p.user { auth = Credentials(username: user, password: p.password ?? "") }
         var tls: TLSConfig?
         if dialer == "tls" {
-            tls = TLSConfig(
-                certFile: p.query["certFile"] ?? p.query["cert"], keyFile: p.query["keyFile"] ?? p.query["key"],
-                caFile: p.query["caFile"] ?? p.query["ca"], serverName: p.query["serverName"], secure: p.query["secure"].map { $0 == "true" || $0 == "1" })
+            tls = TLSText { p.query[$0] }?.config ?? TLSConfig()
         }
         let metadata = p.query.isEmpty ? nil : Metadata(p.query)
         let node = NodeConfig(

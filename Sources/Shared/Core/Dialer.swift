@@ -33,29 +33,3 @@ public struct Credentials: Sendable, Hashable, Codable {
         self.password = password
     }
 }
-
-/// TLS settings of a listener (certificate) or a dialer (verification).
-public struct TLSOptions: Sendable, Hashable {
-    /// The metadata keys (GOST's, with its short aliases) that configure TLS on a listener or dialer.
-    public static let metadataKeys: Set<String> = ["certFile", "keyFile", "caFile", "serverName", "secure", "cert", "key", "ca"]
-
-    public var certFile: String?
-    public var keyFile: String?
-    public var caFile: String?
-    public var serverName: String?
-    /// Verify the peer's certificate chain and name. GOST's default for dialers is not to.
-    public var secure: Bool
-    /// SHA-256 of the peer's certificate (hex): accept exactly that certificate, whoever signed it.
-    public var pinSHA256: String?
-    /// Refuse anything older than TLS 1.3 (the relay's agent endpoint); otherwise 1.2 is the floor.
-    public var requireTLS13 = false
-
-    public init(certFile: String? = nil, keyFile: String? = nil, caFile: String? = nil, serverName: String? = nil, secure: Bool = false, pinSHA256: String? = nil) {
-        self.pinSHA256 = pinSHA256
-        self.certFile = certFile
-        self.keyFile = keyFile
-        self.caFile = caFile
-        self.serverName = serverName
-        self.secure = secure
-    }
-}

@@ -12,13 +12,8 @@ public struct Registry: Sendable {
     public var listeners: [String: ListenerFactory] = [:]
     public var dialers: [String: DialerFactory] = [:]
     public var connectors: [String: ConnectorFactory] = [:]
-    /// Services a handler type brings along (GOST's `tunnel` handler opens its `entrypoint`):
-    /// given the configured service, the extra services to run beside it.
-    public var companions: [String: @Sendable (ServiceConfig) -> [ServiceConfig]] = [:]
-    /// Handler types whose services share a cap on connections held at once (public entrypoints).
-    public var connectionLimiters: [String: ConnectionLimiter] = [:]
-    /// Handler types whose `tls` listener accepts TLS 1.3 only (the relay's agent endpoint).
-    public var requiresTLS13: Set<String> = []
+    /// Handler types' traits (`HandlerTraits`); a type not listed has none.
+    public var traits: [String: HandlerTraits] = [:]
     /// Every metadata key some component of this registry (or a config form the binary accepts)
     /// reads; others are reported at start (`Config.unknownMetadataKeys`).
     public var metadataKeys: Set<String> = []
@@ -50,6 +45,7 @@ public struct Registry: Sendable {
         r.handlers["tcp"] = { .stream(TCPForwardHandler(options: $0.options)) }
         r.handlers["forward"] = r.handlers["tcp"]
         r.handlers["udp"] = { .datagram(UDPForwardHandler(options: $0.options)) }
+        for forwarding in ["tcp", "forward", "udp"] { r.traits[forwarding, default: HandlerTraits()].needsForwarder = true }
 
         r.listeners["tcp"] = { _ in .stream(TCPListener()) }
         r.listeners["tls"] = { spec in
@@ -66,11 +62,10 @@ public struct Registry: Sendable {
         r.connectors["socks"] = r.connectors["socks5"]
         r.connectors["socks4"] = { SOCKS4Connector(options: $0) }
         r.connectors["socks4a"] = r.connectors["socks4"]
-        r.metadataKeys = TLSOptions.metadataKeys.union([
-            "udp",  // socks5 handler
-            "ttl", "idleTimeout", "maxSessions",  // udp handler
-            "ingress",  // any handler: a named `ingresses:` entry
-        ])
+        r.declare(TLSText.self)
+        r.declare(SOCKS5Options.self)
+        r.declare(UDPForwardOptions.self)
+        r.metadataKeys.insert("ingress")  // any handler: a named `ingresses:` entry
         return r
     }()
 }

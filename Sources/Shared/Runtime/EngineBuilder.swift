@@ -37,7 +37,7 @@ public struct EngineBuilder {
             if s.name.isEmpty { s.name = "service-\(si)" }
             guard names.insert(s.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(s.name)\"") }
             services.append(try buildService(s, path: path, chains: chains, ingresses: ingresses))
-            for extra in registry.companions[s.handler.type]?(s) ?? [] {
+            for extra in registry.traits[s.handler.type]?.companions?(s) ?? [] {
                 guard names.insert(extra.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(extra.name)\"") }
                 services.append(try buildService(extra, path: "\(path).handler.metadata", chains: chains, ingresses: ingresses))
             }
@@ -82,8 +82,9 @@ public struct EngineBuilder {
         } catch {
             throw ConfigError(path: "\(path).handler", reason: "\(error)")
         }
-        var listenerTLS = s.listener.tls?.options ?? tlsFromMetadata(s.listener.metadata)
-        if registry.requiresTLS13.contains(s.handler.type) {
+        var listenerTLS = s.listener.tls?.options ?? TLSText(metadata: s.listener.metadata)?.applied(to: TLSOptions())
+        let traits = registry.traits[s.handler.type] ?? HandlerTraits()
+        if traits.requiresTLS13 {
             listenerTLS = listenerTLS ?? TLSOptions()
             listenerTLS?.requireTLS13 = true
         }
@@ -114,14 +115,14 @@ public struct EngineBuilder {
             }
             forwarder = Forwarder(nodes: nodes, options: try selectorOptions(f.selector, path: "\(path).forwarder.selector"))
         }
-        if ["tcp", "udp", "forward"].contains(s.handler.type), forwarder?.selector.nodes.isEmpty ?? true {
+        if traits.needsForwarder, forwarder?.selector.nodes.isEmpty ?? true {
             throw ConfigError(path: "\(path).forwarder.nodes", reason: "the \(s.handler.type) handler needs at least one target node")
         }
         var serviceLogger = logger
         serviceLogger[metadataKey: "service"] = "\(s.name)"
         let context = HandlerContext(serviceName: s.name, router: Router(chain: chain), forwarder: forwarder, logger: serviceLogger)
         var runtime = ServiceRuntime(name: s.name, address: address, handlerType: s.handler.type, listenerType: s.listener.type, listener: listener, handler: handler, context: context)
-        runtime.connectionLimiter = registry.connectionLimiters[s.handler.type]
+        runtime.connectionLimiter = traits.connectionLimiter
         return runtime
     }
 
@@ -146,7 +147,7 @@ public struct EngineBuilder {
                 let connector = try cf(ComponentOptions(metadata: n.connector?.metadata ?? Metadata(), auth: n.connector?.auth))
                 let dialer: any Dialer
                 do {
-                    dialer = try df(ComponentOptions(metadata: n.dialer?.metadata ?? Metadata(), tls: n.dialer?.tls?.options ?? tlsFromMetadata(n.dialer?.metadata)))
+                    dialer = try df(ComponentOptions(metadata: n.dialer?.metadata ?? Metadata(), tls: n.dialer?.tls?.options ?? TLSText(metadata: n.dialer?.metadata)?.applied(to: TLSOptions())))
                 } catch {
                     throw ConfigError(path: "\(np).dialer.tls", reason: "cannot set up TLS: \(error)")
                 }
@@ -175,12 +176,5 @@ public struct EngineBuilder {
             o.failTimeout = d
         }
         return o
-    }
-
-    /// TLS settings given as URL query parameters (`?certFile=...&secure=true`).
-    func tlsFromMetadata(_ m: Metadata?) -> TLSOptions? {
-        guard let m else { return nil }
-        guard TLSOptions.metadataKeys.contains(where: { m[$0] != nil }) else { return nil }
-        return TLSOptions(certFile: m["certFile"] ?? m["cert"], keyFile: m["keyFile"] ?? m["key"], caFile: m["caFile"] ?? m["ca"], serverName: m["serverName"], secure: m.bool("secure") ?? false)
     }
 }

@@ -22,8 +22,8 @@ public struct ServiceRuntime: Sendable {
         let name = self.name
         switch (listener, handler) {
         case (.stream(let listener), .stream(let handler)):
-            let accepted = Counter(label: "tunnel_connections_total", dimensions: [("service", name)])
-            let failed = Counter(label: "tunnel_connection_errors_total", dimensions: [("service", name)])
+            let accepted = Counter(label: "service_connections_total", dimensions: [("service", name)])
+            let failed = Counter(label: "service_connection_errors_total", dimensions: [("service", name)])
             let context = self.context
             let timeout = self.handshakeTimeout
             let limiter = self.connectionLimiter

@@ -62,7 +62,7 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let client = try tunnelConfiguration()
-        let code = await EngineMain.run(options, program: "tunnel-agent", registry: Registry.standard.withTunnelMetadataKeys(), extraServices: { config, logger in
+        let code = await EngineMain.run(options, program: "tunnel-agent", registry: Registry.standard.withAgentForms(), extraServices: { config, logger in
             let gost = try GOSTAgentForm.extract(from: &config)
             return ((client.map { [$0] } ?? []) + gost).map { TunnelClient(configuration: $0, logger: logger) }
         })

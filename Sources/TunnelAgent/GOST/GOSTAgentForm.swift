@@ -29,7 +29,8 @@ public enum GOSTAgentForm {
             }
             let viaSOCKS = connectorType != "tunnel"
             let meta = (node.connector?.metadata ?? Metadata()).values.merging((node.dialer?.metadata ?? Metadata()).values) { a, _ in a }
-            let givenID = meta["tunnel.id"] ?? meta["tunnel"]
+            let options = try TunnelNodeOptions(metadata: meta, path: "chains[\(chainName)].hops[0].nodes[0].connector.metadata")
+            let givenID = options.tunnelID
             if !viaSOCKS && (givenID ?? "").isEmpty {
                 throw ConfigError(path: "chains[\(chainName)].hops[0].nodes[0].connector.metadata", reason: "the tunnel node needs tunnel.id")
             }
@@ -48,13 +49,11 @@ public enum GOSTAgentForm {
             }
             var dialer: any Dialer
             if node.dialer?.type == "tls" {
-                var tls = node.dialer?.tls?.options ?? TLSOptions()
-                if let pin = meta["pin"] { tls.pinSHA256 = pin }
-                if meta["secure"] == "true" { tls.secure = true }
-                if let ca = meta["caFile"] { tls.caFile = ca }
-                // A client certificate for a relay that requires one (its listener's caFile).
-                if let cert = meta["certFile"] { tls.certFile = cert }
-                if let key = meta["keyFile"] { tls.keyFile = key }
+                // The node's TLS keys (`secure`, `caFile`, and `certFile`/`keyFile`: a client
+                // certificate for a relay that requires one) over its `tls:` section.
+                let base = node.dialer?.tls?.options ?? TLSOptions()
+                var tls = TLSText { meta[$0] }?.applied(to: base) ?? base
+                if let pin = options.pin { tls.pinSHA256 = pin }
                 do {
                     dialer = try TLSDialer(options: tls)
                 } catch {
@@ -66,7 +65,7 @@ public enum GOSTAgentForm {
             let port = listen.port
             let udp = s.listener.type == "rudp"
             let id: String
-            var token = node.connector?.auth?.password ?? meta["token"] ?? ""
+            var token = node.connector?.auth?.password ?? options.token ?? ""
             if viaSOCKS {
                 // The relay opens exactly the requested port; the tunnel ID follows from it.
                 guard port != 0 else {
@@ -80,13 +79,10 @@ public enum GOSTAgentForm {
                 id = givenID ?? ""
             }
             let tunnel = TunnelClientConfiguration.Tunnel(
-                id: id, hostnames: viaSOCKS ? [] : (meta["hostnames"] ?? "").split(separator: ",").map(String.init), target: target,
+                id: id, hostnames: viaSOCKS ? [] : options.hostnames, target: target,
                 remotePorts: !udp && port != 0 ? [port] : [],
                 remoteUDPPorts: udp && port != 0 ? [port] : [],
-                weight: meta["tunnel.weight"].flatMap { Int($0) })
-            if let text = meta["tunnel.weight"], Int(text).map({ (1...255).contains($0) }) != true {
-                throw ConfigError(path: "chains[\(chainName)].hops[0].nodes[0].connector.metadata.tunnel.weight", reason: "takes 1-255, got \"\(text)\"")
-            }
+                weight: options.weight)
             clients.append(TunnelClientConfiguration(relay: relay, dialer: dialer, token: token, tunnels: [tunnel]))
         }
         config.services = kept

@@ -26,7 +26,7 @@ public struct RelaySOCKS5Handler: StreamHandler {
     ) {
         self.claims = claims
         self.socks = SOCKS5Handler(options: options, auth: auth)
-        self.bindEnabled = options.metadata.bool("bind") ?? false
+        self.bindEnabled = RelaySOCKS5Options(metadata: options.metadata).bind
         self.registry = registry
         self.ports = ports
         self.owners = owners

@@ -10,7 +10,7 @@ public struct SOCKS5Handler: StreamHandler {
 
     public init(options: ComponentOptions = ComponentOptions(), auth: Authenticator) {
         self.auth = auth
-        self.udpEnabled = options.metadata.bool("udp") ?? true
+        self.udpEnabled = SOCKS5Options(metadata: options.metadata).udp
     }
 
     enum Command: UInt8 {

@@ -10,9 +10,9 @@ public struct UDPForwardHandler: DatagramHandler {
     public var maxSessions: Int
 
     public init(options: ComponentOptions = ComponentOptions()) {
-        let ttl = options.metadata.duration("ttl") ?? options.metadata.duration("idleTimeout") ?? .seconds(60)
-        self.idleTimeout = TimeAmount(ttl)
-        self.maxSessions = options.metadata.int("maxSessions") ?? 4096
+        let parsed = UDPForwardOptions(metadata: options.metadata)
+        self.idleTimeout = parsed.idleTimeout
+        self.maxSessions = parsed.maxSessions
     }
 
     public func start(on channel: Channel, context: HandlerContext) async throws {

@@ -1,0 +1,18 @@
+import NIOCore
+
+/// The UDP forwarder's metadata (GOST's keys).
+public struct UDPForwardOptions: MetadataOptions, Equatable {
+    public static let metadataKeys: Set<String> = ["ttl", "idleTimeout", "maxSessions"]
+
+    /// How long a client address's upstream socket lives without traffic (`ttl`, or `idleTimeout`).
+    public var idleTimeout: TimeAmount = .seconds(60)
+    /// Client addresses served at once (`maxSessions`); datagrams from others are dropped.
+    public var maxSessions = 4096
+
+    public init() {}
+
+    public init(metadata: Metadata) {
+        if let ttl = metadata.duration("ttl") ?? metadata.duration("idleTimeout") { idleTimeout = TimeAmount(ttl) }
+        maxSessions = metadata.int("maxSessions") ?? maxSessions
+    }
+}

@@ -1,0 +1,32 @@
+import NIOCore
+import Shared
+
+/// The `entrypoint` handler's metadata: HTTP timeouts, and a fixed tunnel for a plain TCP
+/// entrypoint (`tunnel.id`, or GOST's `tunnel`).
+public struct EntrypointOptions: MetadataOptions, Equatable {
+    public static let metadataKeys: Set<String> = ["idleTimeout", "headTimeout", "tunnel.id", "tunnel"]
+
+    public var idleTimeout = EntrypointHandler.defaultIdleTimeout
+    public var headTimeout = EntrypointHandler.defaultHeadTimeout
+    public var fixedTunnel: String?
+
+    public init() {}
+
+    /// Throws a `ConfigError` naming the key (`handler.metadata.idleTimeout`) of a bad duration.
+    public init(metadata: Metadata) throws {
+        idleTimeout = try metadata.positiveDuration("idleTimeout", default: idleTimeout, example: "75s")
+        headTimeout = try metadata.positiveDuration("headTimeout", default: headTimeout, example: "10s")
+        fixedTunnel = metadata["tunnel.id"] ?? metadata["tunnel"]
+    }
+}
+
+extension Metadata {
+    /// The duration at `key` (`default` when absent), refused unless it parses and is above zero.
+    func positiveDuration(_ key: String, default value: TimeAmount, example: String) throws -> TimeAmount {
+        guard let text = self[key] else { return value }
+        guard let d = duration(key), d > .zero else {
+            throw ConfigError(path: "handler.metadata.\(key)", reason: "expected a duration such as \(example), got \"\(text)\"")
+        }
+        return .nanoseconds(Int64(d / .nanoseconds(1)))
+    }
+}
