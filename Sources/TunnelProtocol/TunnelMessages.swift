@@ -31,6 +31,9 @@ public enum TunnelMessages {
         /// This session's share of the tunnel's new streams, 1–255 (255: exclusive); 1 if absent.
         public var weight: Int?
 
+        /// The weight that takes a tunnel's new streams for itself (GOST's exclusive agent).
+        public static let exclusiveWeight = 255
+
         public init(id: String, hostnames: [String]? = nil, ports: [Int]? = nil, udpPorts: [Int]? = nil, weight: Int? = nil) {
             self.id = id
             self.hostnames = hostnames

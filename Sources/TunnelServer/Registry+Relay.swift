@@ -4,7 +4,7 @@ import TunnelProtocol
 
 extension Registry {
     /// The standard registry plus the relay's handlers: `tunnel` (agent endpoint) and `entrypoint`
-    /// (public HTTP/TLS), sharing one `TunnelRegistry`; `socks5` also serves GOST's rtcp/rudp
+    /// (public HTTP/TLS), sharing one `TunnelDirectory`; `socks5` also serves GOST's rtcp/rudp
     /// through a SOCKS5 node (`bind=true`) as agent sessions (`RelaySOCKS5Handler`).
     ///
     /// `tunnel` accepts the tokens of `policy` (with their rights), plus `metadata.tokens`
@@ -15,7 +15,7 @@ extension Registry {
     /// `publicLimiter` caps the connections `entrypoint` services hold at once (shared by all of
     /// them; the relay also gives it to its rtcp ports); the agents' `tunnel` services are never
     /// capped by it.
-    public func withTunnel(_ tunnels: TunnelRegistry, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = .seconds(10), publicLimiter: ConnectionLimiter? = nil) -> Registry {
+    public func withTunnel(_ tunnels: any TunnelDirectory, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout, publicLimiter: ConnectionLimiter? = nil) -> Registry {
         var r = self
         r.declare(TunnelHandlerOptions.self)
         r.declare(EntrypointOptions.self)
@@ -36,18 +36,18 @@ extension Registry {
             var servicePolicy = policy
             servicePolicy.rights = rights
             servicePolicy.owners.addLive(servicePolicy.principals)
-            return .stream(RelayAgentHandler(registry: tunnels, policy: servicePolicy, ports: ports, registrationTimeout: timeout))
+            return .stream(RelayAgentHandler(directory: tunnels, policy: servicePolicy, ports: ports, registrationTimeout: timeout))
         }
         let owners = SOCKS5BindOwners()
         r.handlers["socks5"] = { spec in
-            .stream(RelaySOCKS5Handler(options: spec.options, auth: spec.auth, registry: tunnels, ports: ports, owners: owners, claims: policy.owners))
+            .stream(RelaySOCKS5Handler(options: spec.options, auth: spec.auth, directory: tunnels, ports: ports, owners: owners, claims: policy.owners))
         }
         r.handlers["socks"] = r.handlers["socks5"]
         // `entrypoint` routes by Host/SNI; with `metadata.tunnel.id` (or `tunnel`) it is a plain TCP
         // entrypoint whose every connection goes to that one tunnel.
         r.handlers["entrypoint"] = { spec in
             let options = try EntrypointOptions(metadata: spec.options.metadata)
-            return .stream(EntrypointHandler(registry: tunnels, fixedTunnel: options.fixedTunnel, idleTimeout: options.idleTimeout, headTimeout: options.headTimeout))
+            return .stream(EntrypointHandler(directory: tunnels, fixedTunnel: options.fixedTunnel, idleTimeout: options.idleTimeout, headTimeout: options.headTimeout))
         }
         // Only our agents dial the agent endpoint, so it takes TLS 1.3 only; and
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.

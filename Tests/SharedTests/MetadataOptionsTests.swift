@@ -42,3 +42,13 @@ final class MetadataOptionsTests: XCTestCase {
         XCTAssertEqual(r.metadataKeys, ["udp"])
     }
 }
+
+final class GoDurationFormatTests: XCTestCase {
+    /// Flags print their defaults in Go's notation, and what is printed parses back to the same.
+    func testFormatIsTheInverseOfParse() {
+        for (amount, text) in [(TimeAmount.seconds(75), "75s"), (.milliseconds(500), "500ms"), (.microseconds(3), "3us"), (.nanoseconds(7), "7ns"), (.zero, "0s")] {
+            XCTAssertEqual(GoDuration.format(amount), text)
+            XCTAssertEqual(GoDuration.parse(text).map { TimeAmount.nanoseconds(Int64($0 / .nanoseconds(1))) }, amount)
+        }
+    }
+}

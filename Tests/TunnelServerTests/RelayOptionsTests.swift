@@ -52,7 +52,7 @@ final class RelayOptionsTests: XCTestCase {
     }
 
     func testRelayRegistryDeclaresItsKeysAndNotTheAgents() {
-        let keys = Registry.standard.withTunnel(TunnelRegistry()).metadataKeys
+        let keys = Registry.standard.withTunnel(LocalTunnelDirectory()).metadataKeys
         for key in TunnelHandlerOptions.metadataKeys.union(EntrypointOptions.metadataKeys).union(RelaySOCKS5Options.metadataKeys) {
             XCTAssertTrue(keys.contains(key), key)
         }

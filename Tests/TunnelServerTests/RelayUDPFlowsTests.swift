@@ -40,17 +40,17 @@ final class RelayUDPFlowsTests: XCTestCase {
     }
 
     func testRepliesAreAcceptedOnlyFromTheSessionThatOwnsTheFlow() throws {
-        let registry = TunnelRegistry()
+        let directory = LocalTunnelDirectory()
         let flows = RelayUDPFlows()
         let (owner, ownerTransport) = try session()
         let (other, _) = try session()
         let (unregistered, _) = try session()
-        registry.register(owner, tunnel: "victim", hostnames: [])
-        registry.register(other, tunnel: "attacker", hostnames: [])
+        directory.claim(owner, tunnel: "victim", hostnames: [])
+        directory.claim(other, tunnel: "attacker", hostnames: [])
         let socket = EmbeddedChannel(loop: loop)
         let client = try SocketAddress(ipAddress: "127.0.0.9", port: 5353)
         _ = try written(ownerTransport)
-        flows.fromClient(ByteBuffer(string: "query"), client: client, port: 7000, socket: socket, tunnel: "victim", registry: registry)
+        flows.fromClient(ByteBuffer(string: "query"), client: client, port: 7000, socket: socket, tunnel: "victim", directory: directory)
         let id = try XCTUnwrap(lastDatagramFlow(try written(ownerTransport), payloadLength: 2 + 5))
 
         var reply = ByteBuffer()
@@ -72,15 +72,15 @@ final class RelayUDPFlowsTests: XCTestCase {
 
     /// Flow IDs are random: not 1, 2, 3… as they were, so none can be guessed from a count.
     func testFlowIDsAreNotSequential() throws {
-        let registry = TunnelRegistry()
+        let directory = LocalTunnelDirectory()
         let flows = RelayUDPFlows()
         let (owner, transport) = try session()
-        registry.register(owner, tunnel: "t", hostnames: [])
+        directory.claim(owner, tunnel: "t", hostnames: [])
         let socket = EmbeddedChannel(loop: loop)
         _ = try written(transport)
         var ids: [UInt32] = []
         for port in 1...16 {
-            flows.fromClient(ByteBuffer(string: "x"), client: try SocketAddress(ipAddress: "127.0.0.9", port: port), port: 7000, socket: socket, tunnel: "t", registry: registry)
+            flows.fromClient(ByteBuffer(string: "x"), client: try SocketAddress(ipAddress: "127.0.0.9", port: port), port: 7000, socket: socket, tunnel: "t", directory: directory)
             ids.append(try XCTUnwrap(lastDatagramFlow(try written(transport), payloadLength: 3)))
         }
         XCTAssertEqual(Set(ids).count, 16)

@@ -54,6 +54,15 @@ public struct Metadata: Sendable, Hashable, Codable {
 
 /// Parses Go duration strings, since GOST configs are written with them.
 public enum GoDuration {
+    /// `amount` as Go writes it, in the largest unit that keeps it whole (`75s`, `500ms`).
+    public static func format(_ amount: TimeAmount) -> String {
+        let ns = amount.nanoseconds
+        if ns % 1_000_000_000 == 0 { return "\(ns / 1_000_000_000)s" }
+        if ns % 1_000_000 == 0 { return "\(ns / 1_000_000)ms" }
+        if ns % 1_000 == 0 { return "\(ns / 1_000)us" }
+        return "\(ns)ns"
+    }
+
     public static func parse(_ text: String) -> Duration? {
         let t = text.trimmingCharacters(in: .whitespaces)
         if let secs = Double(t) { return .milliseconds(Int64(secs * 1000)) }

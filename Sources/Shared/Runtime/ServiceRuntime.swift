@@ -12,7 +12,7 @@ public struct ServiceRuntime: Sendable {
     public var handler: AnyHandler
     public var context: HandlerContext
     /// A connection that has not finished its handshake by then is closed.
-    public var handshakeTimeout: TimeAmount = .seconds(30)
+    public var handshakeTimeout: TimeAmount = EngineDefaults.handshakeTimeout
     /// Caps the connections this service (with others sharing the limiter) holds at once.
     public var connectionLimiter: ConnectionLimiter?
 

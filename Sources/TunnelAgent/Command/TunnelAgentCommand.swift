@@ -46,7 +46,7 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
     var tunnelId: String?
 
     @Option(help: "Sessions to keep open to the relay: new streams survive one dropping, and the relay can serve a connection on its own thread.")
-    var sessions: Int = 2
+    var sessions: Int = AgentDefaults.sessions
 
     @Option(help: ArgumentHelp("A TCP port for the relay to open and carry to the exposed service (rtcp; repeatable).", valueName: "port"))
     var remotePort: [Int] = []

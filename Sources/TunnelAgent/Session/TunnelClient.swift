@@ -131,7 +131,7 @@ public struct TunnelClient: Service {
         }
         let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames, ports: $0.remotePorts.isEmpty ? nil : $0.remotePorts, udpPorts: $0.remoteUDPPorts.isEmpty ? nil : $0.remoteUDPPorts, weight: $0.weight) })
         let reply = channel.eventLoop.makePromise(of: TunnelMessages.Reply.self)
-        let timer = channel.eventLoop.scheduleTask(in: .seconds(10)) {
+        let timer = channel.eventLoop.scheduleTask(in: AgentDefaults.registrationReplyTimeout) {
             reply.fail(EngineError(.timeout, "relay did not answer the registration"))
         }
         do {
@@ -185,11 +185,7 @@ public struct TunnelClient: Service {
         } catch {
             return stream.eventLoop.makeFailedFuture(error)
         }
-        return ClientBootstrap(group: stream.eventLoop)
-            .connectTimeout(.seconds(10))
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.recvAllocator, value: SocketTuning.receiveAllocator)
-            .connect(host: target.dialHost, port: target.port)
+        return TCPDialer().connect(target, on: stream.eventLoop)
             .flatMapThrowing { local in
                 do {
                     // The PROXY header goes first, before any byte of the client's.

@@ -40,12 +40,10 @@ public struct TunnelClientConfiguration: Sendable {
     public var dialer: any Dialer
     public var token: String
     public var tunnels: [Tunnel]
-    /// Sessions kept open at once: when one drops the others carry new streams at once, and with
-    /// one per relay event loop the relay never hops threads between a connection and its stream
-    /// (it prefers a session on the connection's loop). Two by default, as each side of our
-    /// deployments usually has few cores; cloudflared keeps four.
-    public var sessions: Int = 2
-    public var maxBackoff: TimeAmount = .seconds(30)
+    /// Sessions kept open at once (`AgentDefaults.sessions` says why two); the relay prefers a
+    /// session on the public connection's event loop.
+    public var sessions: Int = AgentDefaults.sessions
+    public var maxBackoff: TimeAmount = AgentDefaults.maxBackoff
     public var mux = MuxConfiguration.tunnel
 
     public init(relay: HostPort, dialer: any Dialer, token: String, tunnels: [Tunnel]) {

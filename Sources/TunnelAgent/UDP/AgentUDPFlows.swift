@@ -20,7 +20,7 @@ final class AgentUDPFlows {
     private var sweeper: RepeatedTask?
     weak var session: MuxSession?
 
-    init(targets: [Int: HostPort], logger: Logger, maxFlows: Int = 4096, idleTimeout: TimeAmount = .seconds(60)) {
+    init(targets: [Int: HostPort], logger: Logger, maxFlows: Int = AgentDefaults.maxUDPFlows, idleTimeout: TimeAmount = EngineDefaults.udpIdleTimeout) {
         self.targets = targets
         self.logger = logger
         self.maxFlows = maxFlows

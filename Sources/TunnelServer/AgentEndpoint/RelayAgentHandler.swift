@@ -10,7 +10,7 @@ import TunnelProtocol
 /// metadata is the hello (token, tunnels); the relay answers one JSON line and, on success, routes
 /// public connections of those tunnels to this session until it ends.
 public struct RelayAgentHandler: StreamHandler {
-    public let registry: TunnelRegistry
+    public let directory: any TunnelDirectory
     public let policy: TokenPolicy
     public let limiter: FailureLimiter
     public let muxConfiguration: MuxConfiguration
@@ -19,8 +19,8 @@ public struct RelayAgentHandler: StreamHandler {
     public let registrationTimeout: TimeAmount
 
     /// With no tokens configured the relay accepts any agent, as GOST does.
-    public init(registry: TunnelRegistry, policy: TokenPolicy, limiter: FailureLimiter = FailureLimiter(), ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = .tunnel, registrationTimeout: TimeAmount = .seconds(10)) {
-        self.registry = registry
+    public init(directory: any TunnelDirectory, policy: TokenPolicy, limiter: FailureLimiter = FailureLimiter(), ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = .tunnel, registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout) {
+        self.directory = directory
         self.policy = policy
         self.limiter = limiter
         self.ports = ports
@@ -30,7 +30,7 @@ public struct RelayAgentHandler: StreamHandler {
 
     public func handle(_ io: Handshake, context: HandlerContext) async throws {
         let channel = io.channel
-        let registry = self.registry
+        let directory = self.directory
         let policy = self.policy
         let limiter = self.limiter
         let ports = self.ports
@@ -44,14 +44,14 @@ public struct RelayAgentHandler: StreamHandler {
             throw EngineError(.notAllowed, "too many failed registrations from \(source)")
         }
         _ = try await Self.startSession(
-            io, peer: peer, registry: registry, ports: ports, muxConfiguration: muxConfiguration,
+            io, peer: peer, directory: directory, ports: ports, muxConfiguration: muxConfiguration,
             registrationTimeout: registrationTimeout, logger: logger,
             refusal: { hello in
                 if limiter.isBlocked(source, principal: policy.principal(of: hello.token)) {
                     return "too many failed registrations from \(source)"
                 }
                 for claim in hello.tunnels {
-                    for host in claim.hostnames ?? [] where registry.staticConflict(host, tunnel: claim.id) != nil {
+                    for host in claim.hostnames ?? [] where directory.staticConflict(host, tunnel: claim.id) != nil {
                         return "hostname \(host) is routed to another tunnel by the relay's configuration"
                     }
                 }
@@ -70,8 +70,8 @@ public struct RelayAgentHandler: StreamHandler {
     /// ports. Once the session goes away (SIGHUP, shutdown) the relay closes the control stream, so
     /// the session ends when its last data stream does.
     static func startSession(
-        _ io: Handshake, peer: String, registry: TunnelRegistry, ports: RemotePorts?, muxConfiguration: MuxConfiguration,
-        registrationTimeout: TimeAmount = .seconds(10), logger: Logger, refusal: @escaping @Sendable (TunnelMessages.Hello) -> String?, onFailure: @escaping @Sendable () -> Void,
+        _ io: Handshake, peer: String, directory: any TunnelDirectory, ports: RemotePorts?, muxConfiguration: MuxConfiguration,
+        registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout, logger: Logger, refusal: @escaping @Sendable (TunnelMessages.Hello) -> String?, onFailure: @escaping @Sendable () -> Void,
         onSuccess: @escaping @Sendable (TunnelMessages.Hello) -> Void = { _ in }
     ) async throws -> MuxSession {
         let channel = io.channel
@@ -100,7 +100,7 @@ public struct RelayAgentHandler: StreamHandler {
                     logger.info("agent refused: malformed hello", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "malformed hello"), thenClose: true)
                 }
-                if let bad = hello.tunnels.first(where: { !(1...TunnelRegistry.exclusiveWeight).contains($0.weight ?? 1) }) {
+                if let bad = hello.tunnels.first(where: { !(1...TunnelMessages.TunnelClaim.exclusiveWeight).contains($0.weight ?? 1) }) {
                     logger.info("agent refused: weight \(bad.weight ?? 1) of tunnel \(bad.id) is outside 1-255", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "weight must be 1-255"), thenClose: true)
                 }
@@ -137,7 +137,7 @@ public struct RelayAgentHandler: StreamHandler {
                 }
                 return settled.flatMap {
                     for claim in hello.tunnels {
-                        registry.register(session, tunnel: claim.id, hostnames: claim.hostnames ?? [], weight: claim.weight ?? 1)
+                        directory.claim(session, tunnel: claim.id, hostnames: claim.hostnames ?? [], weight: claim.weight ?? 1)
                     }
                     deadline.withLockedValue { $0?.cancel() }
                     onSuccess(hello)
@@ -176,10 +176,10 @@ public struct RelayAgentHandler: StreamHandler {
           _ = channel.pipeline.syncOperations.removeHandler(reader.value)
           return session
         }.get()
-        registry.agents.add(session)
+        directory.agents.add(session)
         session.closeFuture.whenComplete { _ in
             deadline.withLockedValue { $0?.cancel() }
-            for tunnel in registry.unregister(session) { ports?.release(tunnel: tunnel) }
+            for tunnel in directory.withdraw(session) { ports?.release(tunnel: tunnel) }
             logger.info("agent session ended", metadata: ["agent": "\(peer)"])
         }
         return session

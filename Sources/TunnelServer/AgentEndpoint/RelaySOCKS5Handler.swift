@@ -13,7 +13,7 @@ public struct RelaySOCKS5Handler: StreamHandler {
     public let socks: SOCKS5Handler
     /// GOST's `bind` metadata (off by default): whether the private commands are served.
     public let bindEnabled: Bool
-    public let registry: TunnelRegistry
+    public let directory: any TunnelDirectory
     public let ports: RemotePorts?
     public let owners: SOCKS5BindOwners
     /// The relay's claims table, shared with agents' tokens (nil: none kept).
@@ -21,13 +21,13 @@ public struct RelaySOCKS5Handler: StreamHandler {
     public let muxConfiguration: MuxConfiguration
 
     public init(
-        options: ComponentOptions = ComponentOptions(), auth: Authenticator, registry: TunnelRegistry, ports: RemotePorts?,
+        options: ComponentOptions = ComponentOptions(), auth: Authenticator, directory: any TunnelDirectory, ports: RemotePorts?,
         owners: SOCKS5BindOwners, claims: ClaimOwners? = nil, muxConfiguration: MuxConfiguration = .tunnel
     ) {
         self.claims = claims
         self.socks = SOCKS5Handler(options: options, auth: auth)
         self.bindEnabled = RelaySOCKS5Options(metadata: options.metadata).bind
-        self.registry = registry
+        self.directory = directory
         self.ports = ports
         self.owners = owners
         self.muxConfiguration = muxConfiguration
@@ -67,12 +67,12 @@ public struct RelaySOCKS5Handler: StreamHandler {
             throw await refuse(0x02, reason)
         }
         let owners = self.owners
-        let registry = self.registry
+        let directory = self.directory
         // Undoes the claim once no session of this tunnel is left (a session that never registered
-        // leaves nothing in the registry to trigger the usual release).
+        // leaves nothing in the directory to trigger the usual release).
         let leave: @Sendable () -> Void = {
             owners.release(tunnel)
-            if !registry.isKnown(tunnel) { ports.release(tunnel: tunnel) }
+            if !directory.isKnown(tunnel) { ports.release(tunnel: tunnel) }
         }
         do {
             let claimed = udp ? ports.claimUDP(port, tunnel: tunnel, on: io.channel.eventLoop) : ports.claim(port, tunnel: tunnel, on: io.channel.eventLoop)
@@ -87,7 +87,7 @@ public struct RelaySOCKS5Handler: StreamHandler {
             try await io.write(SOCKS5Handler.reply(0x00, bound: bound))
             logger.info("socks5 mux-bind", metadata: ["port": "\(kind)/\(port)", "client": "\(peer)", "user": "\(user ?? "")"])
             session = try await RelayAgentHandler.startSession(
-                io, peer: peer, registry: registry, ports: ports, muxConfiguration: muxConfiguration, logger: logger,
+                io, peer: peer, directory: directory, ports: ports, muxConfiguration: muxConfiguration, logger: logger,
                 refusal: { hello in Self.refusal(for: hello, tunnel: tunnel, port: port, udp: udp) },
                 onFailure: {})
         } catch {

@@ -58,7 +58,7 @@ public struct TokenPolicy: Sendable {
             if !r.allows(tunnel: claim.id) {
                 return "tunnel \(claim.id) not allowed for this token"
             }
-            if claim.weight == TunnelRegistry.exclusiveWeight, !isOpen, !r.names(tunnel: claim.id) {
+            if claim.weight == TunnelMessages.TunnelClaim.exclusiveWeight, !isOpen, !r.names(tunnel: claim.id) {
                 return "weight 255 (exclusive) of tunnel \(claim.id) needs the token to name that tunnel, not \"*\""
             }
             items.append(.init(.tunnel, claim.id, byName: r.isFull || r.tunnels.contains(claim.id)))

@@ -32,7 +32,7 @@ public struct TunnelHandlerOptions: MetadataOptions, Equatable {
             rules.append(Rule(hostname: String(rule[..<colon]), tunnel: String(rule[rule.index(after: colon)...])))
         }
         if metadata["registrationTimeout"] != nil {
-            registrationTimeout = try metadata.positiveDuration("registrationTimeout", default: .zero, example: "10s")
+            registrationTimeout = try metadata.positiveDuration("registrationTimeout", default: .zero, example: RelayDefaults.registrationTimeout.goDuration)
         }
     }
 

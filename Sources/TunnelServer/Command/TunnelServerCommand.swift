@@ -20,10 +20,10 @@ public struct TunnelServerCommand: AsyncParsableCommand {
     var stateDir: String = RelayState.defaultDirectory
 
     @Option(help: ArgumentHelp("Agent endpoint (TLS) of the embedded relay.", valueName: "host:port"))
-    var agentAddr: String = ":8443"
+    var agentAddr: String = RelayDefaults.agentAddress
 
     @Option(help: ArgumentHelp("Public entrypoint (HTTP by Host, TLS by SNI) of the embedded relay.", valueName: "host:port"))
-    var publicAddr: String = ":8080"
+    var publicAddr: String = RelayDefaults.publicAddress
 
     @Option(help: ArgumentHelp("A YAML file of agent tokens and what each may claim (tunnels, hostnames, ports).", valueName: "file"))
     var tokens: String?
@@ -38,22 +38,22 @@ public struct TunnelServerCommand: AsyncParsableCommand {
     var advertise: String = "127.0.0.1"
 
     @Option(help: ArgumentHelp("On SIGTERM/SIGINT (and SIGHUP, without exiting) agent sessions get GOAWAY and their open streams this long to finish; agents open new sessions at once.", valueName: "duration"))
-    var drainTimeout: String = "30s"
+    var drainTimeout: String = RelayDefaults.drainTimeout.goDuration
 
     @Option(help: ArgumentHelp("An agent session that has not registered (sent its hello) by then is closed and counted as a failure.", valueName: "duration"))
-    var registrationTimeout: String = "10s"
+    var registrationTimeout: String = RelayDefaults.registrationTimeout.goDuration
 
     @Option(help: ArgumentHelp("The embedded public entrypoint closes an HTTP connection idle this long between requests (408 if a request head is still incomplete); entrypoint services take metadata idleTimeout.", valueName: "duration"))
-    var httpIdleTimeout: String = "75s"
+    var httpIdleTimeout: String = RelayDefaults.httpIdleTimeout.goDuration
 
     @Option(help: ArgumentHelp("The embedded public entrypoint answers 408 and closes an HTTP connection whose request head is not complete this long after it started, however slowly it dribbles (nginx's client_header_timeout); entrypoint services take metadata headTimeout.", valueName: "duration"))
-    var httpHeadTimeout: String = "10s"
+    var httpHeadTimeout: String = RelayDefaults.httpHeadTimeout.goDuration
 
     @Option(help: ArgumentHelp("The most public connections (entrypoints and rtcp ports together) held at once; 0 = no cap. Default: three quarters of the file-descriptor limit, so agents can always attach.", valueName: "n"))
     var maxPublicConns: Int?
 
     @Option(help: ArgumentHelp("The most public connections one source address holds at once; 0 = no cap.", valueName: "n"))
-    var maxPublicConnsPerIp: Int = 512
+    var maxPublicConnsPerIp: Int = RelayDefaults.maxPublicConnectionsPerAddress
 
     @Option(help: ArgumentHelp("Require agents to present a TLS client certificate signed by this CA (mTLS; tokens still apply when configured).", valueName: "file"))
     var clientCa: String?
@@ -82,7 +82,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         if let clientCa, !FileManager.default.isReadableFile(atPath: clientCa) {
             throw ValidationError("--client-ca: cannot read \(clientCa)")
         }
-        let tunnels = TunnelRegistry()
+        let tunnels = LocalTunnelDirectory()
         let range = ports.split(separator: "-").compactMap { Int($0) }
         guard range.count == 2, range[0] >= 1, range[0] <= range[1], range[1] <= 65535 else {
             throw ValidationError("--ports takes low-high, e.g. 20000-30000")
@@ -101,7 +101,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         guard (try? SocketAddress(ipAddress: portsAddr, port: 0)) != nil else {
             throw ValidationError("--ports-addr takes an IP address, e.g. 127.0.0.1 or ::, got \"\(portsAddr)\"")
         }
-        let remotePorts = RemotePorts(registry: tunnels, allowed: range[0]...range[1], bindHost: portsAddr, limiter: publicLimiter, loggerLabel: "tunnel-server")
+        let remotePorts = RemotePorts(directory: tunnels, allowed: range[0]...range[1], bindHost: portsAddr, limiter: publicLimiter, loggerLabel: "tunnel-server")
         let agentAddr = self.agentAddr
         let publicAddr = self.publicAddr
         let advertise = self.advertise
@@ -139,7 +139,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
 
     /// With a tokens file, only its tokens (with their rights) admit agents: the generated token
     /// would otherwise be a second, unrestricted key the operator did not ask for.
-    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = "75s", httpHeadTimeout: String = "10s", tokensFile: String? = nil) -> (Config, String) {
+    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = RelayDefaults.httpIdleTimeout.goDuration, httpHeadTimeout: String = RelayDefaults.httpHeadTimeout.goDuration, tokensFile: String? = nil) -> (Config, String) {
         let agents = ServiceConfig(
             name: "agents", addr: agentAddr,
             handler: HandlerConfig(type: "tunnel", metadata: tokensFile == nil ? Metadata(["tokens": state.token]) : nil),

@@ -27,6 +27,11 @@ public struct Ingress: Sendable, Equatable {
         wildcard = wildcard.filter { $0.value != tunnel }
     }
 
+    /// Every rule, by pattern; a wildcard is written `*.example.org`.
+    public var rules: [(hostname: String, tunnel: String)] {
+        (exact.map { ($0.key, $0.value) } + wildcard.map { ("*." + $0.key, $0.value) }).sorted { $0.0 < $1.0 }
+    }
+
     /// The tunnel for `host` (a port suffix is ignored), or nil.
     public func lookup(_ host: String) -> String? {
         var h = Self.normalize(host)

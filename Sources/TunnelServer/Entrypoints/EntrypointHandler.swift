@@ -8,7 +8,7 @@ import TunnelProtocol
 /// ClientHello's SNI, passed through without termination), told apart by the first byte as GOST
 /// does. The connection is carried as one Mux stream of an agent session that serves the tunnel.
 public struct EntrypointHandler: StreamHandler {
-    public let registry: TunnelRegistry
+    public let directory: any TunnelDirectory
     /// A plain TCP entrypoint: every connection goes to this tunnel, bytes untouched.
     public let fixedTunnel: String?
 
@@ -17,19 +17,13 @@ public struct EntrypointHandler: StreamHandler {
     /// HTTP: how long a request head may take from its first byte, however slowly it dribbles.
     public let headTimeout: TimeAmount
 
-    public init(registry: TunnelRegistry, fixedTunnel: String? = nil, idleTimeout: TimeAmount = EntrypointHandler.defaultIdleTimeout, headTimeout: TimeAmount = EntrypointHandler.defaultHeadTimeout) {
-        self.registry = registry
+    public init(directory: any TunnelDirectory, fixedTunnel: String? = nil, idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout) {
+        self.directory = directory
         self.fixedTunnel = fixedTunnel.flatMap { $0.isEmpty ? nil : $0 }
         self.idleTimeout = idleTimeout
         self.headTimeout = headTimeout
     }
 
-    /// nginx closes idle keep-alive connections after 75 s; so do we by default.
-    public static let defaultIdleTimeout = TimeAmount.seconds(75)
-    /// A request head gets 10 s from its first byte (nginx's client_header_timeout is 60 s; a head
-    /// is one packet for every real client, so a shorter bound costs them nothing and holds a
-    /// slowloris connection a sixth as long).
-    public static let defaultHeadTimeout = TimeAmount.seconds(10)
 
     enum Route: Sendable {
         case http
@@ -38,12 +32,12 @@ public struct EntrypointHandler: StreamHandler {
 
     public func handle(_ io: Handshake, context: HandlerContext) async throws {
         if let tunnel = fixedTunnel {
-            guard let session = registry.session(for: tunnel, near: io.channel.eventLoop) else {
+            guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {
                 throw EngineError(.connectFailed, "TCP entrypoint: tunnel \(tunnel) has no agent")
             }
             let header = TunnelMessages.StreamHeader(
                 tunnel: tunnel, client: io.channel.remoteAddress.map { "\($0.hostPort)" }, host: nil, server: io.channel.localAddress.map { "\($0.hostPort)" })
-            return try await Self.forward(io, session: session, header: header, registry: registry, logger: context.logger)
+            return try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger)
         }
         let route = try await io.read { buffer -> Route? in
             guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
@@ -59,28 +53,28 @@ public struct EntrypointHandler: StreamHandler {
         let server = io.channel.localAddress.map { "\($0.hostPort)" }
         switch route {
         case .tls(let peek):
-            guard case .serverName(let name) = peek, let tunnel = registry.tunnel(forHost: name) else {
+            guard case .serverName(let name) = peek, let tunnel = directory.tunnel(forHost: name) else {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.notAllowed, "TLS entrypoint: no tunnel for \(peek)")
             }
-            guard let session = registry.session(for: tunnel, near: io.channel.eventLoop) else {
+            guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.connectFailed, "TLS entrypoint: tunnel \(tunnel) has no agent")
             }
             let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: name, server: server)
-            try await Self.forward(io, session: session, header: header, registry: registry, logger: context.logger)
+            try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger)
         case .http:
             // Every request is routed on its own (HTTPIngressHandler); the bytes read so far
             // go to it when the handshake reader leaves.
             let channel = io.channel
-            let registry = self.registry
+            let directory = self.directory
             let logger = context.logger
             let idleTimeout = self.idleTimeout
             let headTimeout = self.headTimeout
             let reader = io.readerForLoop
             try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
                 do {
-                    let ingress = HTTPIngressHandler(registry: registry, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server, idleTimeout: idleTimeout, headTimeout: headTimeout)
+                    let ingress = HTTPIngressHandler(directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server, idleTimeout: idleTimeout, headTimeout: headTimeout)
                     try channel.pipeline.syncOperations.addHandler(ingress)
                     if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
                         try options.setOption(ChannelOptions.autoRead, value: true)
@@ -97,7 +91,7 @@ public struct EntrypointHandler: StreamHandler {
     /// another session of the tunnel), with reads off until its consumer is ready; `configure`
     /// adds the consumer's handlers before the stream is active.
     static func openStream(
-        session first: MuxSession, header: TunnelMessages.StreamHeader, registry: TunnelRegistry, near loop: EventLoop? = nil,
+        session first: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory, near loop: EventLoop? = nil,
         logger: Logger, tried: [ObjectIdentifier] = [], configure: (@Sendable (Channel) throws -> Void)? = nil
     ) -> EventLoopFuture<Channel> {
         first.openStream(metadata: TunnelMessages.encode(header)) { stream in
@@ -109,16 +103,16 @@ public struct EntrypointHandler: StreamHandler {
         }.flatMapError { error -> EventLoopFuture<Channel> in
             let tried = tried + [ObjectIdentifier(first)]
             logger.debug("entrypoint: stream open failed, trying another session", metadata: ["tunnel": "\(header.tunnel)", "attempt": "\(tried.count)", "error": "\(error)"])
-            guard tried.count < 3, let next = registry.session(for: header.tunnel, near: loop, excluding: tried) else {
+            guard tried.count < 3, let next = directory.session(for: header.tunnel, near: loop, excluding: tried) else {
                 return first.eventLoop.makeFailedFuture(error)
             }
-            return openStream(session: next, header: header, registry: registry, near: loop, logger: logger, tried: tried, configure: configure)
+            return openStream(session: next, header: header, directory: directory, near: loop, logger: logger, tried: tried, configure: configure)
         }
     }
 
     /// Carries a whole connection (a TLS passthrough, an rtcp port) as one stream of the tunnel.
-    static func forward(_ io: Handshake, session: MuxSession, header: TunnelMessages.StreamHeader, registry: TunnelRegistry, logger: Logger) async throws {
-        let stream = try await openStream(session: session, header: header, registry: registry, near: io.channel.eventLoop, logger: logger).get()
+    static func forward(_ io: Handshake, session: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory, logger: Logger) async throws {
+        let stream = try await openStream(session: session, header: header, directory: directory, near: io.channel.eventLoop, logger: logger).get()
         logger.debug("entrypoint stream", metadata: ["tunnel": "\(header.tunnel)", "host": "\(header.host ?? "")", "client": "\(header.client ?? "")"])
         try await io.splice(withChannel: stream)
     }

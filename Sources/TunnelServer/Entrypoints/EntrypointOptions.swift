@@ -6,16 +6,16 @@ import Shared
 public struct EntrypointOptions: MetadataOptions, Equatable {
     public static let metadataKeys: Set<String> = ["idleTimeout", "headTimeout", "tunnel.id", "tunnel"]
 
-    public var idleTimeout = EntrypointHandler.defaultIdleTimeout
-    public var headTimeout = EntrypointHandler.defaultHeadTimeout
+    public var idleTimeout = RelayDefaults.httpIdleTimeout
+    public var headTimeout = RelayDefaults.httpHeadTimeout
     public var fixedTunnel: String?
 
     public init() {}
 
     /// Throws a `ConfigError` naming the key (`handler.metadata.idleTimeout`) of a bad duration.
     public init(metadata: Metadata) throws {
-        idleTimeout = try metadata.positiveDuration("idleTimeout", default: idleTimeout, example: "75s")
-        headTimeout = try metadata.positiveDuration("headTimeout", default: headTimeout, example: "10s")
+        idleTimeout = try metadata.positiveDuration("idleTimeout", default: idleTimeout, example: RelayDefaults.httpIdleTimeout.goDuration)
+        headTimeout = try metadata.positiveDuration("headTimeout", default: headTimeout, example: RelayDefaults.httpHeadTimeout.goDuration)
         fixedTunnel = metadata["tunnel.id"] ?? metadata["tunnel"]
     }
 }

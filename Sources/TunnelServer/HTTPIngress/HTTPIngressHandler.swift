@@ -43,7 +43,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private let registry: TunnelRegistry
+    private let directory: any TunnelDirectory
     private let logger: Logger
     /// How long a connection may sit between requests (or dribble a head) before it is closed.
     private let idleTimeout: TimeAmount
@@ -91,10 +91,10 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var responseBody: HTTPFraming.Body = .none
 
     init(
-        registry: TunnelRegistry, logger: Logger, client: String?, clientIP: String?, server: String?,
-        idleTimeout: TimeAmount = EntrypointHandler.defaultIdleTimeout, headTimeout: TimeAmount = EntrypointHandler.defaultHeadTimeout
+        directory: any TunnelDirectory, logger: Logger, client: String?, clientIP: String?, server: String?,
+        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout
     ) {
-        self.registry = registry
+        self.directory = directory
         self.idleTimeout = idleTimeout
         self.headTimeout = headTimeout
         self.logger = logger
@@ -262,7 +262,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 buffer.moveReaderIndex(forwardBy: head.length)
                 inbound = buffer
                 headStarted = nil
-                if let up = upstream, up.reusable, let host = head.host, registry.tunnel(forHost: host) == up.tunnel {
+                if let up = upstream, up.reusable, let host = head.host, directory.tunnel(forHost: host) == up.tunnel {
                     send(head, to: up)
                     wrote = true
                 } else {
@@ -350,10 +350,10 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.flush()
             release(old)
         }
-        guard let host = head.host, let tunnel = registry.tunnel(forHost: host) else {
+        guard let host = head.host, let tunnel = directory.tunnel(forHost: host) else {
             return reject(404, "Not Found", "no tunnel serves host \(head.host ?? "(none)")")
         }
-        guard let session = registry.session(for: tunnel, near: context.eventLoop) else {
+        guard let session = directory.session(for: tunnel, near: context.eventLoop) else {
             logger.debug("http entrypoint: tunnel offline", metadata: ["tunnel": "\(tunnel)", "host": "\(host)"])
             return reject(503, "Service Unavailable", "the tunnel for \(host) is offline", extra: "Retry-After: 5\r\n")
         }
@@ -365,7 +365,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // open can never touch the one that did.
         let attempts = NIOLockedValueBox<(next: Int, made: (Int, CrossLoopRef<HTTPUpstreamHandler>)?)>((nextID, nil))
         let me = NIOLoopBound(self, eventLoop: context.eventLoop)
-        EntrypointHandler.openStream(session: session, header: header, registry: registry, near: context.eventLoop, logger: logger) { stream in
+        EntrypointHandler.openStream(session: session, header: header, directory: directory, near: context.eventLoop, logger: logger) { stream in
             let id = attempts.withLockedValue { a in
                 a.next += 1
                 return a.next

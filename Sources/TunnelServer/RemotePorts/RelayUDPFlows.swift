@@ -42,13 +42,13 @@ public final class RelayUDPFlows: Sendable {
     public let idleTimeout: TimeAmount
     private let state = NIOLockedValueBox(State())
 
-    public init(maxFlows: Int = 65_536, idleTimeout: TimeAmount = .seconds(60)) {
+    public init(maxFlows: Int = RelayDefaults.maxUDPFlows, idleTimeout: TimeAmount = EngineDefaults.udpIdleTimeout) {
         self.maxFlows = maxFlows
         self.idleTimeout = idleTimeout
     }
 
     /// A datagram from a public client on a relay UDP port: forward it to a session of the tunnel.
-    func fromClient(_ payload: ByteBuffer, client: SocketAddress, port: Int, socket: Channel, tunnel: String, registry: TunnelRegistry) {
+    func fromClient(_ payload: ByteBuffer, client: SocketAddress, port: Int, socket: Channel, tunnel: String, directory: any TunnelDirectory) {
         let key = "\(port)|\(client)"
         let target: (UInt32, MuxSession)? = state.withLockedValue { s in
             if let id = s.byClient[key], var flow = s.byID[id], !flow.session.isClosed {
@@ -56,7 +56,7 @@ public final class RelayUDPFlows: Sendable {
                 s.byID[id] = flow
                 return (id, flow.session)
             }
-            guard s.byID.count < maxFlows, let session = registry.session(for: tunnel) else { return nil }
+            guard s.byID.count < maxFlows, let session = directory.session(for: tunnel) else { return nil }
             let id = s.newID()
             s.byID[id] = Flow(id: id, port: port, client: client, socket: socket, session: session, lastActive: .now())
             s.byClient[key] = id
@@ -98,7 +98,7 @@ public final class RelayUDPFlows: Sendable {
         }
     }
 
-    var count: Int { state.withLockedValue { $0.byID.count } }
+    public var count: Int { state.withLockedValue { $0.byID.count } }
 
     /// Datagrams dropped because their session does not own the flow they name.
     public var refusedDatagrams: Int { state.withLockedValue { $0.refused } }

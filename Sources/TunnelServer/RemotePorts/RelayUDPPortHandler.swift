@@ -10,19 +10,19 @@ final class RelayUDPPortHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     private let port: Int
     private let tunnel: String
-    private let registry: TunnelRegistry
+    private let directory: any TunnelDirectory
     private let flows: RelayUDPFlows
 
-    init(port: Int, tunnel: String, registry: TunnelRegistry, flows: RelayUDPFlows) {
+    init(port: Int, tunnel: String, directory: any TunnelDirectory, flows: RelayUDPFlows) {
         self.port = port
         self.tunnel = tunnel
-        self.registry = registry
+        self.directory = directory
         self.flows = flows
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = self.unwrapInboundIn(data)
-        flows.fromClient(envelope.data, client: envelope.remoteAddress, port: port, socket: context.channel, tunnel: tunnel, registry: registry)
+        flows.fromClient(envelope.data, client: envelope.remoteAddress, port: port, socket: context.channel, tunnel: tunnel, directory: directory)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -14,7 +14,7 @@ public final class RemotePorts: Sendable {
     public let allowed: ClosedRange<Int>
     /// The address the ports listen on (all IPv4 addresses by default; frp's `proxyBindAddr`).
     public let bindHost: String
-    private let registry: TunnelRegistry
+    private let directory: any TunnelDirectory
     private let group: EventLoopGroup
     private let label: String
     /// Made when used, not when the relay is assembled: the relay is built before logging is
@@ -37,8 +37,8 @@ public final class RemotePorts: Sendable {
     /// Caps the connections the TCP ports hold at once (shared with the public entrypoints).
     private let limiter: ConnectionLimiter?
 
-    public init(registry: TunnelRegistry, allowed: ClosedRange<Int> = 1024...65535, bindHost: String = "0.0.0.0", limiter: ConnectionLimiter? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, loggerLabel: String) {
-        self.registry = registry
+    public init(directory: any TunnelDirectory, allowed: ClosedRange<Int> = 1024...65535, bindHost: String = "0.0.0.0", limiter: ConnectionLimiter? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, loggerLabel: String) {
+        self.directory = directory
         self.limiter = limiter
         self.allowed = allowed
         self.bindHost = bindHost
@@ -52,6 +52,17 @@ public final class RemotePorts: Sendable {
 
     deinit {
         sweeper.cancel()
+    }
+
+    /// The ports open (or opening) now, for `RelaySnapshot`.
+    public func snapshot() -> [RelaySnapshot.RemotePort] {
+        bound.withLockedValue { ports in
+            ports.compactMap { key, binding -> RelaySnapshot.RemotePort? in
+                let udp = key.hasPrefix("udp/")
+                guard let port = Int(key.split(separator: "/").last ?? "") else { return nil }
+                return RelaySnapshot.RemotePort(port: port, udp: udp, tunnel: binding.tunnel)
+            }
+        }.sorted { ($0.port, $0.udp ? 1 : 0) < ($1.port, $1.udp ? 1 : 0) }
     }
 
     /// Reserves `key` for `tunnel`: nil means "bind it now and fulfil `promise`"; otherwise the
@@ -102,14 +113,14 @@ public final class RemotePorts: Sendable {
             return existing
         }
         created?(key)
-        let registry = self.registry
+        let directory = self.directory
         let flows = self.flows
         DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: UDPLimits.maxDatagram))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RelayUDPPortHandler(port: port, tunnel: tunnel, registry: registry, flows: flows))
+                    try channel.pipeline.syncOperations.addHandler(RelayUDPPortHandler(port: port, tunnel: tunnel, directory: directory, flows: flows))
                 }
             }
             .bind(host: self.bindHost, port: port)
@@ -127,7 +138,7 @@ public final class RemotePorts: Sendable {
             return existing
         }
         created?(key)
-        let registry = self.registry
+        let directory = self.directory
         let logger = self.logger
         let group = self.group
         let limiter = self.limiter
@@ -143,7 +154,7 @@ public final class RemotePorts: Sendable {
                     },
                     accept: { io in
                         guard limiter?.acquire(for: io, logger: logger) ?? true else { return }
-                        await Self.accept(io, tunnel: tunnel, port: port, registry: registry, logger: logger)
+                        await Self.accept(io, tunnel: tunnel, port: port, directory: directory, logger: logger)
                     })
             } catch {
                 // A failure to bind refuses the claim; an end after binding (release) is expected.
@@ -185,8 +196,8 @@ public final class RemotePorts: Sendable {
         }
     }
 
-    static func accept(_ io: Handshake, tunnel: String, port: Int, registry: TunnelRegistry, logger: Logger) async {
-        guard let session = registry.session(for: tunnel, near: io.channel.eventLoop) else {
+    static func accept(_ io: Handshake, tunnel: String, port: Int, directory: any TunnelDirectory, logger: Logger) async {
+        guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {
             io.close()
             return
         }
@@ -194,7 +205,7 @@ public final class RemotePorts: Sendable {
             tunnel: tunnel, client: io.channel.remoteAddress.map { "\($0.hostPort)" }, host: nil,
             server: io.channel.localAddress.map { "\($0.hostPort)" })
         do {
-            try await EntrypointHandler.forward(io, session: session, header: header, registry: registry, logger: logger)
+            try await EntrypointHandler.forward(io, session: session, header: header, directory: directory, logger: logger)
         } catch {
             logger.info("remote port connection failed", metadata: ["port": "\(port)", "error": "\(error)"])
             io.close()

@@ -5,9 +5,9 @@ public struct UDPForwardOptions: MetadataOptions, Equatable {
     public static let metadataKeys: Set<String> = ["ttl", "idleTimeout", "maxSessions"]
 
     /// How long a client address's upstream socket lives without traffic (`ttl`, or `idleTimeout`).
-    public var idleTimeout: TimeAmount = .seconds(60)
+    public var idleTimeout: TimeAmount = EngineDefaults.udpIdleTimeout
     /// Client addresses served at once (`maxSessions`); datagrams from others are dropped.
-    public var maxSessions = 4096
+    public var maxSessions = EngineDefaults.maxUDPSessions
 
     public init() {}
 

@@ -6,7 +6,7 @@ import NIOPosix
 public struct TCPDialer: Dialer {
     public var connectTimeout: TimeAmount
 
-    public init(connectTimeout: TimeAmount = .seconds(10)) {
+    public init(connectTimeout: TimeAmount = EngineDefaults.connectTimeout) {
         self.connectTimeout = connectTimeout
     }
 
@@ -23,6 +23,15 @@ public struct TCPDialer: Dialer {
             }
             .flatMapErrorThrowing { error in throw Self.classify(error, address: address) }
             .get()
+    }
+
+    /// Connects without a handshake reader, for a caller that joins the channel to another at
+    /// once (the agent's streams to their local service): the same socket options and errors as
+    /// `dial`, without an async hop on a per-stream path.
+    public func connect(_ address: HostPort, on eventLoop: EventLoop) -> EventLoopFuture<Channel> {
+        Self.bootstrap(on: eventLoop, timeout: connectTimeout)
+            .connect(host: address.dialHost, port: address.port)
+            .flatMapErrorThrowing { error in throw Self.classify(error, address: address) }
     }
 
     static func bootstrap(on eventLoop: EventLoop, timeout: TimeAmount) -> ClientBootstrap {

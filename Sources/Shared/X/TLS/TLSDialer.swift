@@ -18,7 +18,7 @@ public struct TLSDialer: Dialer {
     private let warnOnce = NIOLockedValueBox(true)
     public var connectTimeout: TimeAmount
 
-    public init(options: TLSOptions, connectTimeout: TimeAmount = .seconds(10)) throws {
+    public init(options: TLSOptions, connectTimeout: TimeAmount = EngineDefaults.connectTimeout) throws {
         var config = TLSConfiguration.makeClientConfiguration()
         config.minimumTLSVersion = .tlsv12
         if let ca = options.caFile {

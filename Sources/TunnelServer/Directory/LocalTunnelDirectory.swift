@@ -4,10 +4,10 @@ import NIOConcurrencyHelpers
 import NIOCore
 import TunnelProtocol
 
-/// The relay's live view: which agent sessions serve which tunnel IDs, and which hostnames lead to
-/// which tunnel. Shared by the agent endpoint (which registers) and the public entrypoints (which
-/// look up), hence a lock; it guards only dictionary operations.
-public final class TunnelRegistry: Sendable {
+/// The relay's own `TunnelDirectory`, in memory: which agent sessions serve which tunnel IDs, and
+/// which hostnames lead to which tunnel. Shared by the agent endpoint (which claims) and the public
+/// entrypoints (which look up), hence a lock; it guards only dictionary operations.
+public final class LocalTunnelDirectory: TunnelDirectory {
     /// One session serving a tunnel, with its share of new streams.
     struct Member {
         var session: MuxSession
@@ -18,8 +18,7 @@ public final class TunnelRegistry: Sendable {
         var current = 0
     }
 
-    /// The weight that takes a tunnel's new streams for itself.
-    public static let exclusiveWeight = 255
+    static let exclusiveWeight = TunnelMessages.TunnelClaim.exclusiveWeight
 
     private struct State {
         var sessions: [String: [Member]] = [:]
@@ -42,7 +41,7 @@ public final class TunnelRegistry: Sendable {
 
     /// Adds `session` as a server of `tunnel`, plus the hostnames it claims. Several sessions may
     /// serve one tunnel; they share its streams. Nothing is replaced.
-    public func register(_ session: MuxSession, tunnel: String, hostnames: [String], weight: Int = 1) {
+    public func claim(_ session: MuxSession, tunnel: String, hostnames: [String], weight: Int) {
         state.withLockedValue { s in
             s.sessions[tunnel, default: []].append(Member(session: session, weight: min(max(weight, 1), Self.exclusiveWeight)))
             for h in hostnames { s.ingress.set(h, to: tunnel) }
@@ -60,7 +59,7 @@ public final class TunnelRegistry: Sendable {
     /// Removes `session` from every tunnel it served (its connection ended). Returns the tunnels
     /// that have no session left.
     @discardableResult
-    public func unregister(_ session: MuxSession) -> [String] {
+    public func withdraw(_ session: MuxSession) -> [String] {
         state.withLockedValue { s in
             var emptied: [String] = []
             for (id, list) in s.sessions where list.contains(where: { $0.session === session }) {
@@ -89,7 +88,7 @@ public final class TunnelRegistry: Sendable {
     /// loop is preferred, so the connection and its stream exchange bytes without hopping between
     /// threads (an agent with `--sessions` ≥ the relay's loop count gets one on every loop).
     /// `excluding` names sessions already tried (an open that failed), so a retry finds another.
-    public func session(for tunnel: String, near loop: EventLoop? = nil, excluding: [ObjectIdentifier] = []) -> MuxSession? {
+    public func session(for tunnel: String, near loop: EventLoop?, excluding: [ObjectIdentifier]) -> MuxSession? {
         state.withLockedValue { s in
             guard var list = s.sessions[tunnel] else { return nil }
             var live = list.indices.filter {
@@ -145,5 +144,22 @@ public final class TunnelRegistry: Sendable {
     /// Whether any rule or session knows `tunnel` (to tell "offline" from "unknown").
     public func isKnown(_ tunnel: String) -> Bool {
         state.withLockedValue { s in s.sessions[tunnel] != nil || s.staticRules.contains { $0.1 == tunnel } }
+    }
+
+    public func snapshot() -> DirectorySnapshot {
+        state.withLockedValue { s in
+            let configured = Set(s.staticRules.map { "\(ClaimOwners.hostKey($0.0))\u{0}\($0.1)" })
+            let tunnels = s.sessions.keys.sorted().map { id in
+                DirectorySnapshot.Tunnel(id: id, sessions: (s.sessions[id] ?? []).map { m in
+                    DirectorySnapshot.Session(
+                        peer: m.session.channel.remoteAddress.map { "\($0.hostPort)" }, weight: m.weight, openStreams: m.session.openStreamCount,
+                        rttMilliseconds: m.session.smoothedRTT.map { Double($0.nanoseconds) / 1_000_000 }, goingAway: m.session.isGoingAway)
+                })
+            }
+            let rules = s.ingress.rules.map { rule in
+                DirectorySnapshot.Rule(hostname: rule.hostname, tunnel: rule.tunnel, configured: configured.contains("\(ClaimOwners.hostKey(rule.hostname))\u{0}\(rule.tunnel)"))
+            }
+            return DirectorySnapshot(tunnels: tunnels, rules: rules)
+        }
     }
 }
