@@ -4,6 +4,8 @@ import Shared
 /// PROXY protocol headers (HAProxy's spec, versions 1 and 2) that tell a local service behind the
 /// agent who the public client was, since its own peer address is the agent's.
 public enum ProxyProtocol {
+    /// The header's two forms: v1 is text (read by nginx, HAProxy and most servers), v2 binary
+    /// (shorter, carries IPv6 and ports without parsing).
     public enum Version: String, Sendable {
         case v1, v2
     }

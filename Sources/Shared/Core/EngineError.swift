@@ -3,6 +3,8 @@
 /// A struct with a reason rather than a growing enum, so adding a failure never breaks callers;
 /// `kind` lets protocol handlers map it to their own reply codes.
 public struct EngineError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong, coarsely enough that each protocol can map it to its own reply code
+    /// (a SOCKS5 reply, an HTTP status).
     public enum Kind: Sendable, Equatable {
         case protocolViolation
         case authenticationFailed

@@ -23,6 +23,7 @@ public struct DirectorySnapshot: Sendable, Equatable, Codable {
         }
     }
 
+    /// A tunnel ID and the sessions serving it now.
     public struct Tunnel: Sendable, Equatable, Codable {
         public var id: String
         public var sessions: [Session]
