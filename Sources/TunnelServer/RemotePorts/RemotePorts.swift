@@ -106,13 +106,12 @@ public final class RemotePorts: Sendable {
     /// Opens UDP `port` for `tunnel` (rudp), or joins it if that tunnel already has it.
     /// `created` is told the port's key when this call (not an earlier claim) binds it.
     public func claimUDP(_ port: Int, tunnel: String, on eventLoop: EventLoop, created: (@Sendable (String) -> Void)? = nil) -> EventLoopFuture<Void> {
-        let key = "udp/\(port)"
-        let promise = eventLoop.makePromise(of: Void.self)
-        if let existing = reserve(key, port: port, tunnel: tunnel, promise: promise) {
-            promise.succeed(())
-            return existing
+        open("udp/\(port)", port: port, tunnel: tunnel, on: eventLoop, created: created) { key, promise in
+            self.bindUDP(key, port: port, tunnel: tunnel, promise: promise)
         }
-        created?(key)
+    }
+
+    private func bindUDP(_ key: String, port: Int, tunnel: String, promise: EventLoopPromise<Void>) {
         let directory = self.directory
         let flows = self.flows
         DatagramBootstrap(group: group)
@@ -125,19 +124,17 @@ public final class RemotePorts: Sendable {
             }
             .bind(host: self.bindHost, port: port)
             .whenComplete { self.finish(key, tunnel: tunnel, result: $0, promise: promise) }
-        return promise.futureResult
     }
 
     /// Opens TCP `port` for `tunnel`, or joins it if that tunnel already has it.
     /// `created` is told the port's key when this call (not an earlier claim) binds it.
     public func claim(_ port: Int, tunnel: String, on eventLoop: EventLoop, created: (@Sendable (String) -> Void)? = nil) -> EventLoopFuture<Void> {
-        let key = "tcp/\(port)"
-        let promise = eventLoop.makePromise(of: Void.self)
-        if let existing = reserve(key, port: port, tunnel: tunnel, promise: promise) {
-            promise.succeed(())
-            return existing
+        open("tcp/\(port)", port: port, tunnel: tunnel, on: eventLoop, created: created) { key, promise in
+            self.listenTCP(key, port: port, tunnel: tunnel, promise: promise)
         }
-        created?(key)
+    }
+
+    private func listenTCP(_ key: String, port: Int, tunnel: String, promise: EventLoopPromise<Void>) {
         let directory = self.directory
         let logger = self.logger
         let group = self.group
@@ -164,6 +161,21 @@ public final class RemotePorts: Sendable {
             }
         }
         bound.withLockedValue { $0[key]?.task = task }
+    }
+
+    /// Reserves `key` for `tunnel` and, when this call is the one to open it, runs `bind`, which
+    /// settles the promise through `finish`; otherwise joins the existing binding.
+    private func open(
+        _ key: String, port: Int, tunnel: String, on eventLoop: EventLoop, created: (@Sendable (String) -> Void)?,
+        bind: (String, EventLoopPromise<Void>) -> Void
+    ) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        if let existing = reserve(key, port: port, tunnel: tunnel, promise: promise) {
+            promise.succeed(())
+            return existing
+        }
+        created?(key)
+        bind(key, promise)
         return promise.futureResult
     }
 
