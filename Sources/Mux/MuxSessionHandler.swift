@@ -4,6 +4,12 @@ import NIOCore
 /// The `ChannelHandler` that runs a Mux session on its channel: decodes frames, owns the streams
 /// (child channels), writes their frames, answers pings, keeps the session alive and drains it.
 ///
+/// Why a handler beside a state machine: the decisions about the connection (which OPENs to
+/// accept, which frames close the session, when to drain, when the peer is dead) are taken by
+/// `MuxSessionStateMachine`, a pure value; this handler is the glue that turns NIO callbacks into
+/// its events and carries out the actions it returns, and it keeps what is about I/O: the stream
+/// channels, frame writing and flush coalescing, read bursts, timers and promises.
+///
 /// Loop-confined; the public, thread-safe face is `MuxSession`. Streams call into it directly (they
 /// share its event loop).
 final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -15,11 +21,6 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Receives datagrams (flow ID, payload) on the event loop.
     typealias DatagramHandler = @Sendable (UInt32, ByteBuffer) -> Void
 
-    private enum State {
-        case idle, active, closing, closed
-    }
-
-    let role: MuxRole
     let configuration: MuxConfiguration
     var logger: Logger
     private let inboundStreamInitializer: InboundStreamInitializer
@@ -29,44 +30,32 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     let goAwayPromise: EventLoopPromise<MuxGoAway>
 
     private(set) var context: ChannelHandlerContext?
-    private var state = State.idle
+    /// The connection-level state and every decision about it.
+    var machine: MuxSessionStateMachine
     private var reader: MuxFrameReader
 
-    private(set) var streams: [UInt32: MuxStreamChannel] = [:]
-    private var nextLocalStreamID: UInt32
-    private var highestPeerStreamID: UInt32 = 0
-    private var localStreamCount = 0
-    private var peerStreamCount = 0
-    /// Sum of the receive windows of all streams (auto-tuning stays under `maxSessionWindow`).
-    private(set) var totalReceiveWindow = 0
-    private(set) var peerMaxFrameSize = MuxProtocol.minMaxFrameSize
-
-    /// Set once the session failed: nothing more received is processed.
-    private var failed = false
-    private var goAwaySent = false
-    private var goAwayReceived = false
     private var drainTimeout: Scheduled<Void>?
 
-    private var waitingForTransport = CircularBuffer<MuxStreamChannel>()
-    private var inReadLoop = false
+    // Internal, not private, only for `MuxSessionHandler+Streams.swift` and `+Writing.swift`:
+    /// The stream channels by ID: the same IDs as `machine.openStreamIDs`.
+    var streams: [UInt32: MuxStreamChannel] = [:]
+    /// Streams that have data to send and wait for the transport to become writable.
+    var waitingForTransport = CircularBuffer<MuxStreamChannel>()
+    /// True while frames of a transport read are handled: flushes wait for its end.
+    var inReadLoop = false
     /// Streams delivered data in the current read burst, owed a read-complete at its end.
-    private var streamsAwaitingReadComplete: [MuxStreamChannel] = []
+    var streamsAwaitingReadComplete: [MuxStreamChannel] = []
     /// Read buffers kept alive by payloads waiting in streams (see `pinReadBuffer`).
-    private(set) var pinnedReadBuffers = MuxPinnedBuffers()
-    private var flushPending = false
-    private var flushScheduled = false
+    var pinnedReadBuffers = MuxPinnedBuffers()
+    /// Frames were written during the read burst: flush at its end.
+    var flushPending = false
+    /// A flush is scheduled at the end of the current event-loop task.
+    var flushScheduled = false
     /// Payload bytes written since the last flush.
-    private var unflushedBytes = 0
-    /// Flush at once past this many unflushed bytes: about the transport's default high watermark,
-    /// so that writability reflects real backpressure, not our own unflushed writes.
-    private static let eagerFlushThreshold = 64 * 1024
-    private var reactiveFramesWhileBackedUp = 0
+    var unflushedBytes = 0
 
-
-    private var nextPingID: UInt64 = 1
-    private var outstandingPings: [UInt64: (sent: NIODeadline, promise: EventLoopPromise<TimeAmount>?)] = [:]
-    private(set) var smoothedRTT: TimeAmount?
-    private var lastReceived = NIODeadline.now()
+    /// The promises of explicit pings (`MuxSession.ping()`), by ping ID; keepalive pings have none.
+    private var pingPromises: [UInt64: EventLoopPromise<TimeAmount>] = [:]
     private var keepaliveTask: RepeatedTask?
 
     init(
@@ -78,7 +67,6 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         inboundStreamInitializer: @escaping InboundStreamInitializer,
         datagramHandler: DatagramHandler?
     ) {
-        self.role = role
         self.configuration = configuration.normalized
         self.logger = logger
         self.logger[metadataKey: "mux.role"] = "\(role)"
@@ -86,12 +74,15 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.goAwayPromise = goAwayPromise
         self.inboundStreamInitializer = inboundStreamInitializer
         self.datagramHandler = datagramHandler
-        self.nextLocalStreamID = role == .initiator ? 1 : 2
+        self.machine = MuxSessionStateMachine(role: role, configuration: self.configuration)
         self.reader = MuxFrameReader(maxFrameSize: self.configuration.maxFrameSize)
     }
 
     /// The loop's clock (virtual on an EmbeddedEventLoop, so timeouts are testable).
-    private var now: NIODeadline { self.context?.eventLoop.now ?? .now() }
+    var now: NIODeadline { self.context?.eventLoop.now ?? .now() }
+
+    /// The largest frame payload the peer accepts (streams split their writes to it).
+    var peerMaxFrameSize: Int { self.machine.peerMaxFrameSize }
 
     // MARK: Lifecycle
 
@@ -118,16 +109,15 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func start(context: ChannelHandlerContext) {
-        guard self.state == .idle else { return }
-        self.state = .active
-        self.lastReceived = self.now
+        guard case .start(let pingID, let keepaliveInterval)? = self.machine.start(now: self.now) else { return }
         var preface = context.channel.allocator.buffer(capacity: MuxProtocol.prefaceSize)
         MuxFrameEncoder.writePreface(maxFrameSize: self.configuration.maxFrameSize, into: &preface)
         context.write(NIOAny(preface), promise: nil)
         // A first ping seeds the RTT estimate that window auto-tuning uses.
-        self.sendPing(promise: nil)
+        self.writeControl(.ping(ack: false, payload: pingID))
+        self.needsFlush()
         context.flush()
-        if let interval = self.configuration.keepaliveInterval {
+        if let interval = keepaliveInterval {
             let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
             self.keepaliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
                 loopBound.value.keepaliveTick()
@@ -138,17 +128,16 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Ends every stream and timer; the channel is (being) closed.
     private func shutDown(error: Error) {
-        guard self.state != .closed else { return }
-        let wasStarted = self.state != .idle
-        self.state = .closed
+        guard case .shutDown(let wasStarted)? = self.machine.channelInactive() else { return }
         self.keepaliveTask?.cancel()
         self.keepaliveTask = nil
         self.drainTimeout?.cancel()
         self.drainTimeout = nil
-        for (_, ping) in self.outstandingPings {
-            ping.promise?.fail(error)
+        let pings = self.pingPromises
+        self.pingPromises = [:]
+        for (_, promise) in pings {
+            promise.fail(error)
         }
-        self.outstandingPings = [:]
         let streams = self.streams.values
         for stream in streams {
             stream.sessionClosed(error: error)
@@ -166,15 +155,20 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Closes the session because of `error`: tells the peer with GOAWAY, logs why, closes the
     /// transport.
     func fail(_ error: MuxError) {
-        guard self.state == .active || self.state == .closing, !self.failed, let context = self.context else { return }
-        self.failed = true
+        guard self.context != nil, let action = self.machine.sessionError(error) else { return }
+        self.closeOnError(action)
+    }
+
+    /// Carries out a session error the machine decided on.
+    func closeOnError(_ action: MuxSessionStateMachine.CloseOnError) {
+        guard let context = self.context else { return }
+        let error = action.error
         self.logger.warning("mux session closed on error", metadata: ["mux.error": "\(error)"])
         self.stats.withLockedValue { $0.isGoingAway = true }
-        self.writeControl(.goAway(lastStreamID: self.highestPeerStreamID, code: error.code, reason: Self.reasonBuffer(error.reason, allocator: context.channel.allocator)))
+        self.writeControl(.goAway(lastStreamID: action.lastStreamID, code: error.code, reason: Self.reasonBuffer(error.reason, allocator: context.channel.allocator)))
         context.flush()
         self.goAwayPromise.succeed(MuxGoAway(origin: .local, code: error.code, reason: error.reason))
-        self.state = .closing
-        context.close(promise: nil)
+        self.close()
     }
 
     private static func reasonBuffer(_ reason: String, allocator: ByteBufferAllocator) -> ByteBuffer {
@@ -186,9 +180,8 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard self.state == .active || self.state == .closing, !self.failed else { return }
+        guard self.machine.bytesReceived(now: self.now) else { return }
         let buffer = self.unwrapInboundIn(data)
-        self.lastReceived = self.now
         self.inReadLoop = true
         do {
             try self.reader.read(buffer) { frame in
@@ -237,37 +230,19 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handle(_ frame: MuxFrame) {
-        guard self.state == .active || self.state == .closing, !self.failed else { return }
+        guard self.machine.processesFrames else { return }
         self.logger.trace("mux frame received", metadata: ["mux.frame": "\(frame)"])
         switch frame {
         case .preface(_, let maxFrameSize):
-            self.peerMaxFrameSize = maxFrameSize
+            self.machine.receivePreface(maxFrameSize: maxFrameSize)
         case .open(let id, let metadata):
             self.receiveOpen(id: id, metadata: metadata)
         case .data(let id, let payload):
-            guard let stream = self.stream(for: id) else { return }
-            do {
-                try stream.receiveData(payload)
-            } catch let error as MuxError {
-                self.logger.info("mux stream reset", metadata: ["mux.stream": "\(id)", "mux.error": "\(error)"])
-                stream.resetAndClose(code: error.code, error: error)
-            } catch {}
+            self.deliver(to: id) { try $0.receiveData(payload) }
         case .windowUpdate(let id, let increment):
-            guard let stream = self.stream(for: id) else { return }
-            do {
-                try stream.receiveWindowUpdate(increment)
-            } catch let error as MuxError {
-                self.logger.info("mux stream reset", metadata: ["mux.stream": "\(id)", "mux.error": "\(error)"])
-                stream.resetAndClose(code: error.code, error: error)
-            } catch {}
+            self.deliver(to: id) { try $0.receiveWindowUpdate(increment) }
         case .fin(let id):
-            guard let stream = self.stream(for: id) else { return }
-            do {
-                try stream.receiveFin()
-            } catch let error as MuxError {
-                self.logger.info("mux stream reset", metadata: ["mux.stream": "\(id)", "mux.error": "\(error)"])
-                stream.resetAndClose(code: error.code, error: error)
-            } catch {}
+            self.deliver(to: id) { try $0.receiveFin() }
         case .reset(let id, let code):
             guard let stream = self.stream(for: id) else { return }
             self.logger.trace("mux stream reset by peer", metadata: ["mux.stream": "\(id)", "mux.code": "\(code)"])
@@ -282,7 +257,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .goAway(let lastStreamID, let code, let reason):
             self.receiveGoAway(lastStreamID: lastStreamID, code: code, reason: reason)
         case .datagram(let flowID, let payload):
-            guard payload.readableBytes <= self.configuration.maxDatagramSize else {
+            guard self.machine.acceptsDatagram(size: payload.readableBytes) else {
                 self.stats.withLockedValue { $0.droppedDatagrams += 1 }
                 return
             }
@@ -295,56 +270,56 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The stream `id` refers to, nil for a stream that existed and closed (late frames are
     /// ignored). A frame for a stream that was never opened closes the session.
     private func stream(for id: UInt32) -> MuxStreamChannel? {
-        if let stream = self.streams[id] { return stream }
-        let isLocal = self.isLocal(id)
-        let known = isLocal ? id < self.nextLocalStreamID : id <= self.highestPeerStreamID
-        if !known {
-            self.fail(MuxError(code: .protocolError, reason: "frame for stream \(id) which was never opened"))
+        switch self.machine.receiveStreamFrame(streamID: id) {
+        case .deliver:
+            return self.streams[id]
+        case .ignore:
+            return nil
+        case .closeOnError(let action):
+            self.closeOnError(action)
+            return nil
         }
-        return nil
     }
 
-    private func isLocal(_ id: UInt32) -> Bool {
-        (id % 2 == 1) == (self.role == .initiator)
+    /// Hands a frame to stream `id`; a stream error it throws resets the stream (the session
+    /// lives on).
+    private func deliver(to id: UInt32, _ body: (MuxStreamChannel) throws -> Void) {
+        guard let stream = self.stream(for: id) else { return }
+        do {
+            try body(stream)
+        } catch let error as MuxError {
+            self.logger.info("mux stream reset", metadata: ["mux.stream": "\(id)", "mux.error": "\(error)"])
+            stream.resetAndClose(code: error.code, error: error)
+        } catch {}
     }
 
     private func receiveOpen(id: UInt32, metadata: ByteBuffer) {
-        guard !self.isLocal(id), id > self.highestPeerStreamID else {
-            self.fail(MuxError(code: .protocolError, reason: "OPEN with invalid stream ID \(id)"))
-            return
-        }
-        self.highestPeerStreamID = id
-        guard metadata.readableBytes <= self.configuration.maxMetadataSize else {
-            self.logger.info("mux refused stream: metadata too large", metadata: ["mux.stream": "\(id)", "size": "\(metadata.readableBytes)"])
-            self.sendReset(streamID: id, code: .frameSizeError)
-            return
-        }
-        guard !self.goAwaySent, self.state == .active else {
-            self.sendReset(streamID: id, code: .refusedStream)
-            return
-        }
-        guard self.peerStreamCount < self.configuration.maxConcurrentStreams else {
-            self.logger.info("mux refused stream: too many concurrent streams", metadata: ["mux.stream": "\(id)", "limit": "\(self.configuration.maxConcurrentStreams)"])
-            self.sendReset(streamID: id, code: .refusedStream)
-            return
-        }
         guard let context = self.context else { return }
-        let stream = MuxStreamChannel(streamID: id, session: self, parent: context.channel, configuration: self.configuration)
-        self.peerStreamCount += 1
-        self.addStream(stream)
-        let initializer = self.inboundStreamInitializer
-        stream.configure(
-            initializer: { channel in initializer(channel, metadata) },
-            failureCode: .streamRejected,
-            promise: nil
-        )
-    }
-
-    private func addStream(_ stream: MuxStreamChannel) {
-        self.streams[stream.streamID] = stream
-        self.totalReceiveWindow += stream.receiveWindow.size
-        let count = self.streams.count
-        self.stats.withLockedValue { $0.openStreams = count }
+        switch self.machine.receiveOpen(streamID: id, metadataSize: metadata.readableBytes) {
+        case .accept:
+            let stream = MuxStreamChannel(streamID: id, session: self, parent: context.channel, configuration: self.configuration)
+            self.addStream(stream)
+            let initializer = self.inboundStreamInitializer
+            stream.configure(
+                initializer: { channel in initializer(channel, metadata) },
+                failureCode: .streamRejected,
+                promise: nil
+            )
+        case .refuse(let refusal):
+            switch refusal {
+            case .metadataTooLarge(let size):
+                self.logger.info("mux refused stream: metadata too large", metadata: ["mux.stream": "\(id)", "size": "\(size)"])
+            case .tooManyStreams(let limit):
+                self.logger.info("mux refused stream: too many concurrent streams", metadata: ["mux.stream": "\(id)", "limit": "\(limit)"])
+            case .goingAway:
+                break
+            }
+            self.sendReset(streamID: id, code: refusal.code)
+        case .closeOnError(let action):
+            self.closeOnError(action)
+        case .ignore:
+            break
+        }
     }
 
     private func receiveGoAway(lastStreamID: UInt32, code: MuxErrorCode, reason: ByteBuffer) {
@@ -354,314 +329,88 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             self.logger.warning("mux peer closed the session", metadata: ["mux.code": "\(code)", "reason": "\(text)"])
         }
-        self.goAwayReceived = true
+        let refused = self.machine.receiveGoAway(lastStreamID: lastStreamID)
         self.stats.withLockedValue { $0.isGoingAway = true }
         // Our streams the peer never processed will not be answered.
-        let refused = self.streams.values.filter { self.isLocal($0.streamID) && $0.streamID > lastStreamID }
-        for stream in refused {
-            stream.sessionClosed(error: MuxError(code: .refusedStream, reason: "not processed by peer before go-away", isRemote: true))
+        for id in refused {
+            self.streams[id]?.sessionClosed(error: MuxError(code: .refusedStream, reason: "not processed by peer before go-away", isRemote: true))
         }
         self.goAwayPromise.succeed(MuxGoAway(origin: .peer, code: code, reason: text))
         self.closeIfDrained()
     }
 
-    // MARK: Opening streams
-
-    func openStream(metadata: ByteBuffer, initializer: @escaping (Channel) -> EventLoopFuture<Void>, promise: EventLoopPromise<Channel>) {
-        guard self.state == .active, let context = self.context else {
-            promise.fail(MuxError.sessionClosed)
-            return
-        }
-        guard !self.goAwaySent, !self.goAwayReceived else {
-            promise.fail(MuxError.goingAway)
-            return
-        }
-        guard self.localStreamCount < self.configuration.maxConcurrentStreams else {
-            promise.fail(MuxError.tooManyStreams)
-            return
-        }
-        guard metadata.readableBytes <= min(self.configuration.maxMetadataSize, self.peerMaxFrameSize) else {
-            promise.fail(MuxError.metadataTooLarge)
-            return
-        }
-        guard self.nextLocalStreamID <= MuxProtocol.maxStreamID else {
-            promise.fail(MuxError.streamIDsExhausted)
-            return
-        }
-        let id = self.nextLocalStreamID
-        self.nextLocalStreamID += 2
-        let stream = MuxStreamChannel(streamID: id, session: self, parent: context.channel, configuration: self.configuration)
-        self.localStreamCount += 1
-        self.addStream(stream)
-        self.writeControl(.open(streamID: id, metadata: metadata))
-        stream.configure(initializer: initializer, failureCode: .cancel, promise: promise)
-        self.needsFlush()
-    }
-
-    // MARK: Called by streams
-
-    var transportIsWritable: Bool {
-        self.context?.channel.isWritable ?? false
-    }
-
-    func waitForTransport(_ stream: MuxStreamChannel) {
-        guard !stream.isWaitingForTransport else { return }
-        stream.isWaitingForTransport = true
-        self.waitingForTransport.append(stream)
-    }
-
-    private func resumeWaitingStreams() {
-        var count = self.waitingForTransport.count
-        while count > 0, self.transportIsWritable, let stream = self.waitingForTransport.popFirst() {
-            count -= 1
-            stream.isWaitingForTransport = false
-            stream.sendPendingWrites()
-        }
-    }
-
-    func writeData(streamID: UInt32, payload: ByteBuffer, promise: EventLoopPromise<Void>?) {
-        guard let context = self.context else {
-            promise?.fail(ChannelError.ioOnClosedChannel)
-            return
-        }
-        let size = payload.readableBytes
-        self.unflushedBytes += size
-        if size <= 1024 {
-            var buffer = context.channel.allocator.buffer(capacity: MuxProtocol.frameHeaderSize + size)
-            MuxFrameEncoder.writeHeader(length: size, type: .data, id: streamID, into: &buffer)
-            buffer.writeImmutableBuffer(payload)
-            context.write(NIOAny(buffer), promise: promise)
-        } else {
-            var header = context.channel.allocator.buffer(capacity: MuxProtocol.frameHeaderSize)
-            MuxFrameEncoder.writeHeader(length: size, type: .data, id: streamID, into: &header)
-            context.write(NIOAny(header), promise: nil)
-            context.write(NIOAny(payload), promise: promise)
-        }
-    }
-
-    func writeFin(streamID: UInt32, promise: EventLoopPromise<Void>?) {
-        self.writeControl(.fin(streamID: streamID), promise: promise)
-    }
-
-    func sendReset(streamID: UInt32, code: MuxErrorCode) {
-        guard self.admitReactiveFrame() else { return }
-        self.writeControl(.reset(streamID: streamID, code: code))
-        self.needsFlush()
-    }
-
-    /// Flood protection: frames we write in answer to the peer (pongs, RESETs) while the transport
-    /// is backed up are counted; a peer that keeps provoking them without reading is cut off
-    /// instead of making us buffer without bound. Returns false once the session was closed.
-    private func admitReactiveFrame() -> Bool {
-        guard let context = self.context else { return false }
-        if context.channel.isWritable {
-            self.reactiveFramesWhileBackedUp = 0
-            return true
-        }
-        self.reactiveFramesWhileBackedUp += 1
-        if self.reactiveFramesWhileBackedUp > self.configuration.maxReactiveFramesWhileBackedUp {
-            self.fail(MuxError(code: .protocolError, reason: "peer provokes control frames without reading them (flood)"))
-            return false
-        }
-        return true
-    }
-
-    /// Marks that frames were written. They are flushed at the end of the current read burst, or
-    /// otherwise once at the end of the current event-loop task, so that the frames of many
-    /// streams (opens, data, FINs, window updates) written in one tick share one syscall.
-    func needsFlush() {
-        if self.unflushedBytes >= Self.eagerFlushThreshold {
-            // Many bytes queued: flush now so the transport (and a TLS handler, which counts only
-            // flushed bytes in its writability) sees them and backpressure stays accurate.
-            self.unflushedBytes = 0
-            self.flushPending = false
-            self.context?.flush()
-            return
-        }
-        if self.inReadLoop {
-            self.flushPending = true
-            return
-        }
-        guard !self.flushScheduled, let context = self.context else { return }
-        self.flushScheduled = true
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let handler = loopBound.value
-            handler.flushScheduled = false
-            handler.unflushedBytes = 0
-            handler.context?.flush()
-        }
-    }
-
-    /// The application consumed `bytes` of `stream`: grant window back when due.
-    /// Counts `slice`'s read buffer as kept alive by a payload of `stream` waiting for its
-    /// reader, if both the stream's and the session's budgets allow; false: copy it instead.
-    func pinReadBuffer(of slice: ByteBuffer, for stream: inout MuxPinnedBuffers) -> Bool {
-        guard stream.fits(slice, limit: self.configuration.maxPinnedReadCapacityPerStream),
-            self.pinnedReadBuffers.fits(slice, limit: self.configuration.maxPinnedReadCapacity)
-        else { return false }
-        stream.pin(slice)
-        self.pinnedReadBuffers.pin(slice)
-        return true
-    }
-
-    /// A payload counted by `pinReadBuffer` was delivered or dropped.
-    func unpinReadBuffer(of slice: ByteBuffer) {
-        self.pinnedReadBuffers.unpin(slice)
-    }
-
-    /// Whether `stream`'s read-complete should wait for the end of the current read burst; if
-    /// so, the stream is listed to be completed then (it asks once per burst).
-    func deferReadComplete(of stream: MuxStreamChannel) -> Bool {
-        guard self.inReadLoop else { return false }
-        self.streamsAwaitingReadComplete.append(stream)
-        return true
-    }
-
-    func streamConsumed(_ stream: MuxStreamChannel, bytes: Int) {
-        let budget = self.configuration.maxSessionWindow - self.totalReceiveWindow
-        guard let update = stream.windowConsumed(bytes, now: self.now, rtt: self.smoothedRTT, budget: budget) else { return }
-        self.totalReceiveWindow += update.grewBy
-        self.writeControl(.windowUpdate(streamID: stream.streamID, increment: update.increment))
-        self.needsFlush()
-    }
-
-    func streamClosed(_ stream: MuxStreamChannel) {
-        guard self.streams.removeValue(forKey: stream.streamID) != nil else { return }
-        if self.isLocal(stream.streamID) {
-            self.localStreamCount -= 1
-        } else {
-            self.peerStreamCount -= 1
-        }
-        self.totalReceiveWindow -= stream.receiveWindow.size
-        let count = self.streams.count
-        self.stats.withLockedValue { $0.openStreams = count }
-        self.closeIfDrained()
-    }
-
-    func writeControl(_ frame: MuxFrame, promise: EventLoopPromise<Void>? = nil) {
-        guard let context = self.context else {
-            promise?.fail(ChannelError.ioOnClosedChannel)
-            return
-        }
-        var buffer = context.channel.allocator.buffer(capacity: 32)
-        MuxFrameEncoder.write(frame, into: &buffer)
-        context.write(NIOAny(buffer), promise: promise)
-    }
-
-    // MARK: Datagrams
-
-    /// Sends a datagram unless it is too large or the transport is backed up; never queues.
-    @discardableResult
-    func sendDatagram(flowID: UInt32, payload: ByteBuffer) -> Bool {
-        guard self.state == .active, let context = self.context,
-            payload.readableBytes <= min(self.configuration.maxDatagramSize, self.peerMaxFrameSize)
-        else {
-            self.stats.withLockedValue { $0.droppedDatagrams += 1 }
-            return false
-        }
-        if !context.channel.isWritable, self.unflushedBytes > 0 {
-            // Our own unflushed writes may be what makes the transport look full.
-            self.unflushedBytes = 0
-            context.flush()
-        }
-        guard context.channel.isWritable else {
-            self.stats.withLockedValue { $0.droppedDatagrams += 1 }
-            return false
-        }
-        self.unflushedBytes += payload.readableBytes
-        var header = context.channel.allocator.buffer(capacity: MuxProtocol.frameHeaderSize + payload.readableBytes)
-        MuxFrameEncoder.writeHeader(length: payload.readableBytes, type: .datagram, id: flowID, into: &header)
-        header.writeImmutableBuffer(payload)
-        context.write(NIOAny(header), promise: nil)
-        self.needsFlush()
-        return true
-    }
-
     // MARK: Ping and keepalive
 
     func sendPing(promise: EventLoopPromise<TimeAmount>?) {
-        guard self.state == .active, self.context != nil else {
+        guard self.context != nil else {
             promise?.fail(MuxError.sessionClosed)
             return
         }
-        guard self.outstandingPings.count < 64 else {
-            promise?.fail(MuxError(code: .internalError, reason: "too many outstanding pings"))
-            return
+        switch self.machine.sendPing(now: self.now, hasWaiter: promise != nil) {
+        case .fail(let error):
+            promise?.fail(error)
+        case .send(let id):
+            if let promise { self.pingPromises[id] = promise }
+            self.writeControl(.ping(ack: false, payload: id))
+            self.needsFlush()
         }
-        let id = self.nextPingID
-        self.nextPingID &+= 1
-        self.outstandingPings[id] = (self.now, promise)
-        self.writeControl(.ping(ack: false, payload: id))
-        self.needsFlush()
     }
 
     private func receivePong(_ payload: UInt64) {
-        guard let ping = self.outstandingPings.removeValue(forKey: payload) else { return }
-        let rtt = self.now - ping.sent
-        if let srtt = self.smoothedRTT {
-            self.smoothedRTT = .nanoseconds((srtt.nanoseconds * 7 + rtt.nanoseconds) / 8)
-        } else {
-            self.smoothedRTT = rtt
-        }
-        let smoothed = self.smoothedRTT
-        self.stats.withLockedValue { $0.smoothedRTT = smoothed }
-        ping.promise?.succeed(rtt)
+        guard let pong = self.machine.receivePong(payload: payload, now: self.now) else { return }
+        self.stats.withLockedValue { $0.smoothedRTT = pong.smoothedRTT }
+        self.pingPromises.removeValue(forKey: payload)?.succeed(pong.rtt)
     }
 
     private func keepaliveTick() {
-        guard self.state == .active || self.state == .closing else { return }
-        let silence = self.now - self.lastReceived
-        if silence >= self.configuration.deadPeerTimeout {
-            self.fail(MuxError(code: .keepaliveTimeout, reason: "no frame from peer for \(silence.nanoseconds / 1_000_000) ms"))
-            return
+        guard self.context != nil else { return }
+        switch self.machine.keepaliveTimerFired(now: self.now) {
+        case .none:
+            break
+        case .sendPing(let id):
+            self.writeControl(.ping(ack: false, payload: id))
+            self.needsFlush()
+        case .closeOnError(let action):
+            self.closeOnError(action)
         }
-        // Drop stale unanswered keepalive pings so they cannot pile up.
-        if self.outstandingPings.count >= 32 {
-            self.outstandingPings = self.outstandingPings.filter { $0.value.promise != nil }
-        }
-        self.sendPing(promise: nil)
     }
 
     // MARK: Go-away
 
     func goAway(code: MuxErrorCode, reason: String) {
-        guard self.state == .active, !self.goAwaySent, let context = self.context else { return }
-        self.goAwaySent = true
+        guard let context = self.context, case .sendGoAway(let lastStreamID, let then)? = self.machine.goAway(code: code) else {
+            return
+        }
         self.stats.withLockedValue { $0.isGoingAway = true }
         self.logger.info("mux going away", metadata: ["mux.openStreams": "\(self.streams.count)", "reason": "\(reason)"])
-        self.writeControl(.goAway(lastStreamID: self.highestPeerStreamID, code: code, reason: Self.reasonBuffer(reason, allocator: context.channel.allocator)))
+        self.writeControl(.goAway(lastStreamID: lastStreamID, code: code, reason: Self.reasonBuffer(reason, allocator: context.channel.allocator)))
         self.needsFlush()
         // After the frame is written: a callback may close the last stream, which closes the
         // transport (flushing what was written) at once.
         self.goAwayPromise.succeed(MuxGoAway(origin: .local, code: code, reason: reason))
-        if code != .noError {
+        switch then {
+        case .close:
             // An error go-away does not drain: close right after the frame.
-            self.state = .closing
-            context.close(promise: nil)
-            return
-        }
-        if let timeout = self.configuration.goAwayDrainTimeout {
-            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            self.drainTimeout = context.eventLoop.scheduleTask(in: timeout) {
-                loopBound.value.drainTimedOut()
+            self.close()
+        case .drain(let timeout):
+            if let timeout {
+                let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                self.drainTimeout = context.eventLoop.scheduleTask(in: timeout) {
+                    loopBound.value.drainTimedOut()
+                }
             }
+            self.closeIfDrained()
         }
-        self.closeIfDrained()
     }
 
     private func drainTimedOut() {
-        guard self.state == .active, let context = self.context else { return }
+        guard let context = self.context, self.machine.drainTimeoutFired() else { return }
         self.logger.info("mux go-away drain timed out", metadata: ["mux.openStreams": "\(self.streams.count)"])
-        self.state = .closing
         context.close(promise: nil)
     }
 
-    private func closeIfDrained() {
-        guard self.state == .active, self.goAwaySent || self.goAwayReceived, self.streams.isEmpty,
-            let context = self.context
-        else { return }
-        self.state = .closing
+    func closeIfDrained() {
+        guard let context = self.context, self.machine.closeIfDrained() else { return }
         self.logger.debug("mux session drained")
         context.flush()
         context.close(promise: nil)
@@ -669,17 +418,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Closes the transport at once (streams end with `MuxError.sessionClosed`).
     func close() {
-        guard let context = self.context, self.state != .closed else { return }
-        self.state = .closing
+        guard let context = self.context, self.machine.close() else { return }
         context.close(promise: nil)
     }
-}
-
-/// Counters the session publishes for any thread.
-struct MuxSessionStats: Sendable {
-    var openStreams = 0
-    var droppedDatagrams = 0
-    var smoothedRTT: TimeAmount?
-    var isGoingAway = false
-    var isClosed = false
 }

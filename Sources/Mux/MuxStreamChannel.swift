@@ -23,24 +23,32 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     var _channelCore: ChannelCore { self }
     var isWritable: Bool { self.flags.withLockedValue { $0.isWritable } }
     var isActive: Bool { self.flags.withLockedValue { $0.isActive } }
-    var syncOptions: NIOSynchronousChannelOptions? { SynchronousOptions(channel: self) }
 
     private let closePromise: EventLoopPromise<Void>
     private var _pipeline: ChannelPipeline!
-    private let flags = MuxLockedValue(Flags())
+    let flags = MuxLockedValue(Flags())
 
-    private struct Flags {
+    /// What other threads may read (`isActive`, `isWritable`), kept behind the lock; everything
+    /// else is loop-confined.
+    struct Flags {
         var isActive = false
         var isWritable = true
     }
 
     // MARK: Loop-confined state
+    //
+    // Internal rather than private only so that the extensions in `MuxStreamChannel+Options`,
+    // `+Reading` and `+Writing` (apart only for size) reach it; nothing else touches it but tests.
 
-    private enum Lifecycle {
+    /// The channel's own lifecycle, apart from the protocol's `MuxStreamState`: idle until the
+    /// initializer's handlers are in place, then active, then closed once.
+    enum Lifecycle {
         case idle, active, closed
     }
 
-    private enum PendingRead {
+    /// What was received and waits for the reader's `read()` (only delivered bytes are granted
+    /// back as window).
+    enum PendingRead {
         /// `pinned`: the capacity of the read buffer this payload is a small slice of (counted
         /// in the budgets), 0 for a payload as received, `ownCopy` for a copy of ours that later
         /// payloads may be appended to.
@@ -51,52 +59,53 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     /// Waiting payloads copied out of their read buffers are appended to one another up to this
     /// size (each copy starts right-sized and grows).
     static let compactionBufferSize = 64 * 1024
-    private static let ownCopy = -1
+    static let ownCopy = -1
 
-    private struct PendingWrite {
+    /// A write waiting for window or for the transport, with its promise.
+    struct PendingWrite {
         var buffer: ByteBuffer
         var promise: EventLoopPromise<Void>?
     }
 
     /// The session that owns us. A strong reference: the session drops us when we close.
-    private var session: MuxSessionHandler?
-    private var lifecycle = Lifecycle.idle
-    private(set) var state = MuxStreamState()
-    private var autoRead = true
-    private var allowRemoteHalfClosure = false
-    private var unsatisfiedRead = false
+    var session: MuxSessionHandler?
+    var lifecycle = Lifecycle.idle
+    var state = MuxStreamState()
+    var autoRead = true
+    var allowRemoteHalfClosure = false
+    var unsatisfiedRead = false
 
-    private var pendingReads = CircularBuffer<PendingRead>(initialCapacity: 4)
+    var pendingReads = CircularBuffer<PendingRead>(initialCapacity: 4)
     /// Bytes received and not yet delivered to the pipeline (bounded by the receive window).
-    private(set) var bufferedInboundBytes = 0
+    var bufferedInboundBytes = 0
     /// Read buffers kept alive by payloads in `pendingReads` (also counted by the session).
-    private(set) var pinnedBuffers = MuxPinnedBuffers()
+    var pinnedBuffers = MuxPinnedBuffers()
     var pinnedCapacity: Int { self.pinnedBuffers.capacity }
-    private(set) var receiveWindow: MuxReceiveWindow
+    var receiveWindow: MuxReceiveWindow
 
-    private var pendingWrites = CircularBuffer<PendingWrite>(initialCapacity: 4)
+    var pendingWrites = CircularBuffer<PendingWrite>(initialCapacity: 4)
     /// How many entries at the head of `pendingWrites` have been flushed.
-    private var flushedWriteCount = 0
+    var flushedWriteCount = 0
     /// Bytes written by the application and not yet sent as DATA (bounded by the watermark while
     /// the writer honours writability).
-    private(set) var bufferedOutboundBytes = 0
-    private(set) var sendWindow = MuxSendWindow()
-    private var waterMark: ChannelOptions.Types.WriteBufferWaterMark
+    var bufferedOutboundBytes = 0
+    var sendWindow = MuxSendWindow()
+    var waterMark: ChannelOptions.Types.WriteBufferWaterMark
 
     /// A FIN waits behind the pending writes.
-    private var finRequested = false
-    private var finPromise: EventLoopPromise<Void>?
+    var finRequested = false
+    var finPromise: EventLoopPromise<Void>?
     /// `close()` was called while the peer's side was still open: after our FIN, we send
     /// RESET(NO_ERROR) so the peer stops sending.
-    private var closeRequested = false
+    var closeRequested = false
     private var closePromises: [EventLoopPromise<Void>] = []
     /// True while the session lists us as waiting for the transport to become writable.
     var isWaitingForTransport = false
     /// Bytes delivered in the session's current read burst whose `channelReadComplete` (and
     /// window credit) waits for the burst's end, so that a reader which flushes on read-complete
     /// writes once per burst rather than once per frame.
-    private var bytesAwaitingReadComplete = 0
-    private var listedForReadComplete = false
+    var bytesAwaitingReadComplete = 0
+    var listedForReadComplete = false
 
     init(streamID: UInt32, session: MuxSessionHandler, parent: Channel, configuration: MuxConfiguration) {
         self.streamID = streamID
@@ -112,68 +121,6 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
 
     var description: String {
         "MuxStreamChannel(id: \(self.streamID), active: \(self.isActive), writable: \(self.isWritable))"
-    }
-
-    // MARK: Options
-
-    func setOption<Option: ChannelOption>(_ option: Option, value: Option.Value) -> EventLoopFuture<Void> {
-        if self.eventLoop.inEventLoop {
-            return self.eventLoop.makeCompletedFuture { try self.setOption0(option, value: value) }
-        }
-        return self.eventLoop.submit { try self.setOption0(option, value: value) }
-    }
-
-    func getOption<Option: ChannelOption>(_ option: Option) -> EventLoopFuture<Option.Value> {
-        if self.eventLoop.inEventLoop {
-            return self.eventLoop.makeCompletedFuture { try self.getOption0(option) }
-        }
-        return self.eventLoop.submit { try self.getOption0(option) }
-    }
-
-    fileprivate func setOption0<Option: ChannelOption>(_ option: Option, value: Option.Value) throws {
-        self.eventLoop.preconditionInEventLoop()
-        switch option {
-        case _ as ChannelOptions.Types.AutoReadOption:
-            let newValue = value as! Bool
-            let wasOff = !self.autoRead
-            self.autoRead = newValue
-            if newValue && wasOff && self.lifecycle == .active {
-                self.pipeline.read()
-            }
-        case _ as ChannelOptions.Types.AllowRemoteHalfClosureOption:
-            self.allowRemoteHalfClosure = value as! Bool
-        case _ as ChannelOptions.Types.WriteBufferWaterMarkOption:
-            self.waterMark = value as! ChannelOptions.Types.WriteBufferWaterMark
-            self.updateWritability()
-        default:
-            throw ChannelError.operationUnsupported
-        }
-    }
-
-    fileprivate func getOption0<Option: ChannelOption>(_ option: Option) throws -> Option.Value {
-        self.eventLoop.preconditionInEventLoop()
-        switch option {
-        case _ as ChannelOptions.Types.AutoReadOption:
-            return self.autoRead as! Option.Value
-        case _ as ChannelOptions.Types.AllowRemoteHalfClosureOption:
-            return self.allowRemoteHalfClosure as! Option.Value
-        case _ as ChannelOptions.Types.WriteBufferWaterMarkOption:
-            return self.waterMark as! Option.Value
-        case _ as MuxStreamIDOption:
-            return self.streamID as! Option.Value
-        default:
-            throw ChannelError.operationUnsupported
-        }
-    }
-
-    private struct SynchronousOptions: NIOSynchronousChannelOptions {
-        let channel: MuxStreamChannel
-        func setOption<Option: ChannelOption>(_ option: Option, value: Option.Value) throws {
-            try self.channel.setOption0(option, value: value)
-        }
-        func getOption<Option: ChannelOption>(_ option: Option) throws -> Option.Value {
-            try self.channel.getOption0(option)
-        }
     }
 
     // MARK: Activation (called by the session)
@@ -317,277 +264,18 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     func channelRead0(_ data: NIOAny) {}
     func errorCaught0(error: Error) {}
 
-    // MARK: Inbound (called by the session)
-
-    /// DATA arrived. Throws a flow-control or state error, which the session turns into a RESET.
-    func receiveData(_ buffer: ByteBuffer) throws {
-        try self.receiveWindow.receive(buffer.readableBytes)
-        try self.state.receiveData()
-        if self.closeRequested || buffer.readableBytes == 0 {
-            // Closing: the application will not read it; keep the peer's view consistent and drop.
-            // Empty: nothing to deliver, and queueing it would let a peer that sends empty frames
-            // (they cost no window) grow the queue of a stream that is not reading without bound.
-            return
-        }
-        self.bufferedInboundBytes += buffer.readableBytes
-        self.pendingReads.append(.data(buffer, pinned: 0))
-        self.tryToRead()
-        self.keepWaitingPayloadCompact()
-    }
-
-    /// A payload still waiting for a reader after `tryToRead` is often a slice of a much larger
-    /// read buffer, which it keeps alive for as long as the application does not read: a slow
-    /// reader's window could cost several times its size. Such slices are kept as they are while
-    /// the stream's and the session's budgets (`maxPinnedReadCapacityPerStream`,
-    /// `maxPinnedReadCapacity`) allow, so that readers briefly behind cost
-    /// no copy (copying every waiting payload cost the agent a fifth of its CPU under 8 bulk
-    /// streams); past it they are copied, several into one buffer of `compactionBufferSize`.
-    private func keepWaitingPayloadCompact() {
-        guard let last = self.pendingReads.last, case .data(let held, _) = last,
-            held.storageCapacity > 2 * held.readableBytes + 4096
-        else { return }
-        let lastIndex = self.pendingReads.index(before: self.pendingReads.endIndex)
-        if self.session?.pinReadBuffer(of: held, for: &self.pinnedBuffers) ?? false {
-            self.pendingReads[lastIndex] = .data(held, pinned: held.storageCapacity)
-            return
-        }
-        // Append to the previous payload when it is a copy of ours with room left; it is taken
-        // out of the queue while written to, so that the write does not copy it again.
-        if lastIndex != self.pendingReads.startIndex {
-            let previousIndex = self.pendingReads.index(before: lastIndex)
-            if case .data(var tail, let pinned) = self.pendingReads[previousIndex], pinned == Self.ownCopy,
-                tail.readableBytes + held.readableBytes <= Self.compactionBufferSize
-            {
-                self.pendingReads[previousIndex] = .fin
-                tail.writeImmutableBuffer(held)
-                self.pendingReads[previousIndex] = .data(tail, pinned: Self.ownCopy)
-                self.pendingReads.removeLast()
-                return
-            }
-        }
-        var copy = self.allocator.buffer(capacity: held.readableBytes)
-        copy.writeImmutableBuffer(held)
-        self.pendingReads[lastIndex] = .data(copy, pinned: Self.ownCopy)
-    }
-
-    /// FIN arrived.
-    func receiveFin() throws {
-        _ = try self.state.receiveFin()
-        if !self.closeRequested { self.pendingReads.append(.fin) }
-        self.tryToRead()
-        self.closeIfDone()
-    }
-
-    /// RESET arrived: with NO_ERROR the peer read to our FIN and wants no more; deliver what is
-    /// buffered and close quietly. Otherwise drop everything and close with the error.
-    func receiveReset(_ code: MuxErrorCode) {
-        self.state.reset()
-        if code == .noError {
-            self.failPendingWrites(ChannelError.outputClosed)
-            if self.pendingReads.isEmpty || self.lifecycle != .active {
-                self.closeNow(error: nil)
-            } else {
-                self.tryToRead()
-                self.closeIfDone()
-            }
-        } else {
-            self.closeNow(error: MuxError.streamReset(code))
-        }
-    }
-
-    /// The peer granted window.
-    func receiveWindowUpdate(_ increment: UInt32) throws {
-        try self.sendWindow.grant(increment)
-        self.sendPendingWrites()
-    }
-
-    /// The session is gone (transport closed or session error).
-    func sessionClosed(error: Error) {
-        self.state.reset()
-        self.closeNow(error: error)
-    }
-
-    /// Resets the stream with `code` (sending RESET) and closes it; `error` is fired into the
-    /// pipeline when given.
-    func resetAndClose(code: MuxErrorCode, error: Error?) {
-        guard self.lifecycle != .closed else { return }
-        self.state.reset()
-        self.session?.sendReset(streamID: self.streamID, code: code)
-        self.closeNow(error: error)
-    }
-
-    // MARK: Reading
-
-    private func tryToRead() {
-        guard self.unsatisfiedRead, self.lifecycle == .active, !self.pendingReads.isEmpty else { return }
-        self.unsatisfiedRead = false
-        var delivered = 0
-        var sawFin = false
-        while let item = self.pendingReads.popFirst() {
-            switch item {
-            case .data(let buffer, let pinned):
-                delivered += buffer.readableBytes
-                self.bufferedInboundBytes -= buffer.readableBytes
-                if pinned > 0 { self.releasePinned(buffer) }
-                self.pipeline.fireChannelRead(buffer)
-            case .fin:
-                sawFin = true
-            }
-            if self.lifecycle != .active { return }
-        }
-        if delivered > 0 || (sawFin && self.bytesAwaitingReadComplete > 0) {
-            self.bytesAwaitingReadComplete += delivered
-            // Inside the session's read burst, read-complete comes at its end (as a socket's
-            // does after several reads); a FIN completes at once, so that no reader sees the end
-            // of input before the completion of what preceded it.
-            if !sawFin, self.listedForReadComplete {
-                // Already listed for this burst's end.
-            } else if !sawFin, self.session?.deferReadComplete(of: self) ?? false {
-                self.listedForReadComplete = true
-            } else {
-                self.completeReads()
-            }
-        }
-        if sawFin, self.lifecycle == .active {
-            if self.allowRemoteHalfClosure {
-                self.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-                self.closeIfDone()
-            } else {
-                self.close0(error: ChannelError.eof, mode: .all, promise: nil)
-            }
-        }
-        if self.lifecycle == .active, self.autoRead {
-            self.pipeline.read()
-        }
-        self.closeIfDone()
-    }
-
-    /// Fires the read-complete owed for delivered bytes and credits them to the peer's window.
-    private func completeReads() {
-        let bytes = self.bytesAwaitingReadComplete
-        guard bytes > 0, self.lifecycle == .active else { return }
-        self.bytesAwaitingReadComplete = 0
-        self.pipeline.fireChannelReadComplete()
-        if self.lifecycle == .active, self.state.canReceive {
-            self.session?.streamConsumed(self, bytes: bytes)
-        }
-    }
-
-    /// The session's read burst ended.
-    func parentReadComplete() {
-        self.listedForReadComplete = false
-        self.completeReads()
-    }
-
-    /// Called by the session after the receive window said to send an update.
-    func windowConsumed(_ bytes: Int, now: NIODeadline, rtt: TimeAmount?, budget: Int) -> (increment: UInt32, grewBy: Int)? {
-        self.receiveWindow.consume(bytes, now: now, rtt: rtt, growthBudget: budget)
-    }
-
-    private func releasePinned(_ buffer: ByteBuffer) {
-        self.pinnedBuffers.unpin(buffer)
-        self.session?.unpinReadBuffer(of: buffer)
-    }
-
-    private func dropPendingReads(keepFin: Bool) {
-        var finPending = false
-        while let item = self.pendingReads.popFirst() {
-            switch item {
-            case .fin: finPending = true
-            case .data(let buffer, let pinned): if pinned > 0 { self.releasePinned(buffer) }
-            }
-        }
-        self.bufferedInboundBytes = 0
-        if keepFin && finPending { self.pendingReads.append(.fin) }
-    }
-
-    // MARK: Writing
-
-    /// Sends as much flushed data as the window and the transport allow, then a requested FIN.
-    func sendPendingWrites() {
-        guard self.lifecycle == .active, let session = self.session else { return }
-        var wrote = false
-        while self.flushedWriteCount > 0, self.state.canSend {
-            guard session.transportIsWritable else {
-                session.waitForTransport(self)
-                break
-            }
-            let available = self.sendWindow.available
-            if available == 0 { break }
-            let index = self.pendingWrites.startIndex
-            let size = self.pendingWrites[index].buffer.readableBytes
-            let chunk = min(size, available, session.peerMaxFrameSize)
-            if chunk == size {
-                let write = self.pendingWrites.removeFirst()
-                self.flushedWriteCount -= 1
-                if size > 0 {
-                    self.sendWindow.consume(size)
-                    session.writeData(streamID: self.streamID, payload: write.buffer, promise: write.promise)
-                } else {
-                    write.promise?.succeed(())
-                }
-            } else {
-                let slice = self.pendingWrites[index].buffer.readSlice(length: chunk)!
-                self.sendWindow.consume(chunk)
-                session.writeData(streamID: self.streamID, payload: slice, promise: nil)
-            }
-            self.bufferedOutboundBytes -= chunk
-            wrote = true
-        }
-        if self.finRequested, self.pendingWrites.isEmpty, self.state.canSend {
-            let promise = self.finPromise
-            self.finPromise = nil
-            let fullyClosed = (try? self.state.sendFin()) ?? false
-            session.writeFin(streamID: self.streamID, promise: promise)
-            if self.closeRequested && !fullyClosed {
-                // We will not read the rest: tell the peer to stop sending.
-                self.state.reset()
-                session.sendReset(streamID: self.streamID, code: .noError)
-            }
-            wrote = true
-        }
-        if wrote {
-            session.needsFlush()
-            self.updateWritability()
-            self.closeIfDone()
-        }
-    }
-
-    private func updateWritability() {
-        let writable = self.flags.withLockedValue { $0.isWritable }
-        if writable, self.bufferedOutboundBytes > self.waterMark.high {
-            self.flags.withLockedValue { $0.isWritable = false }
-            self.pipeline.fireChannelWritabilityChanged()
-        } else if !writable, self.bufferedOutboundBytes < self.waterMark.low {
-            self.flags.withLockedValue { $0.isWritable = true }
-            self.pipeline.fireChannelWritabilityChanged()
-        }
-    }
-
-    private func failPendingWrites(_ error: Error) {
-        while let write = self.pendingWrites.popFirst() {
-            write.promise?.fail(error)
-        }
-        self.flushedWriteCount = 0
-        self.bufferedOutboundBytes = 0
-        if let promise = self.finPromise {
-            self.finPromise = nil
-            promise.fail(error)
-        }
-    }
-
     // MARK: Closing
 
     /// Closes once both directions are done and everything received was delivered (or dropped by
     /// a close request).
-    private func closeIfDone() {
+    func closeIfDone() {
         guard self.lifecycle != .closed, self.state.isClosed, self.pendingWrites.isEmpty else { return }
         if self.closeRequested || (self.lifecycle == .active && self.pendingReads.isEmpty) {
             self.closeNow(error: nil)
         }
     }
 
-    private func closeNow(error: Error?) {
+    func closeNow(error: Error?) {
         guard self.lifecycle != .closed else { return }
         let wasActive = self.lifecycle == .active
         self.lifecycle = .closed
@@ -619,12 +307,6 @@ final class MuxStreamChannel: Channel, ChannelCore, @unchecked Sendable {
             for promise in promises { promise.succeed(()) }
         }
     }
-}
-
-/// Read the stream ID of a Mux stream channel: `channel.getOption(MuxStreamIDOption())`.
-public struct MuxStreamIDOption: ChannelOption, Sendable {
-    public typealias Value = UInt32
-    public init() {}
 }
 
 /// Trigger on a stream channel (`triggerUserOutboundEvent`) to reset it with an error code instead of

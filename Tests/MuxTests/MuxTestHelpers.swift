@@ -195,3 +195,41 @@ func decodeAll(_ buffer: ByteBuffer, preface: Bool = true) throws -> [MuxFrame] 
     while let frame = try decoder.decode(buffer: &buffer) { frames.append(frame) }
     return frames
 }
+
+/// Records reads, read-completes, input end, errors and close, in order; with
+/// `readAgainOnComplete` it asks for the next read when a read completes, as a splice does
+/// once its partner drains.
+final class ReadEvents: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    var events: [String] = []
+    let readAgainOnComplete: Bool
+    init(readAgainOnComplete: Bool = false) { self.readAgainOnComplete = readAgainOnComplete }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.events.append("read \(self.unwrapInboundIn(data).readableBytes)")
+        context.fireChannelRead(data)
+    }
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.events.append("complete")
+        context.fireChannelReadComplete()
+        if self.readAgainOnComplete { context.read() }
+    }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event { self.events.append("fin") }
+        context.fireUserInboundEventTriggered(event)
+    }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { self.events.append("error") }
+    func channelInactive(context: ChannelHandlerContext) {
+        self.events.append("inactive")
+        context.fireChannelInactive()
+    }
+}
+
+extension XCTestCase {
+    /// Runs the loop and collects everything `channel` wrote.
+    func drain(_ channel: EmbeddedChannel) throws -> ByteBuffer {
+        (channel.eventLoop as! EmbeddedEventLoop).run()
+        var all = ByteBuffer()
+        while var bytes = try channel.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&bytes) }
+        return all
+    }
+}
