@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import XCTest
 
@@ -111,5 +112,48 @@ final class ConfigTests: XCTestCase {
 
     func testEmptyFileIsAnEmptyConfig() throws {
         XCTAssertEqual(try ConfigLoader.parse("  \n"), Config())
+    }
+
+    /// What a missing key means (GOST's defaults) and which values are text whatever YAML made of
+    /// them, now declared on the types (`@OrDefault`, `TextKeys`) instead of hand-written.
+    func testMissingKeysTakeGOSTDefaultsAndAddressesAreText() throws {
+        let config = try ConfigLoader.parse("""
+            services:
+            - addr: 8080
+              forwarder: {}
+            chains:
+            - name: c
+            - name: d
+              hops:
+              - selector: {failTimeout: 30}
+                nodes: [{addr: 10, connector: {type: http, auth: {password: 1234}}}]
+            ingresses:
+            - name: i
+            """)
+        let service = try XCTUnwrap(config.services?.first)
+        XCTAssertEqual(service, ServiceConfig(name: "", addr: "8080", handler: HandlerConfig(type: "auto"), listener: ListenerConfig(type: "tcp"), forwarder: ForwarderConfig(nodes: [])))
+        XCTAssertEqual(config.chains?[0], ChainConfig(name: "c", hops: []))
+        XCTAssertEqual(config.chains?[1].hops[0].name, "")
+        XCTAssertEqual(config.chains?[1].hops[0].selector?.failTimeout, "30")
+        XCTAssertEqual(config.chains?[1].hops[0].nodes[0].addr, "10")
+        XCTAssertEqual(config.chains?[1].hops[0].nodes[0].connector?.auth, Credentials(username: "", password: "1234"))
+        XCTAssertEqual(config.ingresses, [IngressConfig(name: "i", rules: [])])
+        for (yaml, expected) in [
+            ("services:\n- addr: {a: 1}\n", "services[0].addr: wrong type, expected text"),
+            ("services:\n- addr: :1\n  handler: {type: http, auth: {password: [1]}}\n", "services[0].handler.auth.password: wrong type, expected text"),
+            ("chains:\n- name: c\n  hops:\n  - selector: {failTimeout: {a: 1}}\n", "chains[0].hops[0].selector.failTimeout: wrong type, expected text"),
+            ("services:\n- addr: :1\n  handler: {type: http, auths: [{username: a}, {user: b}]}\n", "services[0].handler.auths[1].user: unknown key \"user\" (known here: password, username)"),
+        ] {
+            XCTAssertThrowsError(try ConfigLoader.parse(yaml)) { XCTAssertEqual("\($0)", expected) }
+        }
+    }
+
+    /// `-O json` prints a decoded config as it always has: the fields with defaults as bare values.
+    func testDecodedConfigEncodesAsBefore() throws {
+        let config = try ConfigLoader.parse("services:\n- addr: :1\n  handler: {type: http, auth: {username: u}}\n")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        XCTAssertEqual(String(decoding: try encoder.encode(config), as: UTF8.self),
+                       #"{"services":[{"addr":":1","handler":{"auth":{"password":"","username":"u"},"type":"http"},"listener":{"type":"tcp"},"name":""}]}"#)
     }
 }

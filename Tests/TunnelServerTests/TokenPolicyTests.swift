@@ -56,6 +56,25 @@ final class TokenPolicyTests: XCTestCase {
         XCTAssertThrowsError(try TokenPolicy.load(path: empty.path)) { XCTAssertTrue("\($0)".contains("at least one token"), "\($0)") }
     }
 
+    /// The tokens file goes through the config's strict decoder: an unknown key anywhere is
+    /// refused with the file and the key's full path, and a token written as a number is text.
+    func testTokensFileRefusesUnknownKeysWithTheFileAndTheFullPath() throws {
+        func write(_ yaml: String) throws -> String {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID()).yaml")
+            try yaml.write(to: file, atomically: true, encoding: .utf8)
+            return file.path
+        }
+        let nested = try write("tokens:\n- token: a\n  tunnels: ['*']\n- token: b\n  tunnel: ['x']\n")
+        XCTAssertThrowsError(try TokenPolicy.load(path: nested)) {
+            XCTAssertEqual("\($0)", "\(nested): tokens[1].tunnel: unknown key \"tunnel\" (known here: hostnames, ports, token, tunnels)")
+        }
+        let top = try write("tokenz: []\n")
+        XCTAssertThrowsError(try TokenPolicy.load(path: top)) {
+            XCTAssertEqual("\($0)", "\(top): tokenz: unknown key \"tokenz\" (known here: tokens)")
+        }
+        XCTAssertEqual(try TokenPolicy.load(path: write("tokens:\n- token: 1234\n  tunnels: ['*']\n")).rights["1234"]?.tunnels, ["*"])
+    }
+
     /// A key left out of a token grants nothing of its kind; `"*"` must be written out.
     func testMissingRightsMeanNothing() throws {
         let p = TokenPolicy(rights: ["t": TokenRights(tunnels: ["t1"])])

@@ -1,5 +1,10 @@
 /// The GOST v3 configuration model (`services`, `chains`, `hops`, `nodes`), decoded strictly:
 /// GOST's key names, unknown keys refused with their path.
+///
+/// Every config type here only declares its fields and `CodingKeys: CaseIterable`; its decoding is
+/// synthesized, and made strict by `StrictDecoder` (`ConfigLoader` decodes through it). A field
+/// that takes GOST's default when its key is left out is marked `@OrDefault`; the keys whose
+/// values are text whatever scalar YAML wrote (`addr: 8080`) say so with `TextKeys`.
 public struct Config: Codable, Sendable, Equatable {
     public var services: [ServiceConfig]?
     public var chains: [ChainConfig]?
@@ -16,21 +21,12 @@ public struct Config: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case services, chains, log, ingresses }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        services = try c.decodeIfPresent([ServiceConfig].self, forKey: .services)
-        chains = try c.decodeIfPresent([ChainConfig].self, forKey: .chains)
-        log = try c.decodeIfPresent(LogConfig.self, forKey: .log)
-        ingresses = try c.decodeIfPresent([IngressConfig].self, forKey: .ingresses)
-    }
 }
 
 /// A named set of ingress rules, as GOST writes them.
 public struct IngressConfig: Codable, Sendable, Equatable {
     public var name: String
-    public var rules: [IngressRuleConfig]
+    @OrDefault public var rules: [IngressRuleConfig]
 
     public init(name: String, rules: [IngressRuleConfig]) {
         self.name = name
@@ -38,13 +34,6 @@ public struct IngressConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case name, rules }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        rules = try c.decodeIfPresent([IngressRuleConfig].self, forKey: .rules) ?? []
-    }
 }
 
 /// One rule: a hostname pattern (`app.example.com`, `*.example.org`, `.example.com`) and the
@@ -59,13 +48,6 @@ public struct IngressRuleConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case hostname, endpoint }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        hostname = try c.decode(String.self, forKey: .hostname)
-        endpoint = try c.decode(String.self, forKey: .endpoint)
-    }
 }
 
 public struct LogConfig: Codable, Sendable, Equatable {
@@ -75,19 +57,15 @@ public struct LogConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable { case level }
 
     public init(level: String? = nil) { self.level = level }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        level = try c.decodeIfPresent(String.self, forKey: .level)
-    }
 }
 
 public struct ServiceConfig: Codable, Sendable, Equatable {
-    public var name: String
+    @OrDefault public var name: String
     public var addr: String
-    public var handler: HandlerConfig
-    public var listener: ListenerConfig
+    /// GOST's `auto` when left out.
+    @OrDefault public var handler: HandlerConfig
+    /// `tcp` when left out.
+    @OrDefault public var listener: ListenerConfig
     public var forwarder: ForwarderConfig?
     public var metadata: Metadata?
 
@@ -100,18 +78,20 @@ public struct ServiceConfig: Codable, Sendable, Equatable {
         self.metadata = metadata
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, addr, handler, listener, forwarder, metadata }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
-        addr = try c.decode(LooseString.self, forKey: .addr).value
-        handler = try c.decodeIfPresent(HandlerConfig.self, forKey: .handler) ?? HandlerConfig(type: "auto")
-        listener = try c.decodeIfPresent(ListenerConfig.self, forKey: .listener) ?? ListenerConfig(type: "tcp")
-        forwarder = try c.decodeIfPresent(ForwarderConfig.self, forKey: .forwarder)
-        metadata = try c.decodeIfPresent(Metadata.self, forKey: .metadata)
+    enum CodingKeys: String, CodingKey, CaseIterable, TextKeys {
+        case name, addr, handler, listener, forwarder, metadata
+        var isText: Bool { self == .addr }
     }
+}
+
+extension HandlerConfig: DefaultWhenMissing {
+    /// A service's handler when it names none: GOST's `auto` (HTTP, SOCKS4 and SOCKS5 on one port).
+    public static var whenMissing: HandlerConfig { HandlerConfig(type: "auto") }
+}
+
+extension ListenerConfig: DefaultWhenMissing {
+    /// A service's listener when it names none: plain TCP.
+    public static var whenMissing: ListenerConfig { ListenerConfig(type: "tcp") }
 }
 
 public struct HandlerConfig: Codable, Sendable, Equatable {
@@ -130,16 +110,6 @@ public struct HandlerConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case type, chain, auth, auths, metadata }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decode(String.self, forKey: .type)
-        chain = try c.decodeIfPresent(String.self, forKey: .chain)
-        auth = try c.decodeIfPresent(StrictCredentials.self, forKey: .auth)?.value
-        auths = try c.decodeIfPresent([StrictCredentials].self, forKey: .auths)?.map(\.value)
-        metadata = try c.decodeIfPresent(Metadata.self, forKey: .metadata)
-    }
 }
 
 public struct ListenerConfig: Codable, Sendable, Equatable {
@@ -156,15 +126,6 @@ public struct ListenerConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case type, chain, tls, metadata }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decode(String.self, forKey: .type)
-        chain = try c.decodeIfPresent(String.self, forKey: .chain)
-        tls = try c.decodeIfPresent(TLSConfig.self, forKey: .tls)
-        metadata = try c.decodeIfPresent(Metadata.self, forKey: .metadata)
-    }
 }
 
 /// GOST's `tls` section, for listeners (certFile, keyFile, caFile) and dialers (serverName, secure, caFile).
@@ -185,15 +146,6 @@ public struct TLSConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable { case certFile, keyFile, caFile, serverName, secure }
 
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        certFile = try c.decodeIfPresent(String.self, forKey: .certFile)
-        keyFile = try c.decodeIfPresent(String.self, forKey: .keyFile)
-        caFile = try c.decodeIfPresent(String.self, forKey: .caFile)
-        serverName = try c.decodeIfPresent(String.self, forKey: .serverName)
-        secure = try c.decodeIfPresent(Bool.self, forKey: .secure)
-    }
 
     public var options: TLSOptions {
         TLSOptions(certFile: certFile, keyFile: keyFile, caFile: caFile, serverName: serverName, secure: secure ?? false)
@@ -201,7 +153,7 @@ public struct TLSConfig: Codable, Sendable, Equatable {
 }
 
 public struct ForwarderConfig: Codable, Sendable, Equatable {
-    public var nodes: [ForwardNodeConfig]
+    @OrDefault public var nodes: [ForwardNodeConfig]
     public var selector: SelectorConfig?
 
     public init(nodes: [ForwardNodeConfig], selector: SelectorConfig? = nil) {
@@ -210,17 +162,10 @@ public struct ForwarderConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case nodes, selector }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        nodes = try c.decodeIfPresent([ForwardNodeConfig].self, forKey: .nodes) ?? []
-        selector = try c.decodeIfPresent(SelectorConfig.self, forKey: .selector)
-    }
 }
 
 public struct ForwardNodeConfig: Codable, Sendable, Equatable {
-    public var name: String
+    @OrDefault public var name: String
     public var addr: String
 
     public init(name: String, addr: String) {
@@ -228,13 +173,9 @@ public struct ForwardNodeConfig: Codable, Sendable, Equatable {
         self.addr = addr
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, addr }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
-        addr = try c.decode(LooseString.self, forKey: .addr).value
+    enum CodingKeys: String, CodingKey, CaseIterable, TextKeys {
+        case name, addr
+        var isText: Bool { self == .addr }
     }
 }
 
@@ -249,20 +190,15 @@ public struct SelectorConfig: Codable, Sendable, Equatable {
         self.failTimeout = failTimeout
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case strategy, maxFails, failTimeout }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        strategy = try c.decodeIfPresent(String.self, forKey: .strategy)
-        maxFails = try c.decodeIfPresent(Int.self, forKey: .maxFails)
-        failTimeout = try c.decodeIfPresent(LooseString.self, forKey: .failTimeout)?.value
+    enum CodingKeys: String, CodingKey, CaseIterable, TextKeys {
+        case strategy, maxFails, failTimeout
+        var isText: Bool { self == .failTimeout }
     }
 }
 
 public struct ChainConfig: Codable, Sendable, Equatable {
     public var name: String
-    public var hops: [HopConfig]
+    @OrDefault public var hops: [HopConfig]
 
     public init(name: String, hops: [HopConfig]) {
         self.name = name
@@ -270,19 +206,12 @@ public struct ChainConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case name, hops }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        hops = try c.decodeIfPresent([HopConfig].self, forKey: .hops) ?? []
-    }
 }
 
 public struct HopConfig: Codable, Sendable, Equatable {
-    public var name: String
+    @OrDefault public var name: String
     public var selector: SelectorConfig?
-    public var nodes: [NodeConfig]
+    @OrDefault public var nodes: [NodeConfig]
 
     public init(name: String, selector: SelectorConfig? = nil, nodes: [NodeConfig]) {
         self.name = name
@@ -291,18 +220,10 @@ public struct HopConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case name, selector, nodes }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
-        selector = try c.decodeIfPresent(SelectorConfig.self, forKey: .selector)
-        nodes = try c.decodeIfPresent([NodeConfig].self, forKey: .nodes) ?? []
-    }
 }
 
 public struct NodeConfig: Codable, Sendable, Equatable {
-    public var name: String
+    @OrDefault public var name: String
     public var addr: String
     public var connector: ConnectorConfig?
     public var dialer: DialerConfig?
@@ -314,15 +235,9 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         self.dialer = dialer
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, addr, connector, dialer }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
-        addr = try c.decode(LooseString.self, forKey: .addr).value
-        connector = try c.decodeIfPresent(ConnectorConfig.self, forKey: .connector)
-        dialer = try c.decodeIfPresent(DialerConfig.self, forKey: .dialer)
+    enum CodingKeys: String, CodingKey, CaseIterable, TextKeys {
+        case name, addr, connector, dialer
+        var isText: Bool { self == .addr }
     }
 }
 
@@ -338,14 +253,6 @@ public struct ConnectorConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case type, auth, metadata }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decode(String.self, forKey: .type)
-        auth = try c.decodeIfPresent(StrictCredentials.self, forKey: .auth)?.value
-        metadata = try c.decodeIfPresent(Metadata.self, forKey: .metadata)
-    }
 }
 
 public struct DialerConfig: Codable, Sendable, Equatable {
@@ -360,32 +267,11 @@ public struct DialerConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case type, tls, metadata }
-
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        type = try c.decode(String.self, forKey: .type)
-        tls = try c.decodeIfPresent(TLSConfig.self, forKey: .tls)
-        metadata = try c.decodeIfPresent(Metadata.self, forKey: .metadata)
-    }
 }
 
-/// `auth {username, password}` with unknown keys refused.
-struct StrictCredentials: Decodable {
-    var value: Credentials
-
-    enum CodingKeys: String, CodingKey, CaseIterable { case username, password }
-
-    init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        value = Credentials(
-            username: try c.decodeIfPresent(LooseString.self, forKey: .username)?.value ?? "",
-            password: try c.decodeIfPresent(LooseString.self, forKey: .password)?.value ?? "")
-    }
-}
-
-/// A scalar read as text: YAML turns `addr: 8080` or `password: 1234` into numbers.
+/// A scalar read as text: YAML turns `addr: 8080` or `password: 1234` into numbers. (Yams hands
+/// any scalar's text to a `String`; the fallbacks serve decoders that do not.) A mapping or a list
+/// is refused as "expected text": what `TextKeys` fields and `Metadata` values say.
 struct LooseString: Decodable {
     var value: String
 

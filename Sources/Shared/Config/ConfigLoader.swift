@@ -17,10 +17,13 @@ public enum ConfigLoader {
     }
 
     /// Decodes any strict YAML document (a tokens file, say) with the same precise errors as the
-    /// main config: the path of the offending key and why, never a raw decoder dump.
+    /// main config: the path of the offending key and why, never a raw decoder dump. The one way
+    /// in for config files: Yams' decoder wrapped in `StrictDecoder`, so a type whose coding keys
+    /// are `CaseIterable` refuses keys it does not know, at every level. (JSON configs are YAML
+    /// to Yams, so they come this way too.)
     public static func decode<T: Decodable>(_ type: T.Type, from text: String, source: String) throws -> T {
         do {
-            return try YAMLDecoder().decode(T.self, from: text)
+            return try YAMLDecoder().decode(StrictlyDecoded<T>.self, from: text).value
         } catch let error as ConfigError {
             throw error
         } catch let error as DecodingError {

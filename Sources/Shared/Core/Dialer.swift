@@ -25,11 +25,20 @@ public struct ComponentOptions: Sendable {
 
 /// A username and password, for proxy authentication in either direction.
 public struct Credentials: Sendable, Hashable, Codable {
-    public var username: String
-    public var password: String
+    /// Either may be left out of a config's `auth` (then empty), and either may be written as a
+    /// number (`password: 1234`): see `OrDefault` and `CodingKeys`.
+    @OrDefault public var username: String
+    @OrDefault public var password: String
 
     public init(username: String, password: String) {
         self.username = username
         self.password = password
+    }
+
+    /// `CaseIterable`, so that a config's `auth` refuses keys it does not know (`StrictDecoder`);
+    /// both values are text (`TextKeys`).
+    enum CodingKeys: String, CodingKey, CaseIterable, TextKeys {
+        case username, password
+        var isText: Bool { true }
     }
 }

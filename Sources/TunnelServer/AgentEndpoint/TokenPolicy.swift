@@ -127,13 +127,10 @@ public struct TokenPolicy: Sendable {
     /// which the token is useless); `"*"` grants any.
     public static func load(path: String) throws -> TokenPolicy {
         guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError(path: path, reason: "cannot read file") }
+        // Strict like the main config (`ConfigLoader.decode`): `CaseIterable` keys, unknown ones refused.
         struct File: Decodable {
             var tokens: [Entry]
             enum CodingKeys: String, CodingKey, CaseIterable { case tokens }
-            init(from decoder: Decoder) throws {
-                try rejectUnknownKeys(decoder, CodingKeys.self)
-                tokens = try decoder.container(keyedBy: CodingKeys.self).decode([Entry].self, forKey: .tokens)
-            }
         }
         struct Entry: Decodable {
             var token: String
@@ -141,14 +138,6 @@ public struct TokenPolicy: Sendable {
             var hostnames: [String]?
             var ports: [String]?
             enum CodingKeys: String, CodingKey, CaseIterable { case token, tunnels, hostnames, ports }
-            init(from decoder: Decoder) throws {
-                try rejectUnknownKeys(decoder, CodingKeys.self)
-                let c = try decoder.container(keyedBy: CodingKeys.self)
-                token = try c.decode(String.self, forKey: .token)
-                tunnels = try c.decodeIfPresent([String].self, forKey: .tunnels)
-                hostnames = try c.decodeIfPresent([String].self, forKey: .hostnames)
-                ports = try c.decodeIfPresent([String].self, forKey: .ports)
-            }
         }
         let file: File
         do {
