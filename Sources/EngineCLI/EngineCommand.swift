@@ -27,10 +27,11 @@ public struct EngineOptions: ParsableArguments {
 
     /// The config the flags describe: the file's services and chains, then the -L/-F ones
     /// (the -F hops form one chain, `cli-chain`, which every -L service uses).
-    public func config() throws -> Config {
+    /// `sections`: the top-level sections the binary's modules add to the file's (`Registry.configSections`).
+    public func config(sections: [any ConfigSection.Type] = []) throws -> Config {
         var config = Config()
         if let file = configFile {
-            config = try ConfigLoader.load(path: file)
+            config = try ConfigLoader.load(path: file, sections: sections)
         }
         let flags = try URLSpec.config(listen: listen, forward: forward)
         // The flags' chain and services get names that cannot clash with the file's.
@@ -74,7 +75,7 @@ public enum EngineMain {
     ) async -> Int32 {
         var config: Config
         do {
-            config = try options.config()
+            config = try options.config(sections: registry.configSections)
         } catch {
             FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
             return 2

@@ -20,6 +20,7 @@ extension Registry {
         r.declare(TunnelHandlerOptions.self)
         r.declare(EntrypointOptions.self)
         r.declare(RelaySOCKS5Options.self)
+        r.configSections.append(IngressesSection.self)
         r.traits["entrypoint", default: HandlerTraits()].connectionLimiter = publicLimiter
         r.handlers["tunnel"] = { spec in
             let options = try TunnelHandlerOptions(metadata: spec.options.metadata)
@@ -29,8 +30,11 @@ extension Registry {
             // GOST's `tunnel=host:id,host2:id2` ingress rules.
             for rule in options.rules { tunnels.addRule(rule.hostname, tunnel: rule.tunnel) }
             // GOST's `ingress: <name>`: the rules of a top-level `ingresses` entry.
-            for rule in spec.ingress?.rules ?? [] {
-                tunnels.addRule(rule.hostname, tunnel: rule.endpoint)
+            if let name = options.ingress {
+                guard let ingress = spec.sections[IngressesSection.self]?.named(name) else {
+                    throw ConfigError(path: "handler.metadata.ingress", reason: "no ingress named \"\(name)\"")
+                }
+                for rule in ingress.rules { tunnels.addRule(rule.hostname, tunnel: rule.endpoint) }
             }
             let timeout = options.registrationTimeout ?? registrationTimeout
             var servicePolicy = policy

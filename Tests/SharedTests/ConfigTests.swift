@@ -127,8 +127,6 @@ final class ConfigTests: XCTestCase {
               hops:
               - selector: {failTimeout: 30}
                 nodes: [{addr: 10, connector: {type: http, auth: {password: 1234}}}]
-            ingresses:
-            - name: i
             """)
         let service = try XCTUnwrap(config.services?.first)
         XCTAssertEqual(service, ServiceConfig(name: "", addr: "8080", handler: HandlerConfig(type: "auto"), listener: ListenerConfig(type: "tcp"), forwarder: ForwarderConfig(nodes: [])))
@@ -137,7 +135,6 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.chains?[1].hops[0].selector?.failTimeout, "30")
         XCTAssertEqual(config.chains?[1].hops[0].nodes[0].addr, "10")
         XCTAssertEqual(config.chains?[1].hops[0].nodes[0].connector?.auth, Credentials(username: "", password: "1234"))
-        XCTAssertEqual(config.ingresses, [IngressConfig(name: "i", rules: [])])
         for (yaml, expected) in [
             ("services:\n- addr: {a: 1}\n", "services[0].addr: wrong type, expected text"),
             ("services:\n- addr: :1\n  handler: {type: http, auth: {password: [1]}}\n", "services[0].handler.auth.password: wrong type, expected text"),

@@ -9,45 +9,40 @@ public struct Config: Codable, Sendable, Equatable {
     public var services: [ServiceConfig]?
     public var chains: [ChainConfig]?
     public var log: LogConfig?
-    /// GOST's ingress rule sets (hostname → tunnel ID), named so a relay's `tunnel` handler can
-    /// refer to one with `metadata.ingress`.
-    public var ingresses: [IngressConfig]?
+    /// Top-level sections other modules contribute (the relay's `ingresses:`), decoded when the
+    /// binary offers them (`ConfigLoader.parse(_:sections:)`) and refused otherwise.
+    public var sections = ConfigSections()
 
-    public init(services: [ServiceConfig]? = nil, chains: [ChainConfig]? = nil, log: LogConfig? = nil, ingresses: [IngressConfig]? = nil) {
+    public init(services: [ServiceConfig]? = nil, chains: [ChainConfig]? = nil, log: LogConfig? = nil) {
         self.services = services
         self.chains = chains
         self.log = log
-        self.ingresses = ingresses
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case services, chains, log, ingresses }
-}
+    enum CodingKeys: String, CodingKey, CaseIterable { case services, chains, log }
 
-/// A named set of ingress rules, as GOST writes them.
-public struct IngressConfig: Codable, Sendable, Equatable {
-    public var name: String
-    @OrDefault public var rules: [IngressRuleConfig]
-
-    public init(name: String, rules: [IngressRuleConfig]) {
-        self.name = name
-        self.rules = rules
+    /// The one config type that decodes itself: its level also holds the contributed sections,
+    /// which are known only at run time (the decoder's `userInfo`), so the unknown-key check
+    /// here counts them as known; every level below is checked by `StrictDecoder`.
+    public init(from decoder: any Decoder) throws {
+        let types = decoder.userInfo[.configSections] as? [any ConfigSection.Type] ?? []
+        try StrictDecoder.rejectUnknownKeys(decoder, known: Set(CodingKeys.allCases.map(\.rawValue) + types.map { $0.key }))
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        services = try c.decodeIfPresent([ServiceConfig].self, forKey: AnyKey(stringValue: CodingKeys.services.rawValue))
+        chains = try c.decodeIfPresent([ChainConfig].self, forKey: AnyKey(stringValue: CodingKeys.chains.rawValue))
+        log = try c.decodeIfPresent(LogConfig.self, forKey: AnyKey(stringValue: CodingKeys.log.rawValue))
+        for type in types {
+            if let section = try type.decodeIfPresent(from: c) { sections.values[type.key] = section }
+        }
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, rules }
-}
-
-/// One rule: a hostname pattern (`app.example.com`, `*.example.org`, `.example.com`) and the
-/// tunnel ID it leads to (GOST calls it the endpoint).
-public struct IngressRuleConfig: Codable, Sendable, Equatable {
-    public var hostname: String
-    public var endpoint: String
-
-    public init(hostname: String, endpoint: String) {
-        self.hostname = hostname
-        self.endpoint = endpoint
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: AnyKey.self)
+        try c.encodeIfPresent(services, forKey: AnyKey(stringValue: CodingKeys.services.rawValue))
+        try c.encodeIfPresent(chains, forKey: AnyKey(stringValue: CodingKeys.chains.rawValue))
+        try c.encodeIfPresent(log, forKey: AnyKey(stringValue: CodingKeys.log.rawValue))
+        for section in sections.all { try section.encode(into: &c) }
     }
-
-    enum CodingKeys: String, CodingKey, CaseIterable { case hostname, endpoint }
 }
 
 public struct LogConfig: Codable, Sendable, Equatable {

@@ -4,16 +4,18 @@ import Yams
 /// Reads a GOST-style YAML file into a `Config`, turning decoding failures into path-qualified
 /// `ConfigError`s (`services[0].handler: missing key "type"`).
 public enum ConfigLoader {
-    public static func load(path: String) throws -> Config {
+    /// `sections`: the top-level sections other modules contribute (`Registry.configSections`);
+    /// any other key at the top is refused.
+    public static func load(path: String, sections: [any ConfigSection.Type] = []) throws -> Config {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(path: path, reason: "cannot read file")
         }
-        return try parse(String(decoding: data, as: UTF8.self), source: path)
+        return try parse(String(decoding: data, as: UTF8.self), source: path, sections: sections)
     }
 
-    public static func parse(_ text: String, source: String = "config") throws -> Config {
+    public static func parse(_ text: String, source: String = "config", sections: [any ConfigSection.Type] = []) throws -> Config {
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return Config() }
-        return try decode(Config.self, from: text, source: source)
+        return try decode(Config.self, from: text, source: source, userInfo: [.configSections: sections])
     }
 
     /// Decodes any strict YAML document (a tokens file, say) with the same precise errors as the
@@ -22,8 +24,12 @@ public enum ConfigLoader {
     /// are `CaseIterable` refuses keys it does not know, at every level. (JSON configs are YAML
     /// to Yams, so they come this way too.)
     public static func decode<T: Decodable>(_ type: T.Type, from text: String, source: String) throws -> T {
+        try decode(type, from: text, source: source, userInfo: [:])
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from text: String, source: String, userInfo: [CodingUserInfoKey: Any]) throws -> T {
         do {
-            return try YAMLDecoder().decode(StrictlyDecoded<T>.self, from: text).value
+            return try YAMLDecoder().decode(StrictlyDecoded<T>.self, from: text, userInfo: userInfo).value
         } catch let error as ConfigError {
             throw error
         } catch let error as DecodingError {

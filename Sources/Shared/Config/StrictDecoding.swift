@@ -36,13 +36,17 @@ struct StrictDecoder: Decoder {
     var userInfo: [CodingUserInfoKey: Any] { inner.userInfo }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        if let known = Self.knownKeys(Key.self) {
-            for key in try inner.container(keyedBy: AnyKey.self).allKeys where !known.contains(key.stringValue) {
-                let hint = known.sorted().joined(separator: ", ")
-                throw ConfigError(path: ConfigPath.render(codingPath + [key]), reason: "unknown key \"\(key.stringValue)\" (known here: \(hint))")
-            }
-        }
+        if let known = Self.knownKeys(Key.self) { try Self.rejectUnknownKeys(inner, known: known) }
         return KeyedDecodingContainer(StrictKeyedContainer(inner: try inner.container(keyedBy: type)))
+    }
+
+    /// Refuses the first key of `decoder`'s mapping that is not in `known`, with its path and the
+    /// known keys. For a level whose keys are known only at run time (`Config`'s sections).
+    static func rejectUnknownKeys(_ decoder: any Decoder, known: Set<String>) throws {
+        for key in try decoder.container(keyedBy: AnyKey.self).allKeys where !known.contains(key.stringValue) {
+            let hint = known.sorted().joined(separator: ", ")
+            throw ConfigError(path: ConfigPath.render(decoder.codingPath + [key]), reason: "unknown key \"\(key.stringValue)\" (known here: \(hint))")
+        }
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {

@@ -12,6 +12,8 @@ public struct Registry: Sendable {
     public var listeners: [String: ListenerFactory] = [:]
     public var dialers: [String: DialerFactory] = [:]
     public var connectors: [String: ConnectorFactory] = [:]
+    /// Top-level config sections the binary's modules contribute (the relay's `ingresses:`).
+    public var configSections: [any ConfigSection.Type] = []
     /// Handler types' traits (`HandlerTraits`); a type not listed has none.
     public var traits: [String: HandlerTraits] = [:]
     /// Every metadata key some component of this registry (or a config form the binary accepts)
@@ -24,8 +26,9 @@ public struct Registry: Sendable {
     public struct HandlerSpec: Sendable {
         public var options: ComponentOptions
         public var auth: Authenticator
-        /// The rules of the ingress named by `metadata.ingress` (checked to exist), if any.
-        public var ingress: IngressConfig? = nil
+        /// The config's contributed sections, for handlers that refer to one (the relay's
+        /// `tunnel` handler names an `ingresses:` entry).
+        public var sections = ConfigSections()
     }
 
     /// What a listener factory is given.
@@ -65,7 +68,6 @@ public struct Registry: Sendable {
         r.declare(TLSText.self)
         r.declare(SOCKS5Options.self)
         r.declare(UDPForwardOptions.self)
-        r.metadataKeys.insert("ingress")  // any handler: a named `ingresses:` entry
         return r
     }()
 }

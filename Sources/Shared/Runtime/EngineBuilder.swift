@@ -19,16 +19,7 @@ public struct EngineBuilder {
             guard chains[chain.name] == nil else { throw ConfigError(path: "\(path).name", reason: "duplicate chain name \"\(chain.name)\"") }
             chains[chain.name] = try buildChain(chain, path: path)
         }
-        var ingresses: [String: IngressConfig] = [:]
-        for (ii, ingress) in (config.ingresses ?? []).enumerated() {
-            let path = "ingresses[\(ii)]"
-            guard !ingress.name.isEmpty else { throw ConfigError(path: "\(path).name", reason: "an ingress needs a name") }
-            guard ingresses[ingress.name] == nil else { throw ConfigError(path: "\(path).name", reason: "duplicate ingress name \"\(ingress.name)\"") }
-            for (ri, rule) in ingress.rules.enumerated() where rule.hostname.isEmpty || rule.endpoint.isEmpty {
-                throw ConfigError(path: "\(path).rules[\(ri)]", reason: "a rule needs a hostname and an endpoint (tunnel ID)")
-            }
-            ingresses[ingress.name] = ingress
-        }
+        for section in config.sections.all { try section.validate() }
         var services: [ServiceRuntime] = []
         var names: Set<String> = []
         for (si, service) in (config.services ?? []).enumerated() {
@@ -36,16 +27,16 @@ public struct EngineBuilder {
             var s = service
             if s.name.isEmpty { s.name = "service-\(si)" }
             guard names.insert(s.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(s.name)\"") }
-            services.append(try buildService(s, path: path, chains: chains, ingresses: ingresses))
+            services.append(try buildService(s, path: path, chains: chains, sections: config.sections))
             for extra in registry.traits[s.handler.type]?.companions?(s) ?? [] {
                 guard names.insert(extra.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(extra.name)\"") }
-                services.append(try buildService(extra, path: "\(path).handler.metadata", chains: chains, ingresses: ingresses))
+                services.append(try buildService(extra, path: "\(path).handler.metadata", chains: chains, sections: config.sections))
             }
         }
         return services
     }
 
-    func buildService(_ s: ServiceConfig, path: String, chains: [String: Chain], ingresses: [String: IngressConfig] = [:]) throws -> ServiceRuntime {
+    func buildService(_ s: ServiceConfig, path: String, chains: [String: Chain], sections: ConfigSections = ConfigSections()) throws -> ServiceRuntime {
         let address: HostPort
         do { address = try HostPort(parsing: s.addr) } catch { throw ConfigError(path: "\(path).addr", reason: "\(error)") }
 
@@ -69,16 +60,12 @@ public struct EngineBuilder {
         for (k, v) in (s.handler.metadata ?? Metadata()).values { handlerMeta[k] = v }
         let credentials = (s.handler.auth.map { [$0] } ?? []) + (s.handler.auths ?? [])
         let handlerOptions = ComponentOptions(metadata: handlerMeta, auth: s.handler.auth)
-        var ingress: IngressConfig?
-        if let name = handlerMeta["ingress"] {
-            guard let found = ingresses[name] else {
-                throw ConfigError(path: "\(path).handler.metadata.ingress", reason: "no ingress named \"\(name)\"")
-            }
-            ingress = found
-        }
         let handler: AnyHandler
         do {
-            handler = try handlerFactory(.init(options: handlerOptions, auth: Authenticator(credentials), ingress: ingress))
+            handler = try handlerFactory(.init(options: handlerOptions, auth: Authenticator(credentials), sections: sections))
+        } catch let error as ConfigError where error.path.hasPrefix("handler.") {
+            // A factory names the key it refused relative to the service (`handler.metadata.x`).
+            throw ConfigError(path: "\(path).\(error.path)", reason: error.reason)
         } catch {
             throw ConfigError(path: "\(path).handler", reason: "\(error)")
         }

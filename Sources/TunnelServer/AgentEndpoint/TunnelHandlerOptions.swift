@@ -5,7 +5,7 @@ import Shared
 /// rules, the registration deadline, and the public entrypoint it brings along.
 public struct TunnelHandlerOptions: MetadataOptions, Equatable {
     public static let metadataKeys: Set<String> = [
-        "tokens", "token", "tunnel", "registrationTimeout", "entrypoint", "entrypoint.idleTimeout", "entrypoint.headTimeout",
+        "tokens", "token", "tunnel", "ingress", "registrationTimeout", "entrypoint", "entrypoint.idleTimeout", "entrypoint.headTimeout",
     ]
 
     /// A host pattern and the tunnel it leads to (GOST's `tunnel=host:id,host2:id2`).
@@ -17,6 +17,8 @@ public struct TunnelHandlerOptions: MetadataOptions, Equatable {
     /// Tokens accepted with full rights (`tokens`, comma-separated, or `token`).
     public var tokens: [String] = []
     public var rules: [Rule] = []
+    /// The `ingresses:` entry whose rules this endpoint adds (`ingress`, GOST's name for it).
+    public var ingress: String?
     /// How long a session may take to register (`registrationTimeout`); nil: the relay's default.
     public var registrationTimeout: TimeAmount?
 
@@ -25,6 +27,7 @@ public struct TunnelHandlerOptions: MetadataOptions, Equatable {
     /// Throws a `ConfigError` naming the key of a malformed rule or duration.
     public init(metadata: Metadata) throws {
         tokens = (metadata["tokens"] ?? metadata["token"] ?? "").split(separator: ",").map(String.init)
+        ingress = metadata["ingress"]
         for rule in (metadata["tunnel"] ?? "").split(separator: ",") {
             guard let colon = rule.lastIndex(of: ":") else {
                 throw ConfigError(path: "handler.metadata.tunnel", reason: "expected host:tunnel-id, got \"\(rule)\"")

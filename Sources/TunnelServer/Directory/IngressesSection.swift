@@ -1,0 +1,78 @@
+import Shared
+
+/// GOST's top-level `ingresses:` section: named sets of hostname → tunnel rules that a relay's
+/// `tunnel` handler names with `metadata.ingress`. The relay contributes it to the config
+/// (`Registry+Relay.swift`); the engine knows nothing of it.
+public struct IngressesSection: ConfigSection {
+    public static let key = "ingresses"
+
+    public var ingresses: [IngressConfig]
+
+    public init(_ ingresses: [IngressConfig]) {
+        self.ingresses = ingresses
+    }
+
+    /// The section is a list, not a mapping: it decodes as the bare list (strictly, as every
+    /// entry below is an `IngressConfig`).
+    public init(from decoder: any Decoder) throws {
+        ingresses = try decoder.singleValueContainer().decode([IngressConfig].self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(ingresses)
+    }
+
+    /// Names are given and unique, and every rule has a hostname and a tunnel.
+    public func validate() throws {
+        var names: Set<String> = []
+        for (ii, ingress) in ingresses.enumerated() {
+            let path = "ingresses[\(ii)]"
+            guard !ingress.name.isEmpty else { throw ConfigError(path: "\(path).name", reason: "an ingress needs a name") }
+            guard names.insert(ingress.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate ingress name \"\(ingress.name)\"") }
+            for (ri, rule) in ingress.rules.enumerated() where rule.hostname.isEmpty || rule.endpoint.isEmpty {
+                throw ConfigError(path: "\(path).rules[\(ri)]", reason: "a rule needs a hostname and an endpoint (tunnel ID)")
+            }
+        }
+    }
+
+    /// The ingress called `name`.
+    public func named(_ name: String) -> IngressConfig? {
+        ingresses.first { $0.name == name }
+    }
+}
+
+/// A named set of ingress rules, as GOST writes them.
+public struct IngressConfig: Codable, Sendable, Equatable {
+    public var name: String
+    @OrDefault public var rules: [IngressRuleConfig]
+
+    public init(name: String, rules: [IngressRuleConfig]) {
+        self.name = name
+        self.rules = rules
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, rules }
+}
+
+/// One rule: a hostname pattern (`app.example.com`, `*.example.org`, `.example.com`) and the
+/// tunnel ID it leads to (GOST calls it the endpoint).
+public struct IngressRuleConfig: Codable, Sendable, Equatable {
+    public var hostname: String
+    public var endpoint: String
+
+    public init(hostname: String, endpoint: String) {
+        self.hostname = hostname
+        self.endpoint = endpoint
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case hostname, endpoint }
+}
+
+extension Config {
+    /// GOST's `ingresses:` (the relay's section), read and written as a plain list.
+    public var ingresses: [IngressConfig]? {
+        get { sections[IngressesSection.self]?.ingresses }
+        set { sections[IngressesSection.self] = newValue.map(IngressesSection.init) }
+    }
+}
