@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TunnelAgentTests",
-            dependencies: ["TunnelAgent", "TunnelProtocol", "Shared"]
+            dependencies: ["TunnelAgent", "TunnelProtocol", "Shared", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "EndToEndTests",

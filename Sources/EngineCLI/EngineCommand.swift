@@ -27,13 +27,15 @@ public struct EngineOptions: ParsableArguments {
 
     /// The config the flags describe: the file's services and chains, then the -L/-F ones
     /// (the -F hops form one chain, `cli-chain`, which every -L service uses).
-    /// `sections`: the top-level sections the binary's modules add to the file's (`Registry.configSections`).
-    public func config(sections: [any ConfigSection.Type] = []) throws -> Config {
+    /// `registry` is what the binary offers: the top-level sections its modules add to the file's
+    /// (`configSections`) and its listeners' traits (which listeners a scheme names, and which
+    /// take the `-F` chain themselves).
+    public func config(registry: Registry = .standard) throws -> Config {
         var config = Config()
         if let file = configFile {
-            config = try ConfigLoader.load(path: file, sections: sections)
+            config = try ConfigLoader.load(path: file, sections: registry.configSections)
         }
-        let flags = try URLSpec.config(listen: listen, forward: forward)
+        let flags = try URLSpec.config(listen: listen, forward: forward, listeners: registry.listenerTraits)
         // The flags' chain and services get names that cannot clash with the file's.
         var chainName: String?
         if var chains = flags.chains {
@@ -46,7 +48,7 @@ public struct EngineOptions: ParsableArguments {
                 var s = s
                 s.name = "cli-\(i)"
                 // For remote forwarding (rtcp/rudp) the chain belongs to the listener, as in GOST.
-                if ["rtcp", "rudp"].contains(s.listener.type) {
+                if registry.listenerTraits[s.listener.type]?.usesChain == true {
                     s.handler.chain = nil
                     s.listener.chain = chainName
                 } else {
@@ -75,7 +77,7 @@ public enum EngineMain {
     ) async -> Int32 {
         var config: Config
         do {
-            config = try options.config(sections: registry.configSections)
+            config = try options.config(registry: registry)
         } catch {
             FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
             return 2

@@ -1,3 +1,4 @@
+import Logging
 import Shared
 import TunnelProtocol
 import XCTest
@@ -5,10 +6,10 @@ import XCTest
 @testable import TunnelAgent
 
 /// GOST's agent forms (an rtcp/rudp service whose listener chain is one `tunnel` or `socks5`
-/// node) become tunnel clients, and only those services leave the config.
+/// node): real listener types of the engine, each running the tunnel client its service names.
 final class GOSTAgentFormTests: XCTestCase {
     func testRTCPThroughATunnelNodeBecomesAClient() throws {
-        var config = try ConfigLoader.parse("""
+        let config = try ConfigLoader.parse("""
             services:
             - name: web
               addr: :0
@@ -29,9 +30,7 @@ final class GOSTAgentFormTests: XCTestCase {
                   connector: {type: tunnel, metadata: {tunnel.id: 4d21094e-b74c-4916-86c1-d9fa36ea677b, hostnames: "a.test,b.test", tunnel.weight: "3"}}
                   dialer: {type: tcp}
             """)
-        let clients = try GOSTAgentForm.extract(from: &config)
-        XCTAssertEqual(clients.count, 1)
-        let client = try XCTUnwrap(clients.first)
+        let client = try GOSTAgentForm.client(for: config.services![0], path: "services[0]", chain: config.chains?.first)
         XCTAssertEqual(client.relay, HostPort(host: "relay.example", port: 8443))
         XCTAssertEqual(client.tunnels.count, 1)
         XCTAssertEqual(client.tunnels[0].id, "4d21094e-b74c-4916-86c1-d9fa36ea677b")
@@ -39,16 +38,21 @@ final class GOSTAgentFormTests: XCTestCase {
         XCTAssertEqual(client.tunnels[0].target, HostPort(host: "127.0.0.1", port: 8080))
         XCTAssertEqual(client.tunnels[0].remotePorts, [])
         XCTAssertEqual(client.tunnels[0].weight, 3)
-        XCTAssertEqual(config.services?.map(\.name), ["proxy"])
-        XCTAssertEqual(config.chains?.map(\.name) ?? [], [])
+        // Nothing is taken out of the config: the engine runs the service on its rtcp listener
+        // (the relay's chain is the listener's to read, not built), beside the proxy.
+        let services = try EngineBuilder(registry: Registry.standard.withAgentForms(), logger: Logger(label: "test")).build(config)
+        XCTAssertEqual(services.map(\.name), ["web", "proxy"])
+        XCTAssertEqual(services.map(\.listenerType), ["rtcp", "tcp"])
+        XCTAssertEqual(services.map(\.handlerType), ["rtcp", "socks5"])
     }
 
     /// The YAML agent form with a socks5 node becomes a tunnel client over a SOCKS5BindDialer.
     func testGOSTFormWithSOCKS5Node() throws {
-        var config = try URLSpec.config(listen: ["rudp://:10053/127.0.0.1:53"], forward: ["socks5://u:p@relay.example:1080"])
+        let agent = Registry.standard.withAgentForms()
+        var config = try URLSpec.config(listen: ["rudp://:10053/127.0.0.1:53"], forward: ["socks5://u:p@relay.example:1080"], listeners: agent.listenerTraits)
         config.services![0].listener.chain = config.services![0].handler.chain
         config.services![0].handler.chain = nil
-        let clients = try GOSTAgentForm.extract(from: &config)
+        let clients = [try GOSTAgentForm.client(for: config.services![0], path: "services[0]", chain: config.chains?.first)]
         XCTAssertEqual(clients.count, 1)
         XCTAssertEqual(clients[0].tunnels[0].id, "socks5-bind:udp/10053")
         XCTAssertEqual(clients[0].tunnels[0].remoteUDPPorts, [10053])
@@ -56,15 +60,15 @@ final class GOSTAgentFormTests: XCTestCase {
         let dialer = try XCTUnwrap(clients[0].dialer as? SOCKS5BindDialer)
         XCTAssertEqual(dialer.credentials, Credentials(username: "u", password: "p"))
         XCTAssertTrue(dialer.udp)
-        XCTAssertEqual(config.services?.count ?? 0, 0)
+        XCTAssertEqual(try EngineBuilder(registry: agent, logger: Logger(label: "test")).build(config).map(\.listenerType), ["rudp"])
 
-        var zero = try URLSpec.config(listen: ["rtcp://:0/127.0.0.1:22"], forward: ["socks5://relay.example:1080"])
+        var zero = try URLSpec.config(listen: ["rtcp://:0/127.0.0.1:22"], forward: ["socks5://relay.example:1080"], listeners: agent.listenerTraits)
         zero.services![0].listener.chain = zero.services![0].handler.chain
-        XCTAssertThrowsError(try GOSTAgentForm.extract(from: &zero))
+        XCTAssertThrowsError(try GOSTAgentForm.client(for: zero.services![0], path: "services[0]", chain: zero.chains?.first))
     }
 
     func testATunnelNodeWithoutAnIDIsRefusedWithItsPath() throws {
-        var config = try ConfigLoader.parse("""
+        let config = try ConfigLoader.parse("""
             services:
             - name: web
               addr: :0
@@ -78,8 +82,15 @@ final class GOSTAgentFormTests: XCTestCase {
                 nodes:
                 - {name: relay, addr: relay.example:8443, connector: {type: tunnel}}
             """)
-        XCTAssertThrowsError(try GOSTAgentForm.extract(from: &config)) { error in
+        // Refused by the engine as it builds the service's listener, with the path of the key.
+        XCTAssertThrowsError(try EngineBuilder(registry: Registry.standard.withAgentForms(), logger: Logger(label: "test")).build(config)) { error in
             XCTAssertEqual((error as? ConfigError)?.path, "chains[relay].hops[0].nodes[0].connector.metadata")
+        }
+        // A listener that takes no chain refuses one.
+        var tcp = config
+        tcp.services![0].listener.type = "tcp"
+        XCTAssertThrowsError(try EngineBuilder(registry: Registry.standard.withAgentForms(), logger: Logger(label: "test")).build(tcp)) { error in
+            XCTAssertEqual("\(error)", "services[0].listener.chain: listener type \"tcp\" does not use a chain")
         }
     }
 

@@ -25,12 +25,13 @@ public enum URLSpec {
         return (parts[0], defaultTransport)
     }
 
-    public static func service(_ text: String, index: Int, chain: String?) throws -> ServiceConfig {
+    /// `listeners`: the listener types' traits; a bare scheme naming a listener that is
+    /// `namedByScheme` (`udp`, the agent's `rtcp`/`rudp`) picks it as the listener too.
+    public static func service(_ text: String, index: Int, chain: String?, listeners: [String: ListenerTraits] = Registry.standard.listenerTraits) throws -> ServiceConfig {
         let path = "-L[\(index)]"
         let p = try parse(text, path: path)
         let (handler, transport) = split(p.scheme, protocol: "auto", transport: "tcp")
-        // `udp` listens on UDP; `rtcp`/`rudp` are their own listeners (they accept through a chain).
-        let listener = p.scheme == "udp" ? "udp" : ["rtcp", "rudp"].contains(p.scheme ?? "") ? p.scheme! : transport
+        let listener = p.scheme.flatMap { listeners[$0]?.namedByScheme == true ? $0 : nil } ?? transport
         var auth: Credentials?
         if let user = p.user { auth = Credentials(username: user, password: p.password ?? "") }
         var forwarder: ForwarderConfig?
@@ -69,7 +70,7 @@ public enum URLSpec {
     }
 
     /// The whole command line as one config: `-F` hops form `chain-0`, used by every `-L` service.
-    public static func config(listen: [String], forward: [String]) throws -> Config {
+    public static func config(listen: [String], forward: [String], listeners: [String: ListenerTraits] = Registry.standard.listenerTraits) throws -> Config {
         var config = Config()
         var chainName: String?
         if !forward.isEmpty {
@@ -78,7 +79,7 @@ public enum URLSpec {
             chainName = "chain-0"
         }
         if !listen.isEmpty {
-            config.services = try listen.enumerated().map { try service($0.element, index: $0.offset, chain: chainName) }
+            config.services = try listen.enumerated().map { try service($0.element, index: $0.offset, chain: chainName, listeners: listeners) }
         }
         return config
     }

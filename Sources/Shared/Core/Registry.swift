@@ -14,6 +14,8 @@ public struct Registry: Sendable {
     public var connectors: [String: ConnectorFactory] = [:]
     /// Top-level config sections the binary's modules contribute (the relay's `ingresses:`).
     public var configSections: [any ConfigSection.Type] = []
+    /// Listener types' traits (`ListenerTraits`); a type not listed has none.
+    public var listenerTraits: [String: ListenerTraits] = [:]
     /// Handler types' traits (`HandlerTraits`); a type not listed has none.
     public var traits: [String: HandlerTraits] = [:]
     /// Every metadata key some component of this registry (or a config form the binary accepts)
@@ -34,6 +36,14 @@ public struct Registry: Sendable {
     /// What a listener factory is given.
     public struct ListenerSpec: Sendable {
         public var options: ComponentOptions
+        /// The service being built, and its path in the config (`services[0]`), for listeners
+        /// that need more than their own options (a remote listener serves the service's port).
+        public var service: ServiceConfig? = nil
+        public var path: String = ""
+        /// The listener's chain as configured (`listener.chain`), for a type whose traits say it
+        /// `usesChain`; it is not built into a `Chain` (its last node may be one only that
+        /// listener understands, such as the relay's `tunnel`).
+        public var chain: ChainConfig? = nil
     }
 
     /// Every protocol this engine ships.
@@ -56,6 +66,7 @@ public struct Registry: Sendable {
             return .stream(TCPListener(tls: try tls.makeServerContext(), requiresClientCertificate: tls.requiresClientCertificate))
         }
         r.listeners["udp"] = { _ in .datagram(UDPListener()) }
+        r.listenerTraits["udp"] = ListenerTraits(namedByScheme: true)
 
         r.dialers["tcp"] = { _ in TCPDialer() }
         r.dialers["tls"] = { try TLSDialer(options: $0.tls ?? TLSOptions()) }

@@ -13,30 +13,38 @@ public struct EngineBuilder {
 
     public func build(_ config: Config) throws -> [ServiceRuntime] {
         var chains: [String: Chain] = [:]
+        var chainConfigs: [String: ChainConfig] = [:]
+        // A chain that only listeners accepting through it use is theirs to read (its last node
+        // may be one only they understand); every other chain is built, used or not.
+        let services = config.services ?? []
+        let handlerChains = Set(services.compactMap(\.handler.chain))
+        let listenerChains = Set(services.filter { registry.listenerTraits[$0.listener.type]?.usesChain == true }.compactMap(\.listener.chain))
         for (ci, chain) in (config.chains ?? []).enumerated() {
             let path = "chains[\(ci)]"
             guard !chain.name.isEmpty else { throw ConfigError(path: "\(path).name", reason: "a chain needs a name") }
-            guard chains[chain.name] == nil else { throw ConfigError(path: "\(path).name", reason: "duplicate chain name \"\(chain.name)\"") }
+            guard chainConfigs[chain.name] == nil else { throw ConfigError(path: "\(path).name", reason: "duplicate chain name \"\(chain.name)\"") }
+            chainConfigs[chain.name] = chain
+            if listenerChains.contains(chain.name) && !handlerChains.contains(chain.name) { continue }
             chains[chain.name] = try buildChain(chain, path: path)
         }
         for section in config.sections.all { try section.validate() }
-        var services: [ServiceRuntime] = []
+        var runtimes: [ServiceRuntime] = []
         var names: Set<String> = []
-        for (si, service) in (config.services ?? []).enumerated() {
+        for (si, service) in services.enumerated() {
             let path = "services[\(si)]"
             var s = service
             if s.name.isEmpty { s.name = "service-\(si)" }
             guard names.insert(s.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(s.name)\"") }
-            services.append(try buildService(s, path: path, chains: chains, sections: config.sections))
+            runtimes.append(try buildService(s, path: path, chains: chains, chainConfigs: chainConfigs, sections: config.sections))
             for extra in registry.traits[s.handler.type]?.companions?(s) ?? [] {
                 guard names.insert(extra.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(extra.name)\"") }
-                services.append(try buildService(extra, path: "\(path).handler.metadata", chains: chains, sections: config.sections))
+                runtimes.append(try buildService(extra, path: "\(path).handler.metadata", chains: chains, chainConfigs: chainConfigs, sections: config.sections))
             }
         }
-        return services
+        return runtimes
     }
 
-    func buildService(_ s: ServiceConfig, path: String, chains: [String: Chain], sections: ConfigSections = ConfigSections()) throws -> ServiceRuntime {
+    func buildService(_ s: ServiceConfig, path: String, chains: [String: Chain], chainConfigs: [String: ChainConfig] = [:], sections: ConfigSections = ConfigSections()) throws -> ServiceRuntime {
         let address: HostPort
         do { address = try HostPort(parsing: s.addr) } catch { throw ConfigError(path: "\(path).addr", reason: "\(error)") }
 
@@ -51,9 +59,13 @@ public struct EngineBuilder {
             guard let c = chains[name] else { throw ConfigError(path: "\(path).handler.chain", reason: "no chain named \"\(name)\"") }
             chain = c
         }
+        var listenerChain: ChainConfig?
         if let name = s.listener.chain {
-            guard chains[name] != nil else { throw ConfigError(path: "\(path).listener.chain", reason: "no chain named \"\(name)\"") }
-            throw ConfigError(path: "\(path).listener.chain", reason: "listener type \"\(s.listener.type)\" does not use a chain")
+            guard let c = chainConfigs[name] else { throw ConfigError(path: "\(path).listener.chain", reason: "no chain named \"\(name)\"") }
+            guard registry.listenerTraits[s.listener.type]?.usesChain == true else {
+                throw ConfigError(path: "\(path).listener.chain", reason: "listener type \"\(s.listener.type)\" does not use a chain")
+            }
+            listenerChain = c
         }
 
         var handlerMeta = s.metadata ?? Metadata()
@@ -78,7 +90,9 @@ public struct EngineBuilder {
         let listenerOptions = ComponentOptions(metadata: s.listener.metadata ?? Metadata(), tls: listenerTLS)
         let listener: AnyListener
         do {
-            listener = try listenerFactory(.init(options: listenerOptions))
+            listener = try listenerFactory(.init(options: listenerOptions, service: s, path: path, chain: listenerChain))
+        } catch let error as ConfigError {
+            throw error
         } catch {
             throw ConfigError(path: "\(path).listener.tls", reason: "cannot set up TLS: \(error)")
         }

@@ -62,9 +62,8 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let client = try tunnelConfiguration()
-        let code = await EngineMain.run(options, program: "tunnel-agent", registry: Registry.standard.withAgentForms(), extraServices: { config, logger in
-            let gost = try GOSTAgentForm.extract(from: &config)
-            return ((client.map { [$0] } ?? []) + gost).map { TunnelClient(configuration: $0, logger: logger) }
+        let code = await EngineMain.run(options, program: "tunnel-agent", registry: Registry.standard.withAgentForms(), extraServices: { _, logger in
+            (client.map { [$0] } ?? []).map { TunnelClient(configuration: $0, logger: logger) }
         })
         if code != 0 { throw ExitCode(code) }
     }

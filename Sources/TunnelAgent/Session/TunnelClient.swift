@@ -185,6 +185,15 @@ public struct TunnelClient: Service {
         } catch {
             return stream.eventLoop.makeFailedFuture(error)
         }
+        if let accept = tunnel.accept {
+            // A listener's connection: read through a handshake reader until its handler splices it.
+            return stream.eventLoop.makeCompletedFuture {
+                let reader = HandshakeReader()
+                try stream.pipeline.syncOperations.addHandler(reader)
+                let io = Handshake(channel: stream, reader: reader)
+                Task { await accept(io) }
+            }
+        }
         return TCPDialer().connect(target, on: stream.eventLoop)
             .flatMapThrowing { local in
                 do {

@@ -24,6 +24,9 @@ public struct TunnelClientConfiguration: Sendable {
         /// This agent's share of the tunnel's new streams against other agents of the tunnel,
         /// 1–255; 255 takes them all while it is connected (GOST's exclusive weight).
         public var weight: Int?
+        /// Hand each stream to this instead of joining it to `target`: the streams of an `rtcp`
+        /// listener go to its service's handler, as a listener's connections do.
+        public var accept: (@Sendable (Handshake) async -> Void)?
 
         public init(id: String, hostnames: [String] = [], target: HostPort, proxyProtocol: ProxyProtocol.Version? = nil, remotePorts: [Int] = [], remoteUDPPorts: [Int] = [], weight: Int? = nil) {
             self.weight = weight
