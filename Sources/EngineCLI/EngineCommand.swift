@@ -65,9 +65,8 @@ public struct EngineOptions: ParsableArguments {
 public enum EngineMain {
     /// The shared entry point. `defaults` supplies services when no flag names any.
     /// `registry` names the protocols the binary offers; `extraServices` run beside the engine
-    /// (the agent's tunnel client), built once logging is set up. They may take over services of
-    /// the config that the engine itself does not run (GOST's rtcp over a tunnel chain) by removing
-    /// them from it.
+    /// (the agent's `--relay` tunnel client, the relay's drain service), built once logging is
+    /// set up.
     public static func run(
         _ options: EngineOptions,
         program: String,
