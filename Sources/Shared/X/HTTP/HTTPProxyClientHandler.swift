@@ -80,8 +80,9 @@ final class HTTPProxyClientHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.close(promise: nil)
     }
 
+    /// Both ways: the client side reads only while this connection takes what it forwards.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { self.server?.upstreamBecameWritable() }
+        self.server?.upstreamWritabilityChanged(self, writable: context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 
