@@ -43,6 +43,7 @@ final class HTTPProxyServerHandlerTests: XCTestCase {
         let rig = try ProxyRig()
         try rig.send("POST http://origin.test/up HTTP/1.1\r\nContent-Length: 6\r\n\r\nabc")
         let origin = try rig.answerDial()
+        XCTAssertEqual(try origin.output(), "POST /up HTTP/1.1\r\nContent-Length: 6\r\nHost: origin.test\r\n\r\nabc", "the body goes before its end has arrived")
         origin.isWritable = false
         origin.pipeline.fireChannelWritabilityChanged()
         let reads = rig.reads.count
@@ -51,8 +52,10 @@ final class HTTPProxyServerHandlerTests: XCTestCase {
         origin.isWritable = true
         origin.pipeline.fireChannelWritabilityChanged()
         XCTAssertEqual(rig.reads.count, reads + 1)
-        try rig.send("def")
-        XCTAssertEqual(try origin.output(), "POST /up HTTP/1.1\r\nContent-Length: 6\r\nHost: origin.test\r\n\r\nabcdef")
+        try rig.send("de")
+        XCTAssertEqual(try origin.output(), "de", "flushed as it comes, not only at the end")
+        try rig.send("f")
+        XCTAssertEqual(try origin.output(), "f")
     }
 
     func testProxyAuthentication() throws {
@@ -108,11 +111,24 @@ final class HTTPProxyServerHandlerTests: XCTestCase {
         XCTAssertEqual(rig.dials, [HostPort(host: "origin.test", port: 443)])
         let target = try rig.answerDial()
         XCTAssertEqual(try rig.client.output(), "HTTP/1.1 200 Connection established\r\n\r\n")
+        XCTAssertEqual(try target.output(), "EARLY", "bytes sent before the answer reach the target at once")
         try rig.send("more")
-        XCTAssertEqual(try target.output(), "EARLYmore", "bytes sent before the answer reach the target first")
+        XCTAssertEqual(try target.output(), "more")
         try target.send("back")
         XCTAssertEqual(try rig.client.output(), "back")
         XCTAssertThrowsError(try rig.client.pipeline.syncOperations.context(handlerType: HTTPProxyServerHandler.self), "the proxy left the pipeline")
+    }
+
+    /// The client ended its side while the tunnel was being dialled: the tunnel is still set up,
+    /// and the end is passed on to the target once it is.
+    func testConnectEndedWhileDiallingPassesTheEndOn() throws {
+        let rig = try ProxyRig()
+        try rig.send("CONNECT origin.test:443 HTTP/1.1\r\n\r\n")
+        rig.client.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        XCTAssertTrue(rig.client.isActive, "the CONNECT is still answered")
+        let target = try rig.answerDial()
+        XCTAssertEqual(try rig.client.output(), "HTTP/1.1 200 Connection established\r\n\r\n")
+        XCTAssertFalse(target.isActive, "the end passed on (EmbeddedChannel cannot half-close, so it closes)")
     }
 
     func testHalfCloseAfterTheAnswerClosesBothConnections() throws {

@@ -46,6 +46,10 @@ final class HTTPProxyClientHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
+    func flush() {
+        self.context?.flush()
+    }
+
     /// Closes the origin connection; it no longer reports to the client side.
     func close() {
         self.context?.close(promise: nil)

@@ -141,9 +141,20 @@ final class HTTPProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     /// Performs `actions` in order, then lets a held read go if the machine now allows it (checked
     /// after the actions, so a write that filled the origin connection is taken into account).
+    ///
+    /// Request parts forwarded without their end are flushed once per batch: unflushed bytes count
+    /// against the origin connection's writability, so a body left waiting for its end would stop
+    /// the reads that bring the end, and an upload larger than the high watermark would stall.
     private func run(_ actions: [Action], connected: Connected? = nil) {
+        var unflushed = false
         for action in actions {
+            if case .forward(let part) = action {
+                if case .end = part { unflushed = false } else { unflushed = true }
+            }
             self.perform(action, connected: connected)
+        }
+        if unflushed {
+            self.upstream?.flush()
         }
         if self.machine.releaseHeldRead() {
             self.context?.read()
@@ -239,7 +250,13 @@ final class HTTPProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandle
             // Written raw: the response encoder would frame a body (chunked) that a tunnel must not have.
             channel.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 Connection established\r\n\r\n"), promise: nil)
             try GlueHandler.join(channel, upstream.channel)
-            _ = pipeline.removeHandler(self.decoder)
+            let target = upstream.channel
+            // The decoder leaves on the next loop turn, handing the bytes that followed the CONNECT
+            // head to the glue outside a read, so no read-complete flushes them: flush them then (a
+            // client waiting for the reply to an early TLS ClientHello would wait for ever).
+            pipeline.removeHandler(self.decoder).assumeIsolated().whenComplete { _ in
+                target.flush()
+            }
             _ = upstream.finishOnLoop()
             if replayInputClosed {
                 // The client ended its side while the tunnel was being dialled; the glue passes
