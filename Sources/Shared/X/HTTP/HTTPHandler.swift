@@ -6,7 +6,7 @@ import NIOHTTP1
 /// (`GET http://host/path`), keep-alive, and Basic `Proxy-Authorization` answered with 407.
 ///
 /// Request heads are parsed by NIOHTTP1 with a 64 KiB header limit; bodies stream both ways with
-/// backpressure, never buffered whole (see `HTTPProxyServerHandler`).
+/// backpressure, never buffered whole (see `HTTPProxyServerStateMachine`, which `HTTPProxyServerHandler` drives).
 public struct HTTPHandler: StreamHandler {
     public let auth: Authenticator
     /// Cap on the total size of a request's header fields.

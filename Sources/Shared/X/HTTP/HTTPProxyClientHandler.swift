@@ -46,6 +46,10 @@ final class HTTPProxyClientHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
+    func flush() {
+        self.context?.flush()
+    }
+
     /// Closes the origin connection; it no longer reports to the client side.
     func close() {
         self.context?.close(promise: nil)
@@ -80,8 +84,9 @@ final class HTTPProxyClientHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.close(promise: nil)
     }
 
+    /// Both ways: the client side reads only while this connection takes what it forwards.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { self.server?.upstreamBecameWritable() }
+        self.server?.upstreamWritabilityChanged(self, writable: context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 
