@@ -146,6 +146,10 @@ let package = Package(
             dependencies: ["TunnelAgent", "TunnelProtocol", "Shared", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
+            name: "EngineCLITests",
+            dependencies: ["EngineCLI", "Shared"]
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: ["Shared"]
         ),

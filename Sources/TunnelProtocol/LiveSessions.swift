@@ -16,6 +16,9 @@ public final class LiveSessions: Sendable {
     /// Sessions alive now.
     public var count: Int { sessions.withLockedValue { $0.count } }
 
+    /// The sessions alive now, for snapshots.
+    public var all: [MuxSession] { sessions.withLockedValue { Array($0.values) } }
+
     /// Tracks `session` until it ends.
     public func add(_ session: MuxSession) {
         let key = ObjectIdentifier(session)

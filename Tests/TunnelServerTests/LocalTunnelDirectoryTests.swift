@@ -115,5 +115,10 @@ final class LocalTunnelDirectoryTests: XCTestCase {
         let back = try JSONDecoder().decode(RelaySnapshot.self, from: json)
         XCTAssertEqual(back.directory, directory.snapshot())
         XCTAssertEqual(back.counters, .init(agentSessions: 0, udpFlows: 0, refusedDatagrams: 0))
+        XCTAssertEqual(back.agents, [])
+        directory.agents.add(a)
+        let withAgent = RelaySnapshot.capture(directory: directory, ports: nil)
+        XCTAssertEqual(withAgent.agents, [.init(peer: "127.0.0.1:1", openStreams: 0, rttMilliseconds: nil, goingAway: false)])
+        XCTAssertEqual(withAgent.counters.agentSessions, 1)
     }
 }

@@ -45,6 +45,7 @@ public struct Config: Codable, Sendable, Equatable {
     }
 }
 
+/// GOST's `log` section: only the level is read (`-D` overrides it).
 public struct LogConfig: Codable, Sendable, Equatable {
     /// trace, debug, info, warn, error.
     public var level: String?
@@ -54,6 +55,8 @@ public struct LogConfig: Codable, Sendable, Equatable {
     public init(level: String? = nil) { self.level = level }
 }
 
+/// One GOST service: an address, a listener that accepts there and a handler that serves what it
+/// accepts, with the forwarder nodes of a port forward.
 public struct ServiceConfig: Codable, Sendable, Equatable {
     @OrDefault public var name: String
     public var addr: String
@@ -89,6 +92,8 @@ extension ListenerConfig: DefaultWhenMissing {
     public static var whenMissing: ListenerConfig { ListenerConfig(type: "tcp") }
 }
 
+/// A service's handler: its type (`http`, `socks5`, `tcp`, …), the chain it dials through, the
+/// credentials it demands and its free-form metadata.
 public struct HandlerConfig: Codable, Sendable, Equatable {
     public var type: String
     public var chain: String?
@@ -107,6 +112,8 @@ public struct HandlerConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable { case type, chain, auth, auths, metadata }
 }
 
+/// A service's listener: its type (`tcp`, `tls`, `udp`, the agent's `rtcp`/`rudp`), the chain a
+/// remote listener accepts through, its TLS section and metadata.
 public struct ListenerConfig: Codable, Sendable, Equatable {
     public var type: String
     public var chain: String?
@@ -147,6 +154,7 @@ public struct TLSConfig: Codable, Sendable, Equatable {
     }
 }
 
+/// The targets of a port forward (`tcp`, `udp`, `rtcp`), with how one is picked.
 public struct ForwarderConfig: Codable, Sendable, Equatable {
     @OrDefault public var nodes: [ForwardNodeConfig]
     public var selector: SelectorConfig?
@@ -159,6 +167,7 @@ public struct ForwarderConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable { case nodes, selector }
 }
 
+/// One forward target: a name and an address.
 public struct ForwardNodeConfig: Codable, Sendable, Equatable {
     @OrDefault public var name: String
     public var addr: String
@@ -174,6 +183,7 @@ public struct ForwardNodeConfig: Codable, Sendable, Equatable {
     }
 }
 
+/// How a hop or forwarder picks a node (GOST's `strategy`, `maxFails`, `failTimeout`).
 public struct SelectorConfig: Codable, Sendable, Equatable {
     public var strategy: String?
     public var maxFails: Int?
@@ -191,6 +201,7 @@ public struct SelectorConfig: Codable, Sendable, Equatable {
     }
 }
 
+/// A named chain: the hops a connection goes through, in order.
 public struct ChainConfig: Codable, Sendable, Equatable {
     public var name: String
     @OrDefault public var hops: [HopConfig]
@@ -203,6 +214,7 @@ public struct ChainConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable { case name, hops }
 }
 
+/// One hop of a chain: the nodes that can serve it and how one is picked.
 public struct HopConfig: Codable, Sendable, Equatable {
     @OrDefault public var name: String
     public var selector: SelectorConfig?
@@ -217,6 +229,8 @@ public struct HopConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable { case name, selector, nodes }
 }
 
+/// A node of a hop: its address, the dialer that reaches it and the connector that asks it for
+/// the next hop or the target.
 public struct NodeConfig: Codable, Sendable, Equatable {
     @OrDefault public var name: String
     public var addr: String
@@ -236,6 +250,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 }
 
+/// A node's connector: the protocol spoken to the node (`http`, `socks5`, the agent's `tunnel`).
 public struct ConnectorConfig: Codable, Sendable, Equatable {
     public var type: String
     public var auth: Credentials?
@@ -250,6 +265,7 @@ public struct ConnectorConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable { case type, auth, metadata }
 }
 
+/// A node's dialer: the transport to the node (`tcp`, `tls`), with its TLS section.
 public struct DialerConfig: Codable, Sendable, Equatable {
     public var type: String
     public var tls: TLSConfig?

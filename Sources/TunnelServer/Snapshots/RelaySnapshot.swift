@@ -1,3 +1,6 @@
+import Mux
+import Shared
+
 /// The relay at one moment: its directory, agent sessions, remote ports and counters, as plain
 /// values for the admin API and the status command (read-only: changing the relay goes through
 /// the objects that own each part, never through a snapshot).
@@ -31,12 +34,30 @@ public struct RelaySnapshot: Sendable, Equatable, Codable {
         }
     }
 
+    /// An agent session attached to the relay, registered or not.
+    public struct Agent: Sendable, Equatable, Codable {
+        public var peer: String?
+        public var openStreams: Int
+        public var rttMilliseconds: Double?
+        public var goingAway: Bool
+
+        public init(peer: String?, openStreams: Int, rttMilliseconds: Double?, goingAway: Bool) {
+            self.peer = peer
+            self.openStreams = openStreams
+            self.rttMilliseconds = rttMilliseconds
+            self.goingAway = goingAway
+        }
+    }
+
+    /// Every agent session, by peer address.
+    public var agents: [Agent]
     public var directory: DirectorySnapshot
     /// Open remote ports, by port then protocol.
     public var remotePorts: [RemotePort]
     public var counters: Counters
 
-    public init(directory: DirectorySnapshot, remotePorts: [RemotePort], counters: Counters) {
+    public init(agents: [Agent] = [], directory: DirectorySnapshot, remotePorts: [RemotePort], counters: Counters) {
+        self.agents = agents
         self.directory = directory
         self.remotePorts = remotePorts
         self.counters = counters
@@ -44,7 +65,13 @@ public struct RelaySnapshot: Sendable, Equatable, Codable {
 
     /// Takes a snapshot of the relay made of `directory` and `ports` (nil: no remote ports).
     public static func capture(directory: any TunnelDirectory, ports: RemotePorts?) -> RelaySnapshot {
-        RelaySnapshot(
+        let agents = directory.agents.all.map { session in
+            Agent(
+                peer: session.channel.remoteAddress.map { "\($0.hostPort)" }, openStreams: session.openStreamCount,
+                rttMilliseconds: session.smoothedRTT.map { Double($0.nanoseconds) / 1_000_000 }, goingAway: session.isGoingAway)
+        }.sorted { ($0.peer ?? "") < ($1.peer ?? "") }
+        return RelaySnapshot(
+            agents: agents,
             directory: directory.snapshot(),
             remotePorts: ports?.snapshot() ?? [],
             counters: Counters(agentSessions: directory.agents.count, udpFlows: ports?.flows.count ?? 0, refusedDatagrams: ports?.flows.refusedDatagrams ?? 0))
