@@ -150,11 +150,7 @@ public final class LocalTunnelDirectory: TunnelDirectory {
         state.withLockedValue { s in
             let configured = Set(s.staticRules.map { "\(ClaimOwners.hostKey($0.0))\u{0}\($0.1)" })
             let tunnels = s.sessions.keys.sorted().map { id in
-                DirectorySnapshot.Tunnel(id: id, sessions: (s.sessions[id] ?? []).map { m in
-                    DirectorySnapshot.Session(
-                        peer: m.session.channel.remoteAddress.map { "\($0.hostPort)" }, weight: m.weight, openStreams: m.session.openStreamCount,
-                        rttMilliseconds: m.session.smoothedRTT.map { Double($0.nanoseconds) / 1_000_000 }, goingAway: m.session.isGoingAway)
-                })
+                DirectorySnapshot.Tunnel(id: id, sessions: (s.sessions[id] ?? []).map { SessionSnapshot($0.session, weight: $0.weight) })
             }
             let rules = s.ingress.rules.map { rule in
                 DirectorySnapshot.Rule(hostname: rule.hostname, tunnel: rule.tunnel, configured: configured.contains("\(ClaimOwners.hostKey(rule.hostname))\u{0}\(rule.tunnel)"))

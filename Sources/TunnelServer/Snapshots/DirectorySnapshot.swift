@@ -2,33 +2,12 @@
 /// ingress rules. Plain values (`Codable`), so the admin API and the status command can show them
 /// without reaching into live objects or holding the directory's lock.
 public struct DirectorySnapshot: Sendable, Equatable, Codable {
-    /// One agent session serving a tunnel.
-    public struct Session: Sendable, Equatable, Codable {
-        /// The agent's address as the relay sees it.
-        public var peer: String?
-        /// Its share of the tunnel's new streams (1-255; 255 = exclusive).
-        public var weight: Int
-        public var openStreams: Int
-        /// Smoothed round-trip time of the session's pings, in milliseconds (nil before the first).
-        public var rttMilliseconds: Double?
-        /// The session is finishing its streams and takes no new ones (GOAWAY).
-        public var goingAway: Bool
-
-        public init(peer: String?, weight: Int, openStreams: Int, rttMilliseconds: Double?, goingAway: Bool) {
-            self.peer = peer
-            self.weight = weight
-            self.openStreams = openStreams
-            self.rttMilliseconds = rttMilliseconds
-            self.goingAway = goingAway
-        }
-    }
-
     /// A tunnel ID and the sessions serving it now.
     public struct Tunnel: Sendable, Equatable, Codable {
         public var id: String
-        public var sessions: [Session]
+        public var sessions: [SessionSnapshot]
 
-        public init(id: String, sessions: [Session]) {
+        public init(id: String, sessions: [SessionSnapshot]) {
             self.id = id
             self.sessions = sessions
         }

@@ -34,29 +34,14 @@ public struct RelaySnapshot: Sendable, Equatable, Codable {
         }
     }
 
-    /// An agent session attached to the relay, registered or not.
-    public struct Agent: Sendable, Equatable, Codable {
-        public var peer: String?
-        public var openStreams: Int
-        public var rttMilliseconds: Double?
-        public var goingAway: Bool
-
-        public init(peer: String?, openStreams: Int, rttMilliseconds: Double?, goingAway: Bool) {
-            self.peer = peer
-            self.openStreams = openStreams
-            self.rttMilliseconds = rttMilliseconds
-            self.goingAway = goingAway
-        }
-    }
-
     /// Every agent session, by peer address.
-    public var agents: [Agent]
+    public var agents: [SessionSnapshot]
     public var directory: DirectorySnapshot
     /// Open remote ports, by port then protocol.
     public var remotePorts: [RemotePort]
     public var counters: Counters
 
-    public init(agents: [Agent] = [], directory: DirectorySnapshot, remotePorts: [RemotePort], counters: Counters) {
+    public init(agents: [SessionSnapshot] = [], directory: DirectorySnapshot, remotePorts: [RemotePort], counters: Counters) {
         self.agents = agents
         self.directory = directory
         self.remotePorts = remotePorts
@@ -65,11 +50,7 @@ public struct RelaySnapshot: Sendable, Equatable, Codable {
 
     /// Takes a snapshot of the relay made of `directory` and `ports` (nil: no remote ports).
     public static func capture(directory: any TunnelDirectory, ports: RemotePorts?) -> RelaySnapshot {
-        let agents = directory.agents.all.map { session in
-            Agent(
-                peer: session.channel.remoteAddress.map { "\($0.hostPort)" }, openStreams: session.openStreamCount,
-                rttMilliseconds: session.smoothedRTT.map { Double($0.nanoseconds) / 1_000_000 }, goingAway: session.isGoingAway)
-        }.sorted { ($0.peer ?? "") < ($1.peer ?? "") }
+        let agents = directory.agents.all.map { SessionSnapshot($0) }.sorted { ($0.peer ?? "") < ($1.peer ?? "") }
         return RelaySnapshot(
             agents: agents,
             directory: directory.snapshot(),
