@@ -32,14 +32,14 @@ public final class LiveSessions: Sendable {
     /// taking new streams and closes once its open streams have finished.
     @discardableResult
     public func goAwayAll(reason: String) -> Int {
-        let all = sessions.withLockedValue { Array($0.values) }
+        let all = self.all
         for session in all { session.goAway(reason: reason) }
         return all.count
     }
 
     /// Closes every session at once (their streams end).
     public func closeAll() {
-        let all = sessions.withLockedValue { Array($0.values) }
+        let all = self.all
         for session in all { _ = session.close() }
     }
 
@@ -51,7 +51,7 @@ public final class LiveSessions: Sendable {
         while count > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        let left = sessions.withLockedValue { Array($0.values) }
+        let left = all
         for session in left { _ = session.close() }
         return left.count
     }
