@@ -7,6 +7,10 @@ public enum TunnelMessages {
     /// Protocol version carried in the agent's hello.
     public static let version = 1
 
+    /// The ALPN ID agents offer in their TLS ClientHello and the agent endpoint accepts. It is how
+    /// the relay's HTTPS port (shared with visitors) knows a connection is an agent's.
+    public static let agentALPN = "tunnel-agent/1"
+
     /// The agent's registration: metadata of the first stream it opens (the control stream).
     public struct Hello: Codable, Sendable, Equatable {
         public var v: Int

@@ -15,7 +15,14 @@ extension Registry {
     /// `publicLimiter` caps the connections `entrypoint` services hold at once (shared by all of
     /// them; the relay also gives it to its rtcp ports); the agents' `tunnel` services are never
     /// capped by it.
-    public func withTunnel(_ tunnels: any TunnelDirectory, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout, publicLimiter: ConnectionLimiter? = nil) -> Registry {
+    ///
+    /// `agents` is where the `tunnel` service registers itself so that entrypoints can hand it
+    /// agents that come in on their ports (the HTTPS port by ALPN, a WebSocket). With `https`,
+    /// entrypoints terminate TLS for the names it has certificates for; rules' `certFile`/`keyFile`
+    /// are loaded into it through `certificateFiles` (which watches them).
+    public func withTunnel(_ tunnels: any TunnelDirectory, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout, publicLimiter: ConnectionLimiter? = nil, agents: AgentAttachPoint = AgentAttachPoint(),
+        https: HTTPSSettings? = nil, certificateFiles: CertificateFiles? = nil
+    ) -> Registry {
         var r = self
         r.declare(TunnelHandlerOptions.self)
         r.declare(EntrypointOptions.self)
@@ -34,13 +41,31 @@ extension Registry {
                 guard let ingress = spec.sections[IngressesSection.self]?.named(name) else {
                     throw ConfigError(path: "handler.metadata.ingress", reason: "no ingress named \"\(name)\"")
                 }
-                for rule in ingress.rules { tunnels.addRule(rule.hostname, tunnel: rule.endpoint) }
+                for (ri, rule) in ingress.rules.enumerated() {
+                    tunnels.addRule(rule.hostname, tunnel: rule.endpoint)
+                    let index = spec.sections[IngressesSection.self]?.ingresses.firstIndex { $0.name == name } ?? 0
+                    let path = "ingresses[\(index)].rules[\(ri)]"
+                    let options = try rule.options(path: path)
+                    tunnels.setOptions(options, forPattern: rule.hostname)
+                    if let certFile = options.certFile, let keyFile = options.keyFile {
+                        guard let certificateFiles else {
+                            throw ConfigError(path: "\(path).certFile", reason: "this relay does not terminate TLS")
+                        }
+                        do {
+                            try certificateFiles.load(pattern: rule.hostname, certFile: certFile, keyFile: keyFile)
+                        } catch {
+                            throw ConfigError(path: "\(path).certFile", reason: "\(error)")
+                        }
+                    }
+                }
             }
             let timeout = options.registrationTimeout ?? registrationTimeout
             var servicePolicy = policy
             servicePolicy.rights = rights
             servicePolicy.owners.addLive(servicePolicy.principals)
-            return .stream(RelayAgentHandler(directory: tunnels, policy: servicePolicy, ports: ports, registrationTimeout: timeout))
+            let handler = RelayAgentHandler(directory: tunnels, policy: servicePolicy, ports: ports, registrationTimeout: timeout)
+            if let tls = spec.listenerTLS { try agents.register(handler: handler, tls: tls) }
+            return .stream(handler)
         }
         let owners = SOCKS5BindOwners()
         r.handlers["socks5"] = { spec in
@@ -51,11 +76,12 @@ extension Registry {
         // entrypoint whose every connection goes to that one tunnel.
         r.handlers["entrypoint"] = { spec in
             let options = try EntrypointOptions(metadata: spec.options.metadata)
-            return .stream(EntrypointHandler(directory: tunnels, fixedTunnel: options.fixedTunnel, idleTimeout: options.idleTimeout, headTimeout: options.headTimeout))
+            return .stream(EntrypointHandler(directory: tunnels, fixedTunnel: options.fixedTunnel, idleTimeout: options.idleTimeout, headTimeout: options.headTimeout, agents: agents, https: https, tlsOnly: options.tlsOnly))
         }
         // Only our agents dial the agent endpoint, so it takes TLS 1.3 only; and
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.
         r.traits["tunnel", default: HandlerTraits()].requiresTLS13 = true
+        r.traits["tunnel", default: HandlerTraits()].applicationProtocols = [TunnelMessages.agentALPN]
         r.traits["tunnel", default: HandlerTraits()].companions = { service in
             TunnelHandlerOptions.companionEntrypoint(of: service).map { [$0] } ?? []
         }

@@ -9,6 +9,9 @@ public struct HandlerTraits: Sendable {
     public var needsForwarder = false
     /// Its `tls` listener accepts TLS 1.3 only (an endpoint only our own clients dial).
     public var requiresTLS13 = false
+    /// ALPN IDs its `tls` listener accepts (the agent endpoint's own, so the relay's HTTPS port
+    /// can recognise an agent's ClientHello and hand it over).
+    public var applicationProtocols: [String] = []
     /// Services it brings along (GOST's `tunnel` handler opens its `entrypoint`): given the
     /// configured service, the extra services to run beside it.
     public var companions: (@Sendable (ServiceConfig) -> [ServiceConfig])?

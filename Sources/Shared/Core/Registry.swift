@@ -31,6 +31,10 @@ public struct Registry: Sendable {
         /// The config's contributed sections, for handlers that refer to one (the relay's
         /// `tunnel` handler names an `ingresses:` entry).
         public var sections = ConfigSections()
+        /// The TLS settings of the service's listener (nil when it has none), for a handler that
+        /// also accepts its protocol on another service's port (the relay's agent endpoint on
+        /// the HTTPS port) and must terminate TLS there the same way.
+        public var listenerTLS: TLSOptions? = nil
     }
 
     /// What a listener factory is given.

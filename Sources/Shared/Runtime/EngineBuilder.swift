@@ -72,20 +72,24 @@ public struct EngineBuilder {
         for (k, v) in (s.handler.metadata ?? Metadata()).values { handlerMeta[k] = v }
         let credentials = (s.handler.auth.map { [$0] } ?? []) + (s.handler.auths ?? [])
         let handlerOptions = ComponentOptions(metadata: handlerMeta, auth: s.handler.auth)
-        let handler: AnyHandler
-        do {
-            handler = try handlerFactory(.init(options: handlerOptions, auth: Authenticator(credentials), sections: sections))
-        } catch let error as ConfigError where error.path.hasPrefix("handler.") {
-            // A factory names the key it refused relative to the service (`handler.metadata.x`).
-            throw ConfigError(path: "\(path).\(error.path)", reason: error.reason)
-        } catch {
-            throw ConfigError(path: "\(path).handler", reason: "\(error)")
-        }
         var listenerTLS = s.listener.tls?.options ?? TLSText(metadata: s.listener.metadata)?.applied(to: TLSOptions())
         let traits = registry.traits[s.handler.type] ?? HandlerTraits()
         if traits.requiresTLS13 {
             listenerTLS = listenerTLS ?? TLSOptions()
             listenerTLS?.requireTLS13 = true
+        }
+        if !traits.applicationProtocols.isEmpty, s.listener.type == "tls" {
+            listenerTLS = listenerTLS ?? TLSOptions()
+            listenerTLS?.applicationProtocols = traits.applicationProtocols
+        }
+        let handler: AnyHandler
+        do {
+            handler = try handlerFactory(.init(options: handlerOptions, auth: Authenticator(credentials), sections: sections, listenerTLS: s.listener.type == "tls" ? listenerTLS ?? TLSOptions() : nil))
+        } catch let error as ConfigError where error.path.hasPrefix("handler.") {
+            // A factory names the key it refused relative to the service (`handler.metadata.x`).
+            throw ConfigError(path: "\(path).\(error.path)", reason: error.reason)
+        } catch {
+            throw ConfigError(path: "\(path).handler", reason: "\(error)")
         }
         let listenerOptions = ComponentOptions(metadata: s.listener.metadata ?? Metadata(), tls: listenerTLS)
         let listener: AnyListener

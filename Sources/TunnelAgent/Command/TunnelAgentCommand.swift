@@ -80,7 +80,8 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tunnel-agent: warning: the relay is not verified (give --pin or --ca)\n".utf8))
         }
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
-        let tls = TLSOptions(certFile: cert, keyFile: key, caFile: ca, serverName: nil, secure: ca != nil, pinSHA256: pin)
+        var tls = TLSOptions(certFile: cert, keyFile: key, caFile: ca, serverName: nil, secure: ca != nil, pinSHA256: pin)
+        tls.applicationProtocols = [TunnelMessages.agentALPN]
         let dialer: TLSDialer
         do {
             dialer = try TLSDialer(options: tls)

@@ -46,6 +46,7 @@ public enum GOSTAgentForm {
             let base = node.dialer?.tls?.options ?? TLSOptions()
             var tls = TLSText { meta[$0] }?.applied(to: base) ?? base
             if let pin = options.pin { tls.pinSHA256 = pin }
+            tls.applicationProtocols = [TunnelMessages.agentALPN]
             do {
                 dialer = try TLSDialer(options: tls)
             } catch {

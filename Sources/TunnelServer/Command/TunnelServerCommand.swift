@@ -25,6 +25,21 @@ public struct TunnelServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Public entrypoint (HTTP by Host, TLS by SNI) of the embedded relay.", valueName: "host:port"))
     var publicAddr: String = RelayDefaults.publicAddress
 
+    @Option(help: ArgumentHelp("A TLS-only public port (HTTPS): TLS is terminated for hostnames the relay has a certificate for, other names pass through by SNI, and agents may attach here too (by ALPN).", valueName: "host:port"))
+    var httpsAddr: String?
+
+    @Option(help: ArgumentHelp("A certificate chain (PEM, leaf first) the relay terminates TLS with for every DNS name it covers; reloaded when the file changes (repeatable, paired with --tls-key).", valueName: "file"))
+    var tlsCert: [String] = []
+
+    @Option(help: ArgumentHelp("The private key (PEM) of the --tls-cert in the same position.", valueName: "file"))
+    var tlsKey: [String] = []
+
+    @Flag(help: "Answer plain-HTTP requests with a 308 redirect to https:// for every hostname the relay holds a certificate for (a rule's redirectHTTPS overrides).")
+    var redirectHttps = false
+
+    @Option(help: ArgumentHelp("Send Strict-Transport-Security with this max-age on responses served over the relay's TLS (a rule's hstsMaxAge overrides).", valueName: "seconds"))
+    var hstsMaxAge: Int?
+
     @Option(help: ArgumentHelp("A YAML file of agent tokens and what each may claim (tunnels, hostnames, ports).", valueName: "file"))
     var tokens: String?
 
@@ -107,16 +122,31 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         let advertise = self.advertise
         let clientCA = self.clientCa
         let tokensFile = self.tokens
-        let registry = Registry.standard.withTunnel(tunnels, ports: remotePorts, policy: policy, registrationTimeout: .nanoseconds(Int64(registration / .nanoseconds(1))), publicLimiter: publicLimiter)
+        if let hstsMaxAge, hstsMaxAge < 0 { throw ValidationError("--hsts-max-age takes seconds (0 or more)") }
+        if let httpsAddr, (try? HostPort(parsing: httpsAddr)) == nil { throw ValidationError("--https-addr takes host:port, e.g. :443") }
+        let https = HTTPSSettings(relayNames: HostPort(host: advertise, port: 0).isIPLiteral ? [] : [advertise], redirectHTTPS: redirectHttps, hstsMaxAge: hstsMaxAge)
+        let certificateFiles = CertificateFiles(store: https.certificates)
+        guard tlsCert.count == tlsKey.count else { throw ValidationError("--tls-cert and --tls-key go in pairs") }
+        for (cert, key) in zip(tlsCert, tlsKey) {
+            do {
+                try certificateFiles.load(pattern: nil, certFile: cert, keyFile: key)
+            } catch {
+                throw ValidationError("--tls-cert \(cert): \(error)")
+            }
+        }
+        let httpsAddr = self.httpsAddr
+        let registry = Registry.standard.withTunnel(
+            tunnels, ports: remotePorts, policy: policy, registrationTimeout: .nanoseconds(Int64(registration / .nanoseconds(1))), publicLimiter: publicLimiter,
+            https: https, certificateFiles: certificateFiles)
         let code = await EngineMain.run(
             options, program: "tunnel-server", registry: registry,
             defaults: {
                 let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
-                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout, httpHeadTimeout: httpHeadTimeout, tokensFile: tokensFile)
+                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout, httpHeadTimeout: httpHeadTimeout, tokensFile: tokensFile, httpsAddr: httpsAddr)
             },
             extraServices: { config, logger in
                 if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }
-                return [RelayDrainService(sessions: tunnels.agents, drainTimeout: drain, logger: logger)]
+                return [RelayDrainService(sessions: tunnels.agents, drainTimeout: drain, logger: logger), certificateFiles]
             })
         if code != 0 { throw ExitCode(code) }
     }
@@ -139,24 +169,28 @@ public struct TunnelServerCommand: AsyncParsableCommand {
 
     /// With a tokens file, only its tokens (with their rights) admit agents: the generated token
     /// would otherwise be a second, unrestricted key the operator did not ask for.
-    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = RelayDefaults.httpIdleTimeout.goDuration, httpHeadTimeout: String = RelayDefaults.httpHeadTimeout.goDuration, tokensFile: String? = nil) -> (Config, String) {
+    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = RelayDefaults.httpIdleTimeout.goDuration, httpHeadTimeout: String = RelayDefaults.httpHeadTimeout.goDuration, tokensFile: String? = nil, httpsAddr: String? = nil) -> (Config, String) {
         let agents = ServiceConfig(
             name: "agents", addr: agentAddr,
             handler: HandlerConfig(type: "tunnel", metadata: tokensFile == nil ? Metadata(["tokens": state.token]) : nil),
             listener: ListenerConfig(type: "tls", tls: TLSConfig(certFile: state.certificateFile, keyFile: state.keyFile, caFile: clientCA)))
         let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(["idleTimeout": httpIdleTimeout, "headTimeout": httpHeadTimeout])), listener: ListenerConfig(type: "tcp"))
+        var services = [agents, entry]
+        if let httpsAddr {
+            services.append(ServiceConfig(name: "https", addr: httpsAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(["idleTimeout": httpIdleTimeout, "headTimeout": httpHeadTimeout, "https": "true"])), listener: ListenerConfig(type: "tcp")))
+        }
         let agentPort = (try? HostPort(parsing: agentAddr).port) ?? 8443
         let publicPort = (try? HostPort(parsing: publicAddr).port) ?? 8080
         let banner = """
             tunnel-server: relay on embedded defaults (state in \(state.directory)\(state.created ? ", created now" : ""))
               agents connect to  \(agentAddr) (TLS; certificate sha256 \(state.fingerprint))
-              public entrypoint  \(publicAddr) (HTTP routed by Host, TLS routed by SNI)
+              public entrypoint  \(publicAddr) (HTTP routed by Host, TLS routed by SNI)\(httpsAddr.map { "\n  HTTPS entrypoint   \($0) (TLS terminated for names with a certificate, else passed through by SNI; agents too)" } ?? "")
             attach an agent that exposes a local web server as app.localhost:
               tunnel-agent --relay \(advertise):\(agentPort) --token \(tokensFile == nil ? state.token : "<a token from \(tokensFile!)>") --pin \(state.fingerprint) --expose 127.0.0.1:8000 --hostname app.localhost
             then:
               curl -H 'Host: app.localhost' http://127.0.0.1:\(publicPort)/
 
             """
-        return (Config(services: [agents, entry]), banner)
+        return (Config(services: services), banner)
     }
 }

@@ -30,8 +30,11 @@ public struct IngressesSection: ConfigSection {
             let path = "ingresses[\(ii)]"
             guard !ingress.name.isEmpty else { throw ConfigError(path: "\(path).name", reason: "an ingress needs a name") }
             guard names.insert(ingress.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate ingress name \"\(ingress.name)\"") }
-            for (ri, rule) in ingress.rules.enumerated() where rule.hostname.isEmpty || rule.endpoint.isEmpty {
-                throw ConfigError(path: "\(path).rules[\(ri)]", reason: "a rule needs a hostname and an endpoint (tunnel ID)")
+            for (ri, rule) in ingress.rules.enumerated() {
+                if rule.hostname.isEmpty || rule.endpoint.isEmpty {
+                    throw ConfigError(path: "\(path).rules[\(ri)]", reason: "a rule needs a hostname and an endpoint (tunnel ID)")
+                }
+                _ = try rule.options(path: "\(path).rules[\(ri)]")
             }
         }
     }
@@ -56,17 +59,51 @@ public struct IngressConfig: Codable, Sendable, Equatable {
 }
 
 /// One rule: a hostname pattern (`app.example.com`, `*.example.org`, `.example.com`) and the
-/// tunnel ID it leads to (GOST calls it the endpoint).
+/// tunnel ID it leads to (GOST calls it the endpoint), with how its visitors are served
+/// (`RuleOptions`: `tls: terminate|passthrough`, `certFile`/`keyFile`, `redirectHTTPS`,
+/// `hstsMaxAge`).
 public struct IngressRuleConfig: Codable, Sendable, Equatable {
     public var hostname: String
     public var endpoint: String
+    public var tls: String?
+    public var certFile: String?
+    public var keyFile: String?
+    public var redirectHTTPS: Bool?
+    public var hstsMaxAge: Int?
 
-    public init(hostname: String, endpoint: String) {
+    public init(hostname: String, endpoint: String, tls: String? = nil, certFile: String? = nil, keyFile: String? = nil, redirectHTTPS: Bool? = nil, hstsMaxAge: Int? = nil) {
         self.hostname = hostname
         self.endpoint = endpoint
+        self.tls = tls
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.redirectHTTPS = redirectHTTPS
+        self.hstsMaxAge = hstsMaxAge
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case hostname, endpoint }
+    enum CodingKeys: String, CodingKey, CaseIterable { case hostname, endpoint, tls, certFile, keyFile, redirectHTTPS, hstsMaxAge }
+
+    /// The rule's options, refused with the key's path (`path` is the rule's own) when a value
+    /// makes no sense.
+    public func options(path: String) throws -> RuleOptions {
+        var o = RuleOptions(certFile: certFile, keyFile: keyFile, redirectHTTPS: redirectHTTPS, hstsMaxAge: hstsMaxAge)
+        if let tls {
+            guard let mode = RuleOptions.TLSMode(rawValue: tls) else {
+                throw ConfigError(path: "\(path).tls", reason: "expected terminate or passthrough, got \"\(tls)\"")
+            }
+            o.tls = mode
+        }
+        if (certFile == nil) != (keyFile == nil) {
+            throw ConfigError(path: "\(path).\(certFile == nil ? "certFile" : "keyFile")", reason: "certFile and keyFile go together")
+        }
+        if o.tls == .passthrough, certFile != nil {
+            throw ConfigError(path: "\(path).tls", reason: "a passthrough rule cannot have a certificate (the relay never decrypts it)")
+        }
+        if let hstsMaxAge, hstsMaxAge < 0 {
+            throw ConfigError(path: "\(path).hstsMaxAge", reason: "expected seconds (0 or more), got \(hstsMaxAge)")
+        }
+        return o
+    }
 }
 
 extension Config {

@@ -24,6 +24,7 @@ public final class LocalTunnelDirectory: TunnelDirectory {
         var sessions: [String: [Member]] = [:]
         var next: [String: Int] = [:]
         var ingress = Ingress()
+        var options = HostTable<RuleOptions>()
         /// Rules from the config, kept so agent-claimed ones can be withdrawn without losing them.
         var staticRules: [(String, String)] = []
     }
@@ -74,6 +75,14 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     /// The tunnel a public hostname routes to.
     public func tunnel(forHost host: String) -> String? {
         state.withLockedValue { $0.ingress.lookup(host) }
+    }
+
+    public func setOptions(_ options: RuleOptions, forPattern pattern: String) {
+        state.withLockedValue { $0.options.set(pattern, to: options.isEmpty ? nil : options) }
+    }
+
+    public func options(forHost host: String) -> RuleOptions? {
+        state.withLockedValue { $0.options.lookup(host) }
     }
 
     /// A live session of `tunnel` (not closed, not going away) for a new stream, nil when none.

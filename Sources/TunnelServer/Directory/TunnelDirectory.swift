@@ -27,6 +27,12 @@ public protocol TunnelDirectory: AnyObject, Sendable {
     /// The tunnel a public hostname routes to.
     func tunnel(forHost host: String) -> String?
 
+    /// Sets a configured rule's options (TLS mode, certificate files, redirect, HSTS).
+    func setOptions(_ options: RuleOptions, forPattern pattern: String)
+
+    /// The options of the rule that matches `host` (exact, then wildcard), nil when none.
+    func options(forHost host: String) -> RuleOptions?
+
     /// A live session of `tunnel` for a new stream (preferring one on `near`, never one in
     /// `excluding`), nil when none.
     func session(for tunnel: String, near loop: EventLoop?, excluding: [ObjectIdentifier]) -> MuxSession?

@@ -5,8 +5,11 @@ import Shared
 import TunnelProtocol
 
 /// The relay's public entrypoint: one port for HTTP (routed by `Host`) and TLS (routed by the
-/// ClientHello's SNI, passed through without termination), told apart by the first byte as GOST
-/// does. The connection is carried as one Mux stream of an agent session that serves the tunnel.
+/// ClientHello, see `TLSRoute`: terminated here with the hostname's certificate, passed through
+/// to the agent by SNI, or handed to the agent endpoint), told apart by the first byte as GOST
+/// does. The HTTPS port (`tlsOnly`) is the same minus plain HTTP. A passed-through connection is
+/// carried as one Mux stream of an agent session that serves the tunnel; HTTP requests each on
+/// theirs (`HTTPIngressHandler`).
 public struct EntrypointHandler: StreamHandler {
     public let directory: any TunnelDirectory
     /// A plain TCP entrypoint: every connection goes to this tunnel, bytes untouched.
@@ -17,8 +20,21 @@ public struct EntrypointHandler: StreamHandler {
     /// HTTP: how long a request head may take from its first byte, however slowly it dribbles.
     public let headTimeout: TimeAmount
 
-    public init(directory: any TunnelDirectory, fixedTunnel: String? = nil, idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout) {
+    /// Where agents that come in on this port (TLS with the agents' ALPN) are handed over.
+    public let agents: AgentAttachPoint?
+    /// Certificates and HTTPS defaults; nil: every TLS connection is passed through by SNI.
+    public let https: HTTPSSettings?
+    /// The HTTPS port: TLS only (plain HTTP is answered 400).
+    public let tlsOnly: Bool
+
+    public init(
+        directory: any TunnelDirectory, fixedTunnel: String? = nil, idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout,
+        agents: AgentAttachPoint? = nil, https: HTTPSSettings? = nil, tlsOnly: Bool = false
+    ) {
         self.directory = directory
+        self.agents = agents
+        self.https = https
+        self.tlsOnly = tlsOnly
         self.fixedTunnel = fixedTunnel.flatMap { $0.isEmpty ? nil : $0 }
         self.idleTimeout = idleTimeout
         self.headTimeout = headTimeout
@@ -53,16 +69,15 @@ public struct EntrypointHandler: StreamHandler {
         let server = io.channel.localAddress.map { "\($0.hostPort)" }
         switch route {
         case .tls(let peek):
-            guard case .serverName(let name) = peek, let tunnel = directory.tunnel(forHost: name) else {
+            guard case .hello(let hello) = peek else {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
-                throw EngineError(.notAllowed, "TLS entrypoint: no tunnel for \(peek)")
+                throw EngineError(.notAllowed, "TLS entrypoint: not a ClientHello")
             }
-            guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {
-                try? await io.write(ClientHello.unrecognizedNameAlert)
-                throw EngineError(.connectFailed, "TLS entrypoint: tunnel \(tunnel) has no agent")
-            }
-            let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: name, server: server)
-            try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger)
+            try await serveTLS(io, hello: hello, context: context)
+        case .http where tlsOnly:
+            try? await io.write(Self.page(400, "Bad Request", "This port speaks HTTPS only."))
+            io.close()
+            throw EngineError(.notAllowed, "HTTPS entrypoint: plain HTTP from \(client ?? "?")")
         case .http:
             // Every request is routed on its own (HTTPIngressHandler); the bytes read so far
             // go to it when the handshake reader leaves.

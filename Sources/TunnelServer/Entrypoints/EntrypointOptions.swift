@@ -1,14 +1,15 @@
 import NIOCore
 import Shared
 
-/// The `entrypoint` handler's metadata: HTTP timeouts, and a fixed tunnel for a plain TCP
-/// entrypoint (`tunnel.id`, or GOST's `tunnel`).
+/// The `entrypoint` handler's metadata: HTTP timeouts, a fixed tunnel for a plain TCP
+/// entrypoint (`tunnel.id`, or GOST's `tunnel`), and `https: true` for the TLS-only HTTPS port.
 public struct EntrypointOptions: MetadataOptions, Equatable {
-    public static let metadataKeys: Set<String> = ["idleTimeout", "headTimeout", "tunnel.id", "tunnel"]
+    public static let metadataKeys: Set<String> = ["idleTimeout", "headTimeout", "tunnel.id", "tunnel", "https"]
 
     public var idleTimeout = RelayDefaults.httpIdleTimeout
     public var headTimeout = RelayDefaults.httpHeadTimeout
     public var fixedTunnel: String?
+    public var tlsOnly = false
 
     public init() {}
 
@@ -17,6 +18,12 @@ public struct EntrypointOptions: MetadataOptions, Equatable {
         idleTimeout = try metadata.positiveDuration("idleTimeout", default: idleTimeout, example: RelayDefaults.httpIdleTimeout.goDuration)
         headTimeout = try metadata.positiveDuration("headTimeout", default: headTimeout, example: RelayDefaults.httpHeadTimeout.goDuration)
         fixedTunnel = metadata["tunnel.id"] ?? metadata["tunnel"]
+        if let text = metadata["https"] {
+            guard let value = metadata.bool("https") else {
+                throw ConfigError(path: "handler.metadata.https", reason: "expected true or false, got \"\(text)\"")
+            }
+            tlsOnly = value
+        }
     }
 }
 

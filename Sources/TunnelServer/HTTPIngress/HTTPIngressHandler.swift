@@ -47,7 +47,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(
         directory: any TunnelDirectory, logger: Logger, client: String?, clientIP: String?, server: String?,
-        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout
+        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout, scheme: String = "http"
     ) {
         self.directory = directory
         self.logger = logger
@@ -56,6 +56,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.machine = HTTPIngressStateMachine(
             idleTimeout: idleTimeout, headTimeout: headTimeout, client: client, clientIP: clientIP, logger: logger, now: .now(),
             route: { [directory] host in directory.tunnel(forHost: host) })
+        self.machine.scheme = scheme
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

@@ -121,7 +121,7 @@ extension HTTPIngressStateMachine {
 
     /// Writes a request head, with the forwarding headers, to its stream.
     mutating func send(_ head: HTTPFraming.Head, to up: Upstream) {
-        emit(.writeUpstream(Self.forwardedHead(head, clientIP: clientIP, allocator: allocator)))
+        emit(.writeUpstream(Self.forwardedHead(head, clientIP: clientIP, proto: scheme, allocator: allocator)))
         outstanding.append(head.method)
         requestBody = HTTPFraming.requestBody(head)
         if head.upgrade {

@@ -78,6 +78,8 @@ struct HTTPIngressStateMachine {
     let clientIP: String?
     /// The client's address and port, for logs.
     let client: String?
+    /// What `X-Forwarded-Proto` says: `https` behind the relay's TLS termination.
+    var scheme = "http"
     /// The tunnel a hostname routes to (the directory's ingress rules).
     let route: (String) -> String?
     let logger: Logger

@@ -55,6 +55,7 @@ extension TLSOptions {
             config = try SelfSignedCertificate().serverConfiguration()
         }
         config.minimumTLSVersion = requireTLS13 ? .tlsv13 : .tlsv12
+        config.applicationProtocols = applicationProtocols
         if let caFile {
             // Only this CA: the system roots must not vouch for agents.
             config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))

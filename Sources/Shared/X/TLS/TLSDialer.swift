@@ -21,6 +21,7 @@ public struct TLSDialer: Dialer {
     public init(options: TLSOptions, connectTimeout: TimeAmount = EngineDefaults.connectTimeout) throws {
         var config = TLSConfiguration.makeClientConfiguration()
         config.minimumTLSVersion = .tlsv12
+        config.applicationProtocols = options.applicationProtocols
         if let ca = options.caFile {
             config.trustRoots = .file(ca)
         }

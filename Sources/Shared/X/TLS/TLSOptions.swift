@@ -10,6 +10,10 @@ public struct TLSOptions: Sendable, Hashable {
     public var pinSHA256: String?
     /// Refuse anything older than TLS 1.3 (the relay's agent endpoint); otherwise 1.2 is the floor.
     public var requireTLS13 = false
+    /// ALPN protocol IDs offered (dialer) or accepted (listener), most preferred first; empty = no
+    /// ALPN. The relay's agent endpoint and its agents name theirs, so one port 443 can tell an
+    /// agent's ClientHello from a visitor's.
+    public var applicationProtocols: [String] = []
 
     public init(certFile: String? = nil, keyFile: String? = nil, caFile: String? = nil, serverName: String? = nil, secure: Bool = false, pinSHA256: String? = nil) {
         self.pinSHA256 = pinSHA256

@@ -1,0 +1,102 @@
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+import Shared
+import TunnelProtocol
+
+extension EntrypointHandler {
+    /// Serves a TLS connection as `TLSRoute` decides from its ClientHello (still unconsumed in
+    /// `io`'s reader).
+    func serveTLS(_ io: Handshake, hello: ClientHello.Info, context: HandlerContext) async throws {
+        let directory = self.directory
+        let store = https?.certificates
+        let facts = TLSRoute.Facts(
+            agentALPN: TunnelMessages.agentALPN, hasAgentEndpoint: agents?.isAvailable ?? false, relayNames: https?.relayNames ?? [],
+            hasChallenge: { store?.challenge(for: $0) != nil },
+            hasCertificate: { store?.certificate(forServerName: $0) != nil },
+            mode: { directory.options(forHost: $0)?.tls },
+            tunnel: { directory.tunnel(forHost: $0) })
+        let client = io.channel.remoteAddress.map { "\($0.hostPort)" }
+        let server = io.channel.localAddress.map { "\($0.hostPort)" }
+        switch TLSRoute.decide(hello, facts) {
+        case .agent:
+            guard let agents else { throw EngineError(.notAllowed, "TLS entrypoint: no agent endpoint") }
+            try await agents.attach(io, context: context)
+        case .acmeChallenge(let name):
+            guard let challenge = store?.challenge(for: name) else {
+                try? await io.write(ClientHello.unrecognizedNameAlert)
+                throw EngineError(.notAllowed, "TLS entrypoint: the ACME challenge for \(name) is over")
+            }
+            context.logger.info("answering an ACME TLS-ALPN-01 validation", metadata: ["hostname": "\(name)", "client": "\(client ?? "")"])
+            try await terminate(io, with: challenge, context: context) { _, channel in
+                // The validation only looks at the certificate; nothing is served after it.
+                channel.close(promise: nil)
+            }
+        case .terminate(let name):
+            guard let certificate = store?.certificate(forServerName: name) else {
+                try? await io.write(ClientHello.unrecognizedNameAlert)
+                throw EngineError(.notAllowed, "TLS entrypoint: the certificate for \(name) went away")
+            }
+            let idleTimeout = self.idleTimeout
+            let headTimeout = self.headTimeout
+            let logger = context.logger
+            try await terminate(io, with: certificate.context, context: context) { negotiated, channel in
+                let ingress = HTTPIngressHandler(
+                    directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server,
+                    idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: "https")
+                try channel.pipeline.syncOperations.addHandler(ingress)
+                _ = negotiated
+            }
+        case .passthrough(let tunnel, let name):
+            guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {
+                try? await io.write(ClientHello.unrecognizedNameAlert)
+                throw EngineError(.connectFailed, "TLS entrypoint: tunnel \(tunnel) has no agent")
+            }
+            let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: name, server: server)
+            try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger)
+        case .refuse(let reason):
+            try? await io.write(ClientHello.unrecognizedNameAlert)
+            throw EngineError(.notAllowed, "TLS entrypoint: \(reason)")
+        }
+    }
+
+    /// Terminates TLS with `tls` in front of the bytes `io` has buffered, then, once the
+    /// handshake has settled the application protocol, lets `serve` install what speaks it. A
+    /// handshake not done within the head timeout closes the connection (a stalled ClientHello
+    /// must not hold a descriptor any longer than a stalled request head).
+    func terminate(
+        _ io: Handshake, with tls: NIOSSLContext, context: HandlerContext,
+        serve: @escaping @Sendable (_ negotiated: String?, _ channel: Channel) throws -> Void
+    ) async throws {
+        let channel = io.channel
+        let reader = io.readerForLoop
+        let headTimeout = self.headTimeout
+        let logger = context.logger
+        try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+            do {
+                let ops = channel.pipeline.syncOperations
+                let deadline = channel.eventLoop.scheduleTask(in: headTimeout) {
+                    logger.debug("TLS entrypoint: handshake timed out", metadata: ["client": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
+                    channel.close(promise: nil)
+                }
+                let ssl = NIOSSLServerHandler(context: tls)
+                let alpn = ApplicationProtocolNegotiationHandler { result, channel in
+                    deadline.cancel()
+                    var negotiated: String?
+                    if case .negotiated(let name) = result { negotiated = name }
+                    return channel.eventLoop.makeCompletedFuture { try serve(negotiated, channel) }
+                }
+                try ops.addHandler(ssl, position: .after(reader.value))
+                try ops.addHandler(alpn, position: .after(ssl))
+                channel.closeFuture.whenComplete { _ in deadline.cancel() }
+                if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
+                    try options.setOption(ChannelOptions.autoRead, value: true)
+                }
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+            return channel.pipeline.syncOperations.removeHandler(reader.value).map { channel.read() }
+        }.get()
+    }
+}
