@@ -30,7 +30,7 @@ final class HTTPSEndToEndTests: EndToEndTestCase {
     func testTerminatedHTTPSPassthroughAndAgentsOnTheHTTPSPort() throws {
         let ca = try makeCA(["app.example.test", "*.wild.example.test"])
         let httpsPort = try freePort()
-        let relay = try startRelay(["--https-addr", "127.0.0.1:\(httpsPort)", "--tls-cert", ca.cert, "--tls-key", ca.key])
+        let relay = try startRelay(["--https-addr", "127.0.0.1:\(httpsPort)", "--tls-cert", ca.cert, "--tls-key", ca.key, "--hsts-max-age", "600"])
         XCTAssertEqual(try relay.process.port(ofService: "https"), httpsPort)
         let origin = try h.python("http_origin.py", ["terminated"])
         let originPort = Int(try origin.wait(for: "PORT (\\d+)"))!
@@ -50,6 +50,7 @@ final class HTTPSEndToEndTests: EndToEndTestCase {
         let blob = try h.curl(["--cacert", ca.ca, "--resolve", "app.example.test:\(httpsPort):127.0.0.1", "-D", "-", "-o", "/dev/null",
                                "-w", "__SHA__%{size_download}", "https://app.example.test:\(httpsPort)/blob/33554432"])
         XCTAssertTrue(blob.output.contains("__SHA__33554432"), blob.output)
+        XCTAssertTrue(blob.output.contains("Strict-Transport-Security: max-age=600\r\n"), blob.output)
         let sha = try h.run("/bin/bash", ["-c", "curl -sS -m 30 --cacert \(ca.ca) --resolve app.example.test:\(httpsPort):127.0.0.1 https://app.example.test:\(httpsPort)/blob/33554432 | sha256sum"])
         let expected = blob.output.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("x-sha256:") }?.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)
         XCTAssertNotNil(expected, blob.output)

@@ -41,10 +41,12 @@ extension EntrypointHandler {
             let idleTimeout = self.idleTimeout
             let headTimeout = self.headTimeout
             let logger = context.logger
+            // HSTS by the name the visitor connected to: the rule's value, else the relay's.
+            let hsts = (directory.options(forHost: name)?.hstsMaxAge ?? https?.hstsMaxAge).flatMap { $0 > 0 ? $0 : nil }
             try await terminate(io, with: certificate.context, context: context) { negotiated, channel in
                 let ingress = HTTPIngressHandler(
                     directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server,
-                    idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: "https")
+                    idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: "https", hstsMaxAge: hsts)
                 try channel.pipeline.syncOperations.addHandler(ingress)
                 _ = negotiated
             }

@@ -80,6 +80,9 @@ struct HTTPIngressStateMachine {
     let client: String?
     /// What `X-Forwarded-Proto` says: `https` behind the relay's TLS termination.
     var scheme = "http"
+    /// Added to every final response unless the origin set them (`clientHead`): HSTS on TLS the
+    /// relay terminated.
+    var responseHeaders: [AddedHeader] = []
     /// The tunnel a hostname routes to (the directory's ingress rules).
     let route: (String) -> String?
     let logger: Logger
@@ -336,7 +339,7 @@ struct HTTPIngressStateMachine {
                     return actions()
                 }
                 guard let head = try HTTPFraming.parseHead(buffer, isRequest: false) else { break }
-                emit(.writeClient(buffer.readSlice(length: head.length)!))
+                emit(.writeClient(clientHead(head, bytes: buffer.readSlice(length: head.length)!)))
                 response = buffer
                 if head.status >= 100 && head.status < 200 && head.status != 101 { continue }  // interim
                 if head.connectionClose { upstream?.reusable = false }
