@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "tunnel-agent", targets: ["tunnel-agent"]),
         .library(name: "Shared", targets: ["Shared"]),
         .library(name: "Mux", targets: ["Mux"]),
+        .library(name: "ACME", targets: ["ACME"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // The multiplexed stream protocol. Depends on NIO only, never on Shared.
@@ -31,6 +33,20 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // An ACME (RFC 8555) client: account, orders, http-01 / tls-alpn-01 / dns-01, ARI.
+        .target(
+            name: "ACME",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
         // The engine: services, chains, hops, nodes, listeners, handlers, dialers, connectors, config.
@@ -150,6 +166,22 @@ let package = Package(
         .testTarget(
             name: "EngineCLITests",
             dependencies: ["EngineCLI", "Shared"]
+        ),
+        .testTarget(
+            name: "ACMETests",
+            dependencies: [
+                "ACME",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
         ),
         .testTarget(
             name: "EndToEndTests",
