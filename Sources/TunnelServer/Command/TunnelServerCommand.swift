@@ -124,7 +124,8 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         let tokensFile = self.tokens
         if let hstsMaxAge, hstsMaxAge < 0 { throw ValidationError("--hsts-max-age takes seconds (0 or more)") }
         if let httpsAddr, (try? HostPort(parsing: httpsAddr)) == nil { throw ValidationError("--https-addr takes host:port, e.g. :443") }
-        let https = HTTPSSettings(relayNames: HostPort(host: advertise, port: 0).isIPLiteral ? [] : [advertise], redirectHTTPS: redirectHttps, hstsMaxAge: hstsMaxAge)
+        let https = HTTPSSettings(relayNames: HostPort(host: advertise, port: 0).isIPLiteral ? [] : [advertise], redirectHTTPS: redirectHttps, hstsMaxAge: hstsMaxAge,
+            httpsPort: try httpsAddr.map { try HostPort(parsing: $0).port })
         let certificateFiles = CertificateFiles(store: https.certificates)
         guard tlsCert.count == tlsKey.count else { throw ValidationError("--tls-cert and --tls-key go in pairs") }
         for (cert, key) in zip(tlsCert, tlsKey) {

@@ -102,3 +102,19 @@ extension EntrypointHandler {
         }.get()
     }
 }
+
+extension EntrypointHandler {
+    /// What this entrypoint's plain-HTTP side answers itself (nil without HTTPS settings).
+    func reservedRequests(localPort: Int?) -> ReservedRequests? {
+        guard let https else { return nil }
+        let directory = self.directory
+        let store = https.certificates
+        let redirectAll = https.redirectHTTPS
+        return ReservedRequests(
+            tokens: https.tokens,
+            redirects: { host in
+                (directory.options(forHost: host)?.redirectHTTPS ?? redirectAll) && store.certificate(forServerName: host) != nil
+            },
+            httpsPort: https.httpsPort ?? localPort)
+    }
+}

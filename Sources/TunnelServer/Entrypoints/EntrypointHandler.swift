@@ -87,9 +87,12 @@ public struct EntrypointHandler: StreamHandler {
             let idleTimeout = self.idleTimeout
             let headTimeout = self.headTimeout
             let reader = io.readerForLoop
+            let reserved = self.reservedRequests(localPort: channel.localAddress?.port)
             try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
                 do {
-                    let ingress = HTTPIngressHandler(directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server, idleTimeout: idleTimeout, headTimeout: headTimeout)
+                    let ingress = HTTPIngressHandler(
+                        directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server,
+                        idleTimeout: idleTimeout, headTimeout: headTimeout, reserved: reserved)
                     try channel.pipeline.syncOperations.addHandler(ingress)
                     if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
                         try options.setOption(ChannelOptions.autoRead, value: true)

@@ -48,7 +48,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     init(
         directory: any TunnelDirectory, logger: Logger, client: String?, clientIP: String?, server: String?,
         idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout, scheme: String = "http",
-        hstsMaxAge: Int? = nil
+        hstsMaxAge: Int? = nil, reserved: ReservedRequests? = nil
     ) {
         self.directory = directory
         self.logger = logger
@@ -58,6 +58,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             idleTimeout: idleTimeout, headTimeout: headTimeout, client: client, clientIP: clientIP, logger: logger, now: .now(),
             route: { [directory] host in directory.tunnel(forHost: host) })
         self.machine.scheme = scheme
+        if let reserved { self.machine.reserved = { reserved.answer($0) } }
         if let hstsMaxAge { self.machine.responseHeaders = [.init(name: "Strict-Transport-Security", value: "max-age=\(hstsMaxAge)")] }
     }
 

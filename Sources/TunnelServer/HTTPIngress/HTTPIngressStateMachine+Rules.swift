@@ -52,6 +52,14 @@ extension HTTPIngressStateMachine {
                 buffer.moveReaderIndex(forwardBy: head.length)
                 inbound = buffer
                 headStarted = nil
+                if let answer = reserved?(head) {
+                    // The relay's own answer ends the connection: what the client sent after
+                    // this request is not read (as after an error page).
+                    switch answer {
+                    case .respond(let bytes): reject(0, "", "", raw: bytes)
+                    }
+                    return
+                }
                 if let up = upstream, up.reusable, let host = head.host, route(host) == up.tunnel {
                     send(head, to: up)
                     wrote = true
@@ -159,7 +167,7 @@ extension HTTPIngressStateMachine {
         guard outstanding.isEmpty else { return resumeReading(now: now) }
         if let page = pendingReject {
             pendingReject = nil
-            return reject(page.code, page.reason, page.message, extra: page.extra)
+            return reject(page.code, page.reason, page.message, extra: page.extra, raw: page.raw)
         }
         if lastRequestSent || (inputEnded && requestBody == .none && (inbound?.readableBytes ?? 0) == 0) {
             return finishPublic()
@@ -208,18 +216,18 @@ extension HTTPIngressStateMachine {
     // MARK: endings
 
     /// Answers with an error page after the answers already under way, then closes.
-    mutating func reject(_ code: Int, _ reason: String, _ message: String, extra: String = "") {
+    mutating func reject(_ code: Int, _ reason: String, _ message: String, extra: String = "", raw: ByteBuffer? = nil) {
         guard !closing else { return }
         pendingHead = nil
         guard outstanding.isEmpty else {
             // Answers under way come first; nothing after this request is read.
-            pendingReject = Page(code: code, reason: reason, message: message, extra: extra)
+            pendingReject = Page(code: code, reason: reason, message: message, extra: extra, raw: raw)
             inbound = nil
             if upstream != nil { emit(.flushUpstream) }
             return
         }
         closing = true
-        emit(.respondAndClose(ByteBuffer(string: EntrypointHandler.page(code, reason, message, extra: extra))))
+        emit(.respondAndClose(raw ?? ByteBuffer(string: EntrypointHandler.page(code, reason, message, extra: extra))))
         if let up = upstream {
             upstream = nil
             emit(.closeUpstream(id: up.id))

@@ -65,6 +65,14 @@ struct HTTPIngressStateMachine {
         var reason: String
         var message: String
         var extra: String
+        /// A whole answer of the relay's own (ACME token, redirect) instead of an error page.
+        var raw: ByteBuffer? = nil
+    }
+
+    /// What the relay answers itself for a request, before routing it (`reserved`).
+    enum ReservedAnswer: Equatable {
+        /// This whole HTTP answer (it says `Connection: close`), in its turn after earlier answers.
+        case respond(ByteBuffer)
     }
 
     /// Requests sent ahead of their answers before the client is no longer read.
@@ -83,6 +91,9 @@ struct HTTPIngressStateMachine {
     /// Added to every final response unless the origin set them (`clientHead`): HSTS on TLS the
     /// relay terminated.
     var responseHeaders: [AddedHeader] = []
+    /// Requests the relay answers itself rather than routing them (ACME HTTP-01 tokens, the
+    /// redirect to HTTPS), decided per request head; nil or a nil answer: routed as usual.
+    var reserved: ((HTTPFraming.Head) -> ReservedAnswer?)?
     /// The tunnel a hostname routes to (the directory's ingress rules).
     let route: (String) -> String?
     let logger: Logger

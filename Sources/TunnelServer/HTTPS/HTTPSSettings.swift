@@ -9,9 +9,14 @@ public struct HTTPSSettings: Sendable {
     public var redirectHTTPS: Bool
     /// HSTS `max-age` on every response served over the relay's TLS; nil = no header.
     public var hstsMaxAge: Int?
+    /// The HTTPS port (`--https-addr`), for redirects; nil: the port the request came in on.
+    public var httpsPort: Int?
+    /// HTTP-01 answers of the relay's ACME orders in flight.
+    public var tokens = ACMEHTTPTokens()
 
-    public init(certificates: CertificateStore = CertificateStore(), relayNames: Set<String> = [], redirectHTTPS: Bool = false, hstsMaxAge: Int? = nil) {
+    public init(certificates: CertificateStore = CertificateStore(), relayNames: Set<String> = [], redirectHTTPS: Bool = false, hstsMaxAge: Int? = nil, httpsPort: Int? = nil) {
         self.certificates = certificates
+        self.httpsPort = httpsPort
         self.relayNames = Set(relayNames.map { HostTable<String>.normalize($0) })
         self.redirectHTTPS = redirectHTTPS
         self.hstsMaxAge = hstsMaxAge
