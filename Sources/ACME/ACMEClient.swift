@@ -126,6 +126,11 @@ public actor ACMEClient {
         try await post(url, payload: nil, signer: .kid(kid), accept: accept)
     }
 
+    /// Adds a nonce to the pool as if a response had carried it; tests use it to force a `badNonce`.
+    func addNonce(_ nonce: String) {
+        nonces.add(nonce)
+    }
+
     /// A spare nonce, or a fresh one from `newNonce` (§7.2). The fresh one is taken straight from the
     /// response rather than through the pool, so a concurrent request cannot steal it.
     private func nextNonce() async throws -> String {

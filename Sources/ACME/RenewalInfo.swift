@@ -43,7 +43,16 @@ public enum RenewalInfo {
         guard let aki = try certificate.extensions.authorityKeyIdentifier, let keyID = aki.keyIdentifier else {
             throw ACMEError("certificate has no authority key identifier; cannot build an ARI certificate ID")
         }
-        return Base64URL.encode(keyID) + "." + Base64URL.encode(certificate.serialNumber.bytes)
+        return Base64URL.encode(keyID) + "." + Base64URL.encode(derIntegerContent(certificate.serialNumber.bytes))
+    }
+
+    /// The content octets of the serial as a DER INTEGER: minimal, with a leading zero when the high
+    /// bit is set (swift-certificates keeps the plain magnitude).
+    static func derIntegerContent(_ magnitude: ArraySlice<UInt8>) -> [UInt8] {
+        var bytes = Array(magnitude.drop { $0 == 0 })
+        if bytes.isEmpty { return [0] }
+        if bytes[0] & 0x80 != 0 { bytes.insert(0, at: 0) }
+        return bytes
     }
 
     private struct Document: Decodable {
