@@ -86,6 +86,8 @@ let package = Package(
                 "Mux",
                 "TunnelProtocol",
                 "EngineCLI",
+                "ACME",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

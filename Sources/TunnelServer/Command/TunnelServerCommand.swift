@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngineCLI
 import Foundation
+import Logging
 import NIOCore
 import Shared
 import TunnelProtocol
@@ -39,6 +40,24 @@ public struct TunnelServerCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Send Strict-Transport-Security with this max-age on responses served over the relay's TLS (a rule's hstsMaxAge overrides).", valueName: "seconds"))
     var hstsMaxAge: Int?
+
+    @Option(help: ArgumentHelp("Get certificates from an ACME CA (Let's Encrypt by default) for every exact hostname of an ingress rule or an accepted agent claim, with this contact address; HTTP-01 is answered on the public entrypoint, TLS-ALPN-01 on the HTTPS port.", valueName: "addr"))
+    var acmeEmail: String?
+
+    @Option(help: ArgumentHelp("The ACME directory URL (default: Let's Encrypt production).", valueName: "url"))
+    var acmeDirectory: String?
+
+    @Flag(help: "Use Let's Encrypt's staging directory (untrusted certificates, generous rate limits) instead of production.")
+    var acmeStaging = false
+
+    @Option(help: ArgumentHelp("Also trust this CA (PEM) for the ACME directory's own TLS (a private ACME server).", valueName: "pem"))
+    var acmeCaFile: String?
+
+    @Option(help: ArgumentHelp("A command for DNS-01 (needed for wildcard hostnames), called as lego's exec provider: <cmd> present|cleanup <fqdn> <value>.", valueName: "cmd"))
+    var acmeDnsHook: String?
+
+    @Option(help: ArgumentHelp("The challenge tried first for a single name: http-01 (on the public entrypoint) or tls-alpn-01 (on the HTTPS port); the other is the fallback.", valueName: "type"))
+    var acmeChallenge: String = "http-01"
 
     @Option(help: ArgumentHelp("A YAML file of agent tokens and what each may claim (tunnels, hostnames, ports).", valueName: "file"))
     var tokens: String?
@@ -127,6 +146,12 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         let https = HTTPSSettings(relayNames: HostPort(host: advertise, port: 0).isIPLiteral ? [] : [advertise], redirectHTTPS: redirectHttps, hstsMaxAge: hstsMaxAge,
             httpsPort: try httpsAddr.map { try HostPort(parsing: $0).port })
         let certificateFiles = CertificateFiles(store: https.certificates)
+        let acme = try acmeSettings(stateDir: stateDir).map { settings in
+            ACMEManager(
+                settings: settings, store: https.certificates, tokens: https.tokens,
+                skip: { [tunnels] name in tunnels.options(forHost: name)?.tls == .passthrough }, logger: Logger(label: "tunnel-server.acme"))
+        }
+        if let acme { tunnels.observeHostnames { acme.want($0) } }
         guard tlsCert.count == tlsKey.count else { throw ValidationError("--tls-cert and --tls-key go in pairs") }
         for (cert, key) in zip(tlsCert, tlsKey) {
             do {
@@ -147,9 +172,27 @@ public struct TunnelServerCommand: AsyncParsableCommand {
             },
             extraServices: { config, logger in
                 if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }
-                return [RelayDrainService(sessions: tunnels.agents, drainTimeout: drain, logger: logger), certificateFiles]
+                return [RelayDrainService(sessions: tunnels.agents, drainTimeout: drain, logger: logger), certificateFiles] + (acme.map { [$0] } ?? [])
             })
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// The ACME settings the flags give, nil without `--acme-email`.
+    func acmeSettings(stateDir: String) throws -> ACMESettings? {
+        guard let email = acmeEmail else {
+            if acmeDirectory != nil || acmeStaging || acmeCaFile != nil || acmeDnsHook != nil {
+                throw ValidationError("--acme-directory, --acme-staging, --acme-ca-file and --acme-dns-hook need --acme-email")
+            }
+            return nil
+        }
+        guard email.contains("@") else { throw ValidationError("--acme-email takes an email address, got \"\(email)\"") }
+        if acmeStaging && acmeDirectory != nil { throw ValidationError("--acme-staging and --acme-directory exclude each other") }
+        guard ["http-01", "tls-alpn-01"].contains(acmeChallenge) else { throw ValidationError("--acme-challenge takes http-01 or tls-alpn-01") }
+        if let acmeCaFile, !FileManager.default.isReadableFile(atPath: acmeCaFile) { throw ValidationError("--acme-ca-file: cannot read \(acmeCaFile)") }
+        if let acmeDnsHook, !FileManager.default.isExecutableFile(atPath: acmeDnsHook) { throw ValidationError("--acme-dns-hook: \(acmeDnsHook) is not an executable file") }
+        let directory = acmeDirectory ?? (acmeStaging ? ACMESettings.letsEncryptStaging : ACMESettings.letsEncrypt)
+        guard let url = URL(string: directory), url.scheme == "https" else { throw ValidationError("--acme-directory takes an https:// URL, got \"\(directory)\"") }
+        return ACMESettings(email: email, directoryURL: directory, caFile: acmeCaFile, dnsHook: acmeDnsHook, preferTLSALPN: acmeChallenge == "tls-alpn-01", stateDirectory: stateDir)
     }
 
     /// `--client-ca` on a relay given by -L/-C: every `tunnel` service's TLS listener requires agent

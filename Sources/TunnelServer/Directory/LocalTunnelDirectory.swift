@@ -30,6 +30,7 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     }
 
     private let state: NIOLockedValueBox<State>
+    private let observers = NIOLockedValueBox<[@Sendable ([String]) -> Void]>([])
     /// Every agent session, registered or not (to drain them all on SIGHUP or at shutdown).
     public let agents = LiveSessions()
 
@@ -47,6 +48,17 @@ public final class LocalTunnelDirectory: TunnelDirectory {
             s.sessions[tunnel, default: []].append(Member(session: session, weight: min(max(weight, 1), Self.exclusiveWeight)))
             for h in hostnames { s.ingress.set(h, to: tunnel) }
         }
+        notify(hostnames)
+    }
+
+    public func observeHostnames(_ observer: @escaping @Sendable ([String]) -> Void) {
+        observers.withLockedValue { $0.append(observer) }
+    }
+
+    /// Outside the state's lock: an observer may look things up here.
+    private func notify(_ hostnames: [String]) {
+        guard !hostnames.isEmpty else { return }
+        for observer in observers.withLockedValue({ $0 }) { observer(hostnames) }
     }
 
     /// Adds a configured ingress rule (hostname pattern → tunnel ID).
@@ -55,6 +67,7 @@ public final class LocalTunnelDirectory: TunnelDirectory {
             s.staticRules.append((host, tunnel))
             s.ingress.set(host, to: tunnel)
         }
+        notify([host])
     }
 
     /// Removes `session` from every tunnel it served (its connection ended). Returns the tunnels

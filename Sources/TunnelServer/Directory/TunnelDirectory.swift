@@ -27,6 +27,10 @@ public protocol TunnelDirectory: AnyObject, Sendable {
     /// The tunnel a public hostname routes to.
     func tunnel(forHost host: String) -> String?
 
+    /// Calls `observer` with the hostnames of every rule added and every claim accepted from now
+    /// on (the ACME manager keeps certificates for them).
+    func observeHostnames(_ observer: @escaping @Sendable ([String]) -> Void)
+
     /// Sets a configured rule's options (TLS mode, certificate files, redirect, HSTS).
     func setOptions(_ options: RuleOptions, forPattern pattern: String)
 
