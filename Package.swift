@@ -169,10 +169,13 @@ let package = Package(
             name: "EngineCLITests",
             dependencies: ["EngineCLI", "Shared"]
         ),
+        // What several test targets share: the pebble (ACME test server) launcher.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "ACMETests",
             dependencies: [
                 "ACME",
+                "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -188,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Shared"]
+            dependencies: ["Shared", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

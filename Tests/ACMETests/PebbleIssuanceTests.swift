@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import SwiftASN1
 import X509
+import TestSupport
 import XCTest
 
 @testable import ACME

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The relay gets its own certificates from a real ACME server: Debian's pebble, with
@@ -21,7 +22,7 @@ final class ACMEEndToEndTests: EndToEndTestCase {
     }
 
     /// pebble on the relay's ports, then the relay with ACME on, then an agent for `hostnames`.
-    func startACMERelay(validity: Int? = nil, extra: [String] = [], stateDir: String? = nil, reuse pebble existing: Pebble? = nil) throws -> ACMERelay {
+    func startACMERelay(validity: Int? = nil, extra: [String] = [], stateDir: String? = nil, reuse existing: Pebble? = nil) throws -> ACMERelay {
         let publicPort = try existing?.httpPort ?? freePort()
         let httpsPort = try existing?.tlsPort ?? freePort()
         let pebble = try existing ?? Pebble(httpPort: publicPort, tlsPort: httpsPort, validitySeconds: validity)
@@ -54,7 +55,7 @@ final class ACMEEndToEndTests: EndToEndTestCase {
         let r = try startACMERelay(stateDir: state)
         let agent = try h.agent(agentArgs(r.relay) + ["--expose", "127.0.0.1:\(try startOrigin("acme-http"))", "--hostname", "app.example.test"])
         _ = try agent.wait(for: "connected to relay")
-        _ = try r.relay.process.wait(for: "certificate issued.*hostname=app.example.test", timeout: 60)
+        _ = try r.relay.process.wait(for: "hostname=app.example.test .*certificate issued", timeout: 60)
         let page = try httpsGet(r, "app.example.test")
         XCTAssertEqual(page.status, 0, page.output)
         XCTAssertTrue(page.output.contains("acme-http") && page.output.contains("\"xfp\": \"https\""), page.output)
@@ -67,7 +68,7 @@ final class ACMEEndToEndTests: EndToEndTestCase {
         let again = try startACMERelay(stateDir: state, reuse: pebble)
         let agent2 = try h.agent(agentArgs(again.relay) + ["--expose", "127.0.0.1:\(try startOrigin("acme-http"))", "--hostname", "app.example.test"])
         _ = try agent2.wait(for: "connected to relay")
-        _ = try again.relay.process.wait(for: "certificate loaded from the state directory.*hostname=app.example.test", timeout: 30)
+        _ = try again.relay.process.wait(for: "hostname=app.example.test .*certificate loaded from the state directory", timeout: 30)
         XCTAssertEqual(try fingerprint(again, "app.example.test"), before)
         XCTAssertEqual(try pebble!.logCount("POST /order-plz"), orders, "no new order after the restart")
         XCTAssertFalse(again.relay.process.output.contains("ordering a certificate"), again.relay.process.output)
@@ -95,8 +96,8 @@ final class ACMEEndToEndTests: EndToEndTestCase {
             "--expose", "127.0.0.1:\(try startOrigin("acme-alpn"))", "--hostname", "alpn.example.test", "--hostname", "*.wild.example.test",
         ])
         _ = try agent.wait(for: "connected to relay")
-        _ = try r.relay.process.wait(for: "certificate issued.*hostname=alpn.example.test", timeout: 60)
-        _ = try r.relay.process.wait(for: "certificate issued.*hostname=\\*.wild.example.test", timeout: 60)
+        _ = try r.relay.process.wait(for: "hostname=alpn.example.test .*certificate issued", timeout: 60)
+        _ = try r.relay.process.wait(for: "hostname=\\*.wild.example.test .*certificate issued", timeout: 60)
         XCTAssertTrue(r.relay.process.output.contains("answering an ACME TLS-ALPN-01 validation"), r.relay.process.output)
         for name in ["alpn.example.test", "x.wild.example.test"] {
             let page = try httpsGet(r, name)
@@ -114,7 +115,7 @@ final class ACMEEndToEndTests: EndToEndTestCase {
         let r = try startACMERelay(validity: 12)
         let agent = try h.agent(agentArgs(r.relay) + ["--expose", "127.0.0.1:\(try startOrigin("acme-renew"))", "--hostname", "renew.example.test"])
         _ = try agent.wait(for: "connected to relay")
-        _ = try r.relay.process.wait(for: "certificate issued.*hostname=renew.example.test", timeout: 60)
+        _ = try r.relay.process.wait(for: "hostname=renew.example.test .*certificate issued", timeout: 60)
         let first = try fingerprint(r, "renew.example.test")
         // 48 MiB at 4 MiB/s: about 12 s on the first certificate's connection.
         let download = try h.start("/bin/bash", ["-c",
@@ -147,7 +148,7 @@ final class ACMEEndToEndTests: EndToEndTestCase {
         let allowed = try h.agent(["--relay", "127.0.0.1:\(r.relay.agentPort)", "--token", "t-allowed", "--pin", r.relay.pin,
                                    "--expose", "127.0.0.1:\(try startOrigin("acme-ok"))", "--hostname", "ok.example.test"])
         _ = try allowed.wait(for: "connected to relay")
-        _ = try r.relay.process.wait(for: "certificate issued.*hostname=ok.example.test", timeout: 60)
+        _ = try r.relay.process.wait(for: "hostname=ok.example.test .*certificate issued", timeout: 60)
         // Visitors asking for any name by SNI never cause an order either.
         _ = try h.curl(["-k", "--resolve", "random.example.test:\(r.httpsPort):127.0.0.1", "https://random.example.test:\(r.httpsPort)/"])
         usleep(1_500_000)

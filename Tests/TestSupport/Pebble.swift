@@ -5,8 +5,9 @@ import Glibc
 #endif
 
 /// Starts Debian's `pebble` (a test ACME server) and `pebble-challtestsrv` (its DNS server) on free
-/// loopback ports, for tests that issue real certificates. Reusable from other test targets: copy
-/// or symlink this file; it needs only Foundation, `openssl` and the two binaries.
+/// loopback ports, for tests that issue real certificates. It lives in the `TestSupport` target so
+/// the ACME library's tests and the relay's end-to-end tests share it; it needs only Foundation,
+/// `openssl` and the two binaries.
 ///
 /// - pebble's HTTPS API uses a throwaway CA made with openssl (``caFile`` is what a client trusts).
 /// - Validation: pebble resolves every name through challtestsrv, which answers A = 127.0.0.1 for
@@ -15,39 +16,45 @@ import Glibc
 ///   (``setTXT(host:value:)`` or `curl -d '{"host":…,"value":…}' <managementURL>/set-txt`).
 /// - `PEBBLE_VA_NOSLEEP=1` (no random validation delay), `PEBBLE_WFE_NONCEREJECT=0` (no random
 ///   badNonce: the badNonce retry is tested deterministically instead).
-final class Pebble: @unchecked Sendable {
-    let directory: URL
-    let acmePort: Int
-    let managementPort: Int
-    let httpPort: Int
-    let tlsPort: Int
-    let dnsPort: Int
-    let challengeManagementPort: Int
+public final class Pebble: @unchecked Sendable {
+    public let directory: URL
+    public let acmePort: Int
+    public let managementPort: Int
+    public let httpPort: Int
+    public let tlsPort: Int
+    public let dnsPort: Int
+    public let challengeManagementPort: Int
     private var processes: [Process] = []
 
-    var directoryURL: String { "https://127.0.0.1:\(acmePort)/dir" }
+    public var directoryURL: String { "https://127.0.0.1:\(acmePort)/dir" }
     /// pebble's management API (HTTPS, same certificate): `/roots/0`, `/intermediates/0`.
-    var managementURL: String { "https://127.0.0.1:\(managementPort)" }
+    public var managementURL: String { "https://127.0.0.1:\(managementPort)" }
     /// challtestsrv's management API (plain HTTP): `/set-txt`, `/clear-txt`.
-    var challengeManagementURL: String { "http://127.0.0.1:\(challengeManagementPort)" }
+    public var challengeManagementURL: String { "http://127.0.0.1:\(challengeManagementPort)" }
     /// The CA that signed pebble's HTTPS certificate.
-    var caFile: String { directory.appendingPathComponent("ca.pem").path }
-    var pebbleLog: String { directory.appendingPathComponent("pebble.log").path }
+    public var caFile: String { directory.appendingPathComponent("ca.pem").path }
+    public var pebbleLog: String { directory.appendingPathComponent("pebble.log").path }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static var isAvailable: Bool {
+    public static var isAvailable: Bool {
         FileManager.default.isExecutableFile(atPath: "/usr/bin/pebble")
             && FileManager.default.isExecutableFile(atPath: "/usr/bin/pebble-challtestsrv")
     }
 
+    /// pebble's certificate lifetime in seconds (its `certificateValidityPeriod`); nil: its default.
+    public let validitySeconds: Int?
+
     /// Makes the certificates and config, starts both servers and waits (bounded) until they listen.
-    init() throws {
+    /// `httpPort`/`tlsPort` are where pebble validates HTTP-01 and TLS-ALPN-01 (a relay's public
+    /// and HTTPS ports); free ports are picked when they are not given.
+    public init(httpPort givenHTTPPort: Int? = nil, tlsPort givenTLSPort: Int? = nil, validitySeconds: Int? = nil) throws {
+        self.validitySeconds = validitySeconds
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pebble-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var ports = Set<Int>()
+        var ports = Set([givenHTTPPort, givenTLSPort].compactMap { $0 })
         func fresh() throws -> Int {
             for _ in 0..<20 {
                 let port = try Self.freeLoopbackPort()
@@ -57,8 +64,8 @@ final class Pebble: @unchecked Sendable {
         }
         acmePort = try fresh()
         managementPort = try fresh()
-        httpPort = try fresh()
-        tlsPort = try fresh()
+        httpPort = try givenHTTPPort ?? fresh()
+        tlsPort = try givenTLSPort ?? fresh()
         dnsPort = try fresh()
         challengeManagementPort = try fresh()
         do {
@@ -75,7 +82,7 @@ final class Pebble: @unchecked Sendable {
     }
 
     /// Kills both servers (SIGTERM, then SIGKILL after a bounded wait) and removes the temp dir.
-    func stop() {
+    public func stop() {
         for process in processes where process.isRunning {
             process.terminate()
         }
@@ -96,9 +103,22 @@ final class Pebble: @unchecked Sendable {
     }
 
     /// The last part of pebble's log, for failure messages.
-    func logTail(_ bytes: Int = 4000) -> String {
+    public func logTail(_ bytes: Int = 4000) -> String {
         guard let data = FileManager.default.contents(atPath: pebbleLog) else { return "(no log)" }
         return String(decoding: data.suffix(bytes), as: UTF8.self)
+    }
+
+    /// pebble's issuing root (`/roots/0`, new at every start) in a file, for clients to trust.
+    public func rootFile() throws -> String {
+        let path = directory.appendingPathComponent("issuing-root.pem").path
+        try Self.run("/usr/bin/curl", ["-fsS", "--max-time", "10", "--cacert", caFile, "-o", path, managementURL + "/roots/0"])
+        return path
+    }
+
+    /// How often `text` occurs in pebble's log (orders placed, names validated).
+    public func logCount(_ text: String) throws -> Int {
+        let log = (try? String(contentsOfFile: pebbleLog, encoding: .utf8)) ?? ""
+        return log.components(separatedBy: text).count - 1
     }
 
     // MARK: Setup
@@ -123,8 +143,7 @@ final class Pebble: @unchecked Sendable {
     }
 
     private func writeConfig() throws {
-        let config: [String: Any] = [
-            "pebble": [
+        var pebble: [String: Any] = [
                 "listenAddress": "127.0.0.1:\(acmePort)",
                 "managementListenAddress": "127.0.0.1:\(managementPort)",
                 "certificate": directory.appendingPathComponent("cert.pem").path,
@@ -133,8 +152,9 @@ final class Pebble: @unchecked Sendable {
                 "tlsPort": tlsPort,
                 "ocspResponderURL": "",
                 "externalAccountBindingRequired": false,
-            ] as [String: Any]
         ]
+        if let validitySeconds { pebble["certificateValidityPeriod"] = validitySeconds }
+        let config: [String: Any] = ["pebble": pebble]
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: directory.appendingPathComponent("pebble.json"))
     }
@@ -174,11 +194,11 @@ final class Pebble: @unchecked Sendable {
     // MARK: challtestsrv
 
     /// Adds a TXT record (`host` fully qualified, trailing dot).
-    func setTXT(host: String, value: String) throws {
+    public func setTXT(host: String, value: String) throws {
         try postManagement("/set-txt", ["host": host, "value": value])
     }
 
-    func clearTXT(host: String) throws {
+    public func clearTXT(host: String) throws {
         try postManagement("/clear-txt", ["host": host])
     }
 
