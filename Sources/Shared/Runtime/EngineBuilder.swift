@@ -131,7 +131,17 @@ public struct EngineBuilder {
         return runtime
     }
 
-    func buildChain(_ chain: ChainConfig, path: String) throws -> Chain {
+    /// The chain `name` of `config`, built (for a component outside the services that goes
+    /// through a chain: the agent's way to its relay). Errors name the chain's path.
+    public func chain(named name: String, in config: Config) throws -> Chain {
+        guard let index = (config.chains ?? []).firstIndex(where: { $0.name == name }) else {
+            throw ConfigError(path: "chains", reason: "no chain named \"\(name)\"")
+        }
+        return try buildChain(config.chains![index], path: "chains[\(index)]")
+    }
+
+    /// `chain` built, its errors at `path`.
+    public func buildChain(_ chain: ChainConfig, path: String) throws -> Chain {
         var hops: [Hop] = []
         for (hi, hop) in chain.hops.enumerated() {
             let hp = "\(path).hops[\(hi)]"

@@ -18,8 +18,14 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
 
     @OptionGroup var options: EngineOptions
 
-    @Option(help: ArgumentHelp("The relay's agent endpoint.", valueName: "host:port"))
+    @Option(help: ArgumentHelp("The relay: its agent endpoint (host:port, tls://host:port), or a WebSocket to it (ws://host[:port]/path, wss://host[:port]/path; the relay's path is /_tunnel/agent). With -F the relay is reached through that chain.", valueName: "url"))
     var relay: String?
+
+    @Option(help: ArgumentHelp("Reach the relay through this chain of the -C file (default: the -F hops, if any).", valueName: "name"))
+    var relayChain: String?
+
+    @Option(help: ArgumentHelp("For --relay wss://: verify the outer HTTPS with this CA file (PEM) instead of the system roots.", valueName: "file"))
+    var wssCa: String?
 
     @Option(help: "The agent token the relay printed.")
     var token: String = ""
@@ -61,20 +67,38 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
     var weight: Int?
 
     public func run() async throws {
-        let client = try tunnelConfiguration()
-        let code = await EngineMain.run(options, program: "tunnel-agent", registry: Registry.standard.withAgentForms(), extraServices: { _, logger in
-            (client.map { [$0] } ?? []).map { TunnelClient(configuration: $0, logger: logger) }
+        // Checked before anything starts, so a bad flag is a usage error.
+        _ = try tunnelConfiguration(chain: nil)
+        let registry = Registry.standard.withAgentForms()
+        let code = await EngineMain.run(options, program: "tunnel-agent", registry: registry, extraServices: { config, logger in
+            guard let client = try tunnelConfiguration(chain: try relayChain(in: config, registry: registry, logger: logger)) else { return [] }
+            return [TunnelClient(configuration: client, logger: logger)]
         })
         if code != 0 { throw ExitCode(code) }
     }
 
-    func tunnelConfiguration() throws -> TunnelClientConfiguration? {
+    /// The chain to the relay: `--relay-chain`'s, else the `-F` hops' (`cli-chain`), else none.
+    func relayChain(in config: Config, registry: Registry, logger: Logger) throws -> Chain? {
+        guard relay != nil else { return nil }
+        let name = relayChain ?? (options.forward.isEmpty ? nil : "cli-chain")
+        guard let name else { return nil }
+        return try EngineBuilder(registry: registry, logger: logger).chain(named: name, in: config)
+    }
+
+    func tunnelConfiguration(chain: Chain?) throws -> TunnelClientConfiguration? {
         guard let relay else {
             if expose != nil { throw ValidationError("--expose needs --relay") }
+            if relayChain != nil { throw ValidationError("--relay-chain needs --relay") }
             return nil
         }
         guard let expose else { throw ValidationError("--relay needs --expose host:port") }
-        let relayAddress = try HostPort(parsing: relay)
+        let endpoint: RelayEndpoint
+        do {
+            endpoint = try RelayEndpoint(parsing: relay)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if wssCa != nil, endpoint.transport != .wss { throw ValidationError("--wss-ca is for --relay wss://") }
         let target = try HostPort(parsing: expose)
         if pin == nil && ca == nil {
             FileHandle.standardError.write(Data("tunnel-agent: warning: the relay is not verified (give --pin or --ca)\n".utf8))
@@ -82,9 +106,15 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
         var tls = TLSOptions(certFile: cert, keyFile: key, caFile: ca, serverName: nil, secure: ca != nil, pinSHA256: pin)
         tls.applicationProtocols = [TunnelMessages.agentALPN]
-        let dialer: TLSDialer
+        let dialer: RelayDialer
         do {
-            dialer = try TLSDialer(options: tls)
+            var outer: TLSDialer?
+            if endpoint.transport == .wss {
+                var options = TLSOptions(caFile: wssCa, secure: true)
+                options.applicationProtocols = ["http/1.1"]
+                outer = try TLSDialer(options: options)
+            }
+            dialer = RelayDialer(endpoint: endpoint, router: Router(chain: chain), tls: try TLSDialer(options: tls), outerTLS: outer)
         } catch {
             throw ValidationError("cannot set up TLS to the relay: \(error)")
         }
@@ -95,7 +125,7 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
             proxy = v
         }
         if let weight, !(1...255).contains(weight) { throw ValidationError("--weight takes 1-255 (255 = exclusive)") }
-        var config = TunnelClientConfiguration(relay: relayAddress, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target, proxyProtocol: proxy, remotePorts: remotePort, remoteUDPPorts: remoteUdpPort, weight: weight)])
+        var config = TunnelClientConfiguration(relay: endpoint.address, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target, proxyProtocol: proxy, remotePorts: remotePort, remoteUDPPorts: remoteUdpPort, weight: weight)])
         config.sessions = max(1, sessions)
         return config
     }

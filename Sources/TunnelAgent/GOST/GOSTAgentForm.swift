@@ -1,3 +1,4 @@
+import Logging
 import Shared
 import TunnelProtocol
 
@@ -5,26 +6,36 @@ import TunnelProtocol
 /// `-L rtcp://:0/127.0.0.1:8080 -F "tunnel+tls://relay:8443?tunnel.id=<uuid>"`, and
 /// `-L rtcp://:2222/127.0.0.1:22 -F socks5://user:pass@relay:1080` (rtcp/rudp through a SOCKS5
 /// node with `bind=true`, carried by the private mux-bind commands, `SOCKS5MuxBind`). In YAML: an
-/// rtcp/rudp service whose listener chain is one hop to a `tunnel` or `socks5` node
-/// (`RemoteListener` is that listener).
+/// rtcp/rudp service whose listener chain ends at a `tunnel` or `socks5` node
+/// (`RemoteListener` is that listener). Hops before that node are the way to the relay
+/// (`-F http://user:pass@proxy:3128 -F tunnel+tls://relay:8443?…`), and a tunnel node may be
+/// reached over WebSocket: `tunnel+ws://relay:80?path=/_tunnel/agent&…`, `tunnel+wss://…`.
 public enum GOSTAgentForm {
     /// The tunnel client that serves `service` (at `path`, `services[0]`) through `chain`, its
     /// listener's chain. Errors name the offending key with its full path.
-    public static func client(for s: ServiceConfig, path: String, chain: ChainConfig?) throws -> TunnelClientConfiguration {
+    public static func client(for s: ServiceConfig, path: String, chain: ChainConfig?, registry: Registry = .standard) throws -> TunnelClientConfiguration {
         guard let chain else {
             throw ConfigError(path: "\(path).listener.chain", reason: "\(s.listener.type) needs a chain that ends at the relay (a tunnel or socks5 node)")
         }
         let chainName = chain.name
-        let connectorType = chain.hops.first?.nodes.first?.connector?.type ?? "http"
-        guard chain.hops.count == 1, let node = chain.hops[0].nodes.first, ["tunnel", "socks5", "socks"].contains(connectorType) else {
-            throw ConfigError(path: "\(path).listener.chain", reason: "\(s.listener.type) is served through a single tunnel or socks5 node; other chains are not supported yet")
+        let last = chain.hops.count - 1
+        let connectorType = chain.hops.last?.nodes.first?.connector?.type ?? "http"
+        guard last >= 0, chain.hops[last].nodes.count == 1, let node = chain.hops[last].nodes.first, ["tunnel", "socks5", "socks"].contains(connectorType) else {
+            throw ConfigError(path: "\(path).listener.chain", reason: "\(s.listener.type) needs a chain whose last hop is one tunnel or socks5 node (the relay); the hops before it lead there")
+        }
+        let nodePath = "chains[\(chainName)].hops[\(last)].nodes[0]"
+        // The hops before the relay's node: the way there, built as any chain.
+        var router = Router()
+        if last > 0 {
+            let prefix = ChainConfig(name: chainName, hops: Array(chain.hops[..<last]))
+            router = Router(chain: try EngineBuilder(registry: registry, logger: Logger(label: "tunnel-agent")).buildChain(prefix, path: "chains[\(chainName)]"))
         }
         let viaSOCKS = connectorType != "tunnel"
         let meta = (node.connector?.metadata ?? Metadata()).values.merging((node.dialer?.metadata ?? Metadata()).values) { a, _ in a }
-        let options = try TunnelNodeOptions(metadata: meta, path: "chains[\(chainName)].hops[0].nodes[0].connector.metadata")
+        let options = try TunnelNodeOptions(metadata: meta, path: "\(nodePath).connector.metadata")
         let givenID = options.tunnelID
         if !viaSOCKS && (givenID ?? "").isEmpty {
-            throw ConfigError(path: "chains[\(chainName)].hops[0].nodes[0].connector.metadata", reason: "the tunnel node needs tunnel.id")
+            throw ConfigError(path: "\(nodePath).connector.metadata", reason: "the tunnel node needs tunnel.id")
         }
         guard let targetText = s.forwarder?.nodes.first?.addr else {
             throw ConfigError(path: "\(path).forwarder.nodes", reason: "\(s.listener.type) needs a local target")
@@ -40,20 +51,36 @@ public enum GOSTAgentForm {
             throw ConfigError(path: path, reason: "\(error)")
         }
         var dialer: any Dialer
-        if node.dialer?.type == "tls" {
+        let dialerType = node.dialer?.type ?? "tcp"
+        if viaSOCKS && ["ws", "wss"].contains(dialerType) {
+            throw ConfigError(path: "\(nodePath).dialer.type", reason: "a socks5 relay node is reached over tcp or tls; WebSocket is for tunnel nodes")
+        }
+        if ["tls", "ws", "wss"].contains(dialerType) {
             // The node's TLS keys (`secure`, `caFile`, and `certFile`/`keyFile`: a client
-            // certificate for a relay that requires one) over its `tls:` section.
+            // certificate for a relay that requires one) over its `tls:` section. Over WebSocket
+            // they are those of the TLS inside it, to the agent endpoint; `wss.caFile` is for the
+            // outer HTTPS.
             let base = node.dialer?.tls?.options ?? TLSOptions()
             var tls = TLSText { meta[$0] }?.applied(to: base) ?? base
             if let pin = options.pin { tls.pinSHA256 = pin }
             tls.applicationProtocols = [TunnelMessages.agentALPN]
             do {
-                dialer = try TLSDialer(options: tls)
+                let transport = RelayEndpoint.Transport(rawValue: dialerType) ?? .tls
+                var outer: TLSDialer?
+                if transport == .wss {
+                    var o = TLSOptions(caFile: options.wssCAFile, secure: true)
+                    o.applicationProtocols = ["http/1.1"]
+                    outer = try TLSDialer(options: o)
+                }
+                let endpoint = RelayEndpoint(transport: transport, address: relay, path: options.path ?? RelayEndpoint.defaultPath)
+                dialer = RelayDialer(endpoint: endpoint, router: router, tls: try TLSDialer(options: tls), outerTLS: outer)
             } catch {
-                throw ConfigError(path: "chains[\(chainName)].hops[0].nodes[0].dialer.tls", reason: "\(error)")
+                throw ConfigError(path: "\(nodePath).dialer.tls", reason: "\(error)")
             }
+        } else if dialerType == "tcp" {
+            dialer = RouterDialer(router: router)
         } else {
-            dialer = TCPDialer()
+            throw ConfigError(path: "\(nodePath).dialer.type", reason: "the relay's node is reached over tcp, tls, ws or wss, not \"\(dialerType)\"")
         }
         let port = listen.port
         let udp = s.listener.type == "rudp"

@@ -43,7 +43,23 @@ extension EntrypointHandler {
             let logger = context.logger
             // HSTS by the name the visitor connected to: the rule's value, else the relay's.
             let hsts = (directory.options(forHost: name)?.hstsMaxAge ?? https?.hstsMaxAge).flatMap { $0 > 0 ? $0 : nil }
+            let entrypoint = self
             try await terminate(io, with: certificate.context, context: context) { negotiated, channel in
+                if entrypoint.agents?.isAvailable == true, negotiated != "h2" {
+                    // HTTP/1.1: the first request may be an agent's WebSocket (`serveHTTP`).
+                    let reader = HandshakeReader()
+                    try channel.pipeline.syncOperations.addHandler(reader)
+                    let http = Handshake(channel: channel, reader: reader)
+                    Task {
+                        do {
+                            try await entrypoint.serveHTTP(http, context: context, peekTimeout: max(idleTimeout, headTimeout), scheme: "https", hstsMaxAge: hsts, reserved: nil)
+                        } catch {
+                            logger.debug("HTTPS entrypoint: connection ended", metadata: ["client": "\(client ?? "")", "error": "\(error)"])
+                            channel.close(promise: nil)
+                        }
+                    }
+                    return
+                }
                 let ingress = HTTPIngressHandler(
                     directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server,
                     idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: "https", hstsMaxAge: hsts)

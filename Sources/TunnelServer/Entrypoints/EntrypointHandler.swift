@@ -1,6 +1,7 @@
 import Logging
 import Mux
 import NIOCore
+import NIOWebSocket
 import Shared
 import TunnelProtocol
 
@@ -79,30 +80,110 @@ public struct EntrypointHandler: StreamHandler {
             io.close()
             throw EngineError(.notAllowed, "HTTPS entrypoint: plain HTTP from \(client ?? "?")")
         case .http:
-            // Every request is routed on its own (HTTPIngressHandler); the bytes read so far
-            // go to it when the handshake reader leaves.
-            let channel = io.channel
-            let directory = self.directory
-            let logger = context.logger
-            let idleTimeout = self.idleTimeout
-            let headTimeout = self.headTimeout
-            let reader = io.readerForLoop
-            let reserved = self.reservedRequests(localPort: channel.localAddress?.port)
-            try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-                do {
-                    let ingress = HTTPIngressHandler(
-                        directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server,
-                        idleTimeout: idleTimeout, headTimeout: headTimeout, reserved: reserved)
-                    try channel.pipeline.syncOperations.addHandler(ingress)
-                    if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
-                        try options.setOption(ChannelOptions.autoRead, value: true)
-                    }
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-                return channel.pipeline.syncOperations.removeHandler(reader.value).map { channel.read() }
-            }.get()
+            try await serveHTTP(io, context: context, peekTimeout: headTimeout, scheme: "http", hstsMaxAge: nil, reserved: reservedRequests(localPort: io.channel.localAddress?.port))
         }
+    }
+
+    /// Plain HTTP on a connection (or HTTP/1.1 on TLS the relay terminated): an agent's WebSocket
+    /// on the agent path (`AgentWebSocketRequest`) goes to the agent endpoint; everything else to
+    /// the HTTP ingress, where every request is routed on its own (`HTTPIngressHandler`). The
+    /// bytes read so far go to whichever takes the connection.
+    func serveHTTP(_ io: Handshake, context: HandlerContext, peekTimeout: TimeAmount, scheme: String, hstsMaxAge: Int?, reserved: ReservedRequests?) async throws {
+        if let agents, agents.isAvailable, let head = try await peekAgentRequest(io, timeout: peekTimeout) {
+            let directory = self.directory
+            let relayNames = https?.relayNames ?? []
+            let decision = AgentWebSocketRequest.decide(head) { host in
+                var name = HostTable<String>.normalize(host)
+                if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
+                return relayNames.contains(name) || directory.tunnel(forHost: host) == nil
+            }
+            switch decision {
+            case .route:
+                break
+            case .refuse(let status, let reason):
+                try? await io.write(AgentWebSocketRequest.refusal(status: status, reason: reason))
+                io.close()
+                throw EngineError(.protocolViolation, "agent WebSocket refused: \(reason)")
+            case .accept(let accept):
+                return try await attachWebSocket(io, head: head, accept: accept, agents: agents, context: context)
+            }
+        }
+        let channel = io.channel
+        let directory = self.directory
+        let logger = context.logger
+        let idleTimeout = self.idleTimeout
+        let headTimeout = self.headTimeout
+        let reader = io.readerForLoop
+        let client = channel.remoteAddress.map { "\($0.hostPort)" }
+        let server = channel.localAddress.map { "\($0.hostPort)" }
+        try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+            do {
+                let ingress = HTTPIngressHandler(
+                    directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server,
+                    idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: scheme, hstsMaxAge: hstsMaxAge, reserved: reserved)
+                try channel.pipeline.syncOperations.addHandler(ingress)
+                if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
+                    try options.setOption(ChannelOptions.autoRead, value: true)
+                }
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+            return channel.pipeline.syncOperations.removeHandler(reader.value).map { channel.read() }
+        }.get()
+    }
+
+    enum AgentPeek: Sendable {
+        case notAgent
+        case head(HTTPFraming.Head)
+    }
+
+    /// The first request's head if its request line is the agent path's (nil at the first byte
+    /// that rules it out); nothing is consumed. A head that cannot be parsed is left to the
+    /// ingress, which answers it.
+    func peekAgentRequest(_ io: Handshake, timeout: TimeAmount) async throws -> HTTPFraming.Head? {
+        let channel = io.channel
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        defer { deadline.cancel() }
+        let peek = try await io.read { buffer -> AgentPeek? in
+            guard buffer.readableBytes > 0 else { return nil }
+            guard AgentWebSocketRequest.mayBeAgentRequest(buffer) else { return .notAgent }
+            do {
+                guard let head = try HTTPFraming.parseHead(buffer, isRequest: true) else { return nil }
+                return .head(head)
+            } catch {
+                return .notAgent
+            }
+        }
+        if case .head(let head) = peek { return head }
+        return nil
+    }
+
+    /// Answers the agent's WebSocket handshake and hands the connection, now a byte stream in
+    /// frames, to the agent endpoint; the agent's TLS follows inside.
+    func attachWebSocket(_ io: Handshake, head: HTTPFraming.Head, accept: String, agents: AgentAttachPoint, context: HandlerContext) async throws {
+        _ = try await io.read { buffer in buffer.readSlice(length: head.length) }
+        try await io.write(AgentWebSocketRequest.switchingProtocols(accept: accept))
+        let channel = io.channel
+        let old = io.readerForLoop
+        let framed = try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Handshake> in
+            do {
+                let ops = channel.pipeline.syncOperations
+                let decoder = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: WebSocketByteStreamHandler.maxInboundFrame))
+                try ops.addHandler(decoder, position: .after(old.value))
+                let encoder = WebSocketFrameEncoder()
+                try ops.addHandler(encoder, position: .after(decoder))
+                let adapter = WebSocketByteStreamHandler(role: .server)
+                try ops.addHandler(adapter, position: .after(encoder))
+                let reader = HandshakeReader()
+                try ops.addHandler(reader, position: .after(adapter))
+                let framed = Handshake(channel: channel, reader: reader)
+                return ops.removeHandler(old.value).map { framed }
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }.get()
+        context.logger.debug("agent attaching over WebSocket", metadata: ["agent": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
+        try await agents.attach(framed, context: context)
     }
 
     /// Opens a stream for a public connection on `first` (or, if that session just died, on

@@ -46,34 +46,14 @@ public struct TLSDialer: Dialer {
     }
 
     public func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Handshake {
-        if !verifies, warnOnce.withLockedValue({ w in defer { w = false }; return w }) {
-            logger.warning("TLS: the node's certificate is not verified (set secure=true, caFile or a pin)", metadata: ["node": "\(address)"])
-        }
-        let name = serverName ?? (address.isIPLiteral || address.host.isEmpty ? nil : address.host)
-        let context = self.context
-        let pin = self.pin
+        warnIfUnverified(address, logger: logger)
         let handshake = eventLoop.makePromise(of: Void.self)
         let channel: Channel
         do {
             channel = try await TCPDialer.bootstrap(on: eventLoop, timeout: connectTimeout)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let tls: NIOSSLClientHandler
-                        if let pin {
-                            tls = try NIOSSLClientHandler(context: context, serverHostname: name) { chain, promise in
-                                if CertificatePin.matches(chain.first, pin) {
-                                    promise.succeed(.certificateVerified)
-                                } else {
-                                    logger.warning("TLS: the node's certificate does not match the pin", metadata: [
-                                        "node": "\(address)", "pinned": "\(pin)", "presented": "\(CertificatePin.fingerprint(of: chain.first) ?? "none")",
-                                    ])
-                                    promise.succeed(.failed)
-                                }
-                            }
-                        } else {
-                            tls = try NIOSSLClientHandler(context: context, serverHostname: name)
-                        }
-                        try channel.pipeline.syncOperations.addHandler(tls)
+                        try channel.pipeline.syncOperations.addHandler(try self.makeHandler(for: address, logger: logger))
                         try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: handshake))
                         try channel.pipeline.syncOperations.addHandler(HandshakeReader())
                     }
@@ -85,7 +65,52 @@ public struct TLSDialer: Dialer {
             handshake.fail(error)
             throw error
         }
-        let timer = eventLoop.scheduleTask(in: connectTimeout) {
+        try await waitForHandshake(handshake, channel: channel, address: address)
+        return try await channel.eventLoop.submit {
+            Handshake(channel: channel, reader: try channel.pipeline.syncOperations.handler(type: HandshakeReader.self))
+        }.get()
+    }
+
+    /// TLS over a connection that is already open (the end of a chain of proxies, a WebSocket):
+    /// the TLS handler goes behind `io`'s handshake reader, which then leaves (any bytes it held go
+    /// into TLS), and the returned connection has a fresh reader behind TLS.
+    public func secure(_ io: Handshake, address: HostPort, logger: Logger) async throws -> Handshake {
+        warnIfUnverified(address, logger: logger)
+        let channel = io.channel
+        let old = io.readerForLoop
+        let handshake = channel.eventLoop.makePromise(of: Void.self)
+        let reader: NIOLoopBound<HandshakeReader>
+        do {
+            reader = try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<NIOLoopBound<HandshakeReader>> in
+                do {
+                    let ops = channel.pipeline.syncOperations
+                    let reader = HandshakeReader()
+                    try ops.addHandler(try self.makeHandler(for: address, logger: logger))
+                    try ops.addHandler(TLSHandshakeWaiter(promise: handshake))
+                    try ops.addHandler(reader)
+                    let bound = NIOLoopBound(reader, eventLoop: channel.eventLoop)
+                    return ops.removeHandler(old.value).map { bound }
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }.get()
+        } catch {
+            handshake.fail(error)
+            channel.close(promise: nil)
+            throw error
+        }
+        try await waitForHandshake(handshake, channel: channel, address: address)
+        return try await channel.eventLoop.submit { Handshake(channel: channel, reader: reader.value) }.get()
+    }
+
+    private func warnIfUnverified(_ address: HostPort, logger: Logger) {
+        if !verifies, warnOnce.withLockedValue({ w in defer { w = false }; return w }) {
+            logger.warning("TLS: the node's certificate is not verified (set secure=true, caFile or a pin)", metadata: ["node": "\(address)"])
+        }
+    }
+
+    private func waitForHandshake(_ handshake: EventLoopPromise<Void>, channel: Channel, address: HostPort) async throws {
+        let timer = channel.eventLoop.scheduleTask(in: connectTimeout) {
             handshake.fail(EngineError(.timeout, "TLS handshake timed out"))
         }
         defer { timer.cancel() }
@@ -95,9 +120,22 @@ public struct TLSDialer: Dialer {
             channel.close(promise: nil)
             throw EngineError(.connectFailed, "TLS handshake with \(address) failed: \(error)")
         }
-        return try await channel.eventLoop.submit {
-            Handshake(channel: channel, reader: try channel.pipeline.syncOperations.handler(type: HandshakeReader.self))
-        }.get()
+    }
+
+    /// The client TLS handler for `address`: its name as SNI (unless an IP), the pin checked.
+    private func makeHandler(for address: HostPort, logger: Logger) throws -> NIOSSLClientHandler {
+        let name = serverName ?? (address.isIPLiteral || address.host.isEmpty ? nil : address.host)
+        guard let pin else { return try NIOSSLClientHandler(context: context, serverHostname: name) }
+        return try NIOSSLClientHandler(context: context, serverHostname: name) { chain, promise in
+            if CertificatePin.matches(chain.first, pin) {
+                promise.succeed(.certificateVerified)
+            } else {
+                logger.warning("TLS: the node's certificate does not match the pin", metadata: [
+                    "node": "\(address)", "pinned": "\(pin)", "presented": "\(CertificatePin.fingerprint(of: chain.first) ?? "none")",
+                ])
+                promise.succeed(.failed)
+            }
+        }
     }
 }
 

@@ -1,0 +1,249 @@
+import Foundation
+import XCTest
+
+/// Agents that cannot dial the relay directly: through an HTTP proxy (Debian's tinyproxy, with
+/// and without Basic auth), and over WebSocket (nginx as a WebSocket-passing reverse proxy, plain
+/// and with TLS; and the relay's own HTTPS port). Each test carries a download and an upload
+/// through the tunnel, byte-exact by SHA-256. The binaries are started on loopback with generated
+/// configs; a test is skipped only when its binary is not installed.
+final class AgentTransportEndToEndTests: EndToEndTestCase {
+    static let hostname = "app.transport.test"
+
+    // MARK: helpers
+
+    func binary(_ name: String, in dirs: [String] = ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"]) throws -> String {
+        for dir in dirs where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") { return "\(dir)/\(name)" }
+        throw XCTSkip("\(name) is not installed (Debian package \(name))")
+    }
+
+    /// tinyproxy on a free loopback port, with `BasicAuth user pass` when `auth` is given.
+    func startTinyproxy(auth: (String, String)? = nil) throws -> (port: Int, log: URL) {
+        let exe = try binary("tinyproxy")
+        let dir = h.tempFile("tinyproxy")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let port = try freePort()
+        let log = dir.appendingPathComponent("tinyproxy.log")
+        var conf = """
+            Port \(port)
+            Listen 127.0.0.1
+            Timeout 600
+            MaxClients 50
+            LogFile "\(log.path)"
+            LogLevel Connect
+            PidFile "\(dir.appendingPathComponent("tinyproxy.pid").path)"
+            Allow 127.0.0.1
+
+            """
+        if let auth { conf += "BasicAuth \(auth.0) \(auth.1)\n" }
+        let confFile = dir.appendingPathComponent("tinyproxy.conf")
+        try conf.write(to: confFile, atomically: true, encoding: .utf8)
+        let proxy = try h.start(exe, ["-d", "-c", confFile.path])
+        try waitForPort(port, process: proxy)
+        return (port, log)
+    }
+
+    /// nginx (non-root, everything in a temp dir) passing WebSockets on to `upstreamPort`; with
+    /// `tls` it listens with that certificate.
+    func startNginx(upstreamPort: Int, tls: (cert: String, key: String)? = nil) throws -> Int {
+        let exe = try binary("nginx")
+        let dir = h.tempFile("nginx")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("logs"), withIntermediateDirectories: true)
+        let port = try freePort()
+        let listen = tls == nil ? "listen 127.0.0.1:\(port);" : """
+            listen 127.0.0.1:\(port) ssl;
+                    ssl_certificate \(tls!.cert);
+                    ssl_certificate_key \(tls!.key);
+            """
+        let d = dir.path
+        let conf = """
+            worker_processes 1;
+            pid \(d)/nginx.pid;
+            error_log \(d)/logs/error.log info;
+            events { worker_connections 256; }
+            http {
+                access_log \(d)/logs/access.log;
+                client_body_temp_path \(d)/client_body;
+                proxy_temp_path \(d)/proxy;
+                fastcgi_temp_path \(d)/fastcgi;
+                uwsgi_temp_path \(d)/uwsgi;
+                scgi_temp_path \(d)/scgi;
+                map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+                server {
+                    \(listen)
+                    location / {
+                        proxy_pass http://127.0.0.1:\(upstreamPort);
+                        proxy_http_version 1.1;
+                        proxy_set_header Upgrade $http_upgrade;
+                        proxy_set_header Connection $connection_upgrade;
+                        proxy_set_header Host $host;
+                        proxy_read_timeout 600s;
+                        proxy_buffering off;
+                    }
+                }
+            }
+
+            """
+        let confFile = dir.appendingPathComponent("nginx.conf")
+        try conf.write(to: confFile, atomically: true, encoding: .utf8)
+        let nginx = try h.start(exe, ["-c", confFile.path, "-p", d, "-e", "\(d)/logs/error.log", "-g", "daemon off;"])
+        try waitForPort(port, process: nginx)
+        return port
+    }
+
+    /// Bounded wait until something accepts on `port` (or the process has died).
+    func waitForPort(_ port: Int, process: Harness.Running) throws {
+        for _ in 0..<200 {
+            guard process.process.isRunning else { throw HarnessError("process exited before listening:\n\(process.output)") }
+            let probe = try h.run("/usr/bin/env", ["python3", "-c", "import socket,sys\ntry:\n socket.create_connection(('127.0.0.1', \(port)), 0.5).close()\nexcept OSError: sys.exit(1)"])
+            if probe.status == 0 { return }
+            usleep(50_000)
+        }
+        throw HarnessError("nothing listens on \(port):\n\(process.output)")
+    }
+
+    /// An origin (http_origin.py) for the test's hostname.
+    func startOrigin() throws -> Int {
+        let origin = try h.python("http_origin.py", ["transport"])
+        return Int(try origin.wait(for: "PORT (\\d+)"))!
+    }
+
+    /// A download and an upload through the relay's public port to the agent's origin, each
+    /// checked byte for byte by SHA-256.
+    func assertTransfers(_ relay: Relay, size: Int = 8 * 1024 * 1024, file: StaticString = #filePath, line: UInt = #line) throws {
+        let url = "http://127.0.0.1:\(relay.publicPort)"
+        let dir = h.tempFile("transfer")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let d = dir.path
+        let host = Self.hostname
+        let down = try h.run("/bin/bash", ["-c", "curl -sS -m 60 -H 'Host: \(host)' -D \(d)/h -o \(d)/b \(url)/blob/\(size) && sha256sum \(d)/b && grep -i '^x-sha256:' \(d)/h"], timeout: 90)
+        XCTAssertEqual(down.status, 0, down.output, file: file, line: line)
+        let lines = down.output.split(separator: "\n").map(String.init)
+        let got = lines.first?.split(separator: " ").first.map(String.init)
+        let expected = lines.last?.split(separator: ":").last?.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertNotNil(got, down.output, file: file, line: line)
+        XCTAssertEqual(got, expected, "download through the tunnel is not byte-exact: \(down.output)", file: file, line: line)
+
+        let up = try h.run("/bin/bash", ["-c", "head -c \(size) /dev/urandom > \(d)/u && sha256sum \(d)/u && curl -sS -m 60 -H 'Host: \(host)' --data-binary @\(d)/u \(url)/sha"], timeout: 90)
+        XCTAssertEqual(up.status, 0, up.output, file: file, line: line)
+        let sent = up.output.split(separator: " ").first.map(String.init) ?? "?"
+        XCTAssertTrue(up.output.contains("\"sha256\": \"\(sent)\"") || up.output.contains("\"sha256\":\"\(sent)\""), "upload through the tunnel is not byte-exact: \(up.output)", file: file, line: line)
+        XCTAssertTrue(up.output.contains("\(size)"), up.output, file: file, line: line)
+    }
+
+    func exposeArgs(_ relay: Relay, originPort: Int) -> [String] {
+        ["--token", relay.token, "--pin", relay.pin, "--expose", "127.0.0.1:\(originPort)", "--hostname", Self.hostname]
+    }
+
+    // MARK: through an HTTP proxy
+
+    func testAgentThroughTinyproxy() throws {
+        let proxy = try startTinyproxy()
+        let relay = try startRelay()
+        let origin = try startOrigin()
+        let agent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "-F", "http://127.0.0.1:\(proxy.port)"] + exposeArgs(relay, originPort: origin))
+        _ = try agent.wait(for: "connected to relay")
+        try assertTransfers(relay)
+        // It really went through the proxy.
+        let log = (try? String(contentsOf: proxy.log, encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("CONNECT"), log)
+    }
+
+    func testAgentThroughTinyproxyWithBasicAuth() throws {
+        let proxy = try startTinyproxy(auth: ("user", "s3cret"))
+        let relay = try startRelay()
+        let origin = try startOrigin()
+        // A wrong password: the agent says the proxy refused it, and never attaches.
+        let wrong = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "-F", "http://user:wrong@127.0.0.1:\(proxy.port)"] + exposeArgs(relay, originPort: origin))
+        _ = try wrong.wait(for: "HTTP proxy refused CONNECT [^ ]+: 407")
+        XCTAssertFalse(wrong.output.contains("connected to relay"), wrong.output)
+        wrong.process.terminate()
+
+        let agent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "-F", "http://user:s3cret@127.0.0.1:\(proxy.port)"] + exposeArgs(relay, originPort: origin))
+        _ = try agent.wait(for: "connected to relay")
+        try assertTransfers(relay)
+    }
+
+    // MARK: over WebSocket
+
+    func testAgentOverWebSocketThroughNginx() throws {
+        let relay = try startRelay()
+        let nginx = try startNginx(upstreamPort: relay.publicPort)
+        let origin = try startOrigin()
+        let agent = try h.agent(["--relay", "ws://127.0.0.1:\(nginx)/_tunnel/agent"] + exposeArgs(relay, originPort: origin))
+        _ = try agent.wait(for: "connected to relay")
+        try assertTransfers(relay)
+        // The same through nginx for a visitor, while the agent's WebSocket carries the tunnel.
+        let page = try h.curl(["-H", "Host: \(Self.hostname)", "http://127.0.0.1:\(nginx)/info"])
+        XCTAssertTrue(page.output.contains("transport"), page.output)
+        // A wrong path is answered by the relay's ingress (no rule for that Host), not taken.
+        let bad = try h.agent(["--relay", "ws://127.0.0.1:\(nginx)/elsewhere"] + exposeArgs(relay, originPort: origin))
+        _ = try bad.wait(for: "answered the WebSocket upgrade with 404")
+        XCTAssertFalse(bad.output.contains("connected to relay"), bad.output)
+    }
+
+    func testAgentOverSecureWebSocketThroughNginx() throws {
+        let ca = try makeCA(["localhost"])
+        let relay = try startRelay()
+        let nginx = try startNginx(upstreamPort: relay.publicPort, tls: (ca.cert, ca.key))
+        let origin = try startOrigin()
+        // Without trusting the test CA the outer HTTPS is refused.
+        let untrusted = try h.agent(["--relay", "wss://localhost:\(nginx)/_tunnel/agent"] + exposeArgs(relay, originPort: origin))
+        _ = try untrusted.wait(for: "cannot attach to relay")
+        XCTAssertFalse(untrusted.output.contains("connected to relay"), untrusted.output)
+        untrusted.process.terminate()
+
+        let agent = try h.agent(["--relay", "wss://localhost:\(nginx)/_tunnel/agent", "--wss-ca", ca.ca] + exposeArgs(relay, originPort: origin))
+        _ = try agent.wait(for: "connected to relay")
+        try assertTransfers(relay)
+    }
+
+    /// The GOST form: an rtcp service whose chain ends at a `tunnel+ws` node behind nginx.
+    func testGOSTTunnelNodeOverWebSocket() throws {
+        let relay = try startRelay()
+        let nginx = try startNginx(upstreamPort: relay.publicPort)
+        let origin = try startOrigin()
+        let id = "0e6f7b7a-5d0e-4b8e-9a77-6c1f3f1e2a11"
+        let agent = try h.agent(["-L", "rtcp://:0/127.0.0.1:\(origin)",
+                                 "-F", "tunnel+ws://127.0.0.1:\(nginx)?path=/_tunnel/agent&tunnel.id=\(id)&hostnames=\(Self.hostname)&pin=\(relay.pin)&token=\(relay.token)"])
+        _ = try agent.wait(for: "connected to relay")
+        try assertTransfers(relay, size: 2 * 1024 * 1024)
+    }
+
+    /// wss straight to the relay's HTTPS port (TLS terminated by the relay for its own name);
+    /// a tunnel's own page at the agent path stays the tunnel's.
+    func testAgentOverWebSocketOnTheRelaysHTTPSPort() throws {
+        let ca = try makeCA(["localhost"])
+        let httpsPort = try freePort()
+        let relay = try startRelay(["--https-addr", "127.0.0.1:\(httpsPort)", "--tls-cert", ca.cert, "--tls-key", ca.key])
+        let origin = try startOrigin()
+        let agent = try h.agent(["--relay", "wss://localhost:\(httpsPort)", "--wss-ca", ca.ca] + exposeArgs(relay, originPort: origin))
+        _ = try agent.wait(for: "connected to relay")
+        try assertTransfers(relay)
+        // Host names a tunnel: `/_tunnel/agent` is that tunnel's path (the origin answers it).
+        let shadow = try h.curl(["-D", "-", "-H", "Host: \(Self.hostname)", "-H", "Upgrade: websocket", "-H", "Connection: Upgrade",
+                                 "-H", "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                                 "http://127.0.0.1:\(relay.publicPort)/_tunnel/agent"])
+        XCTAssertFalse(shadow.output.contains("101 Switching Protocols"), shadow.output)
+        XCTAssertTrue(shadow.output.contains("BaseHTTP"), shadow.output)
+        // The relay's own: a handshake without a valid key is refused with a reason.
+        let badKey = try h.curl(["-D", "-", "-H", "Upgrade: websocket", "-H", "Connection: Upgrade", "-H", "Sec-WebSocket-Version: 13",
+                                 "-H", "Sec-WebSocket-Key: short", "http://127.0.0.1:\(relay.publicPort)/_tunnel/agent"])
+        XCTAssertTrue(badKey.output.contains("400 Bad Request"), badKey.output)
+        XCTAssertTrue(badKey.output.contains("Sec-WebSocket-Key"), badKey.output)
+    }
+
+    struct TestCA {
+        var dir: URL
+        var ca: String { dir.appendingPathComponent("ca.pem").path }
+        var cert: String { dir.appendingPathComponent("server.pem").path }
+        var key: String { dir.appendingPathComponent("server.key").path }
+    }
+
+    func makeCA(_ names: [String]) throws -> TestCA {
+        let dir = h.tempFile("ca")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let made = try h.run("/bin/bash", [h.root.appendingPathComponent("Tests/Support/make_test_ca.sh").path, dir.path] + names)
+        XCTAssertEqual(made.status, 0, made.output)
+        return TestCA(dir: dir)
+    }
+}
