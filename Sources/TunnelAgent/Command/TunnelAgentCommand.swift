@@ -68,7 +68,7 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
 
     public func run() async throws {
         // Checked before anything starts, so a bad flag is a usage error.
-        _ = try tunnelConfiguration(chain: nil)
+        _ = try tunnelConfiguration(chain: nil, warn: true)
         let registry = Registry.standard.withAgentForms()
         let code = await EngineMain.run(options, program: "tunnel-agent", registry: registry, extraServices: { config, logger in
             guard let client = try tunnelConfiguration(chain: try relayChain(in: config, registry: registry, logger: logger)) else { return [] }
@@ -85,7 +85,7 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
         return try EngineBuilder(registry: registry, logger: logger).chain(named: name, in: config)
     }
 
-    func tunnelConfiguration(chain: Chain?) throws -> TunnelClientConfiguration? {
+    func tunnelConfiguration(chain: Chain?, warn: Bool = false) throws -> TunnelClientConfiguration? {
         guard let relay else {
             if expose != nil { throw ValidationError("--expose needs --relay") }
             if relayChain != nil { throw ValidationError("--relay-chain needs --relay") }
@@ -100,7 +100,7 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
         }
         if wssCa != nil, endpoint.transport != .wss { throw ValidationError("--wss-ca is for --relay wss://") }
         let target = try HostPort(parsing: expose)
-        if pin == nil && ca == nil {
+        if warn, pin == nil && ca == nil {
             FileHandle.standardError.write(Data("tunnel-agent: warning: the relay is not verified (give --pin or --ca)\n".utf8))
         }
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }

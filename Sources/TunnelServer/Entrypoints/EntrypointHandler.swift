@@ -67,7 +67,6 @@ public struct EntrypointHandler: StreamHandler {
             return .tls(peek)
         }
         let client = io.channel.remoteAddress.map { "\($0.hostPort)" }
-        let server = io.channel.localAddress.map { "\($0.hostPort)" }
         switch route {
         case .tls(let peek):
             guard case .hello(let hello) = peek else {

@@ -25,6 +25,7 @@ public enum WebSocketClientUpgrade {
                 do {
                     let ops = channel.pipeline.syncOperations
                     let watcher = UpgradeResponseWatcher(host: host, path: path, promise: done)
+                    let boundWatcher = NIOLoopBound(watcher, eventLoop: channel.eventLoop)
                     let upgrader = NIOWebSocketClientUpgrader(
                         maxFrameSize: WebSocketByteStreamHandler.maxInboundFrame, automaticErrorHandling: false,
                         upgradePipelineHandler: { channel, _ in
@@ -32,7 +33,7 @@ public enum WebSocketClientUpgrade {
                                 let ops = channel.pipeline.syncOperations
                                 // The frame decoder was added behind the watcher: the watcher goes
                                 // before any frame reaches it.
-                                ops.removeHandler(watcher, promise: nil)
+                                ops.removeHandler(boundWatcher.value, promise: nil)
                                 try ops.addHandler(WebSocketByteStreamHandler(role: .client))
                                 let reader = HandshakeReader()
                                 try ops.addHandler(reader)
@@ -48,8 +49,9 @@ public enum WebSocketClientUpgrade {
                     head.headers.add(name: "User-Agent", value: "tunnel-agent")
                     // The bytes a proxy sent after its answer (none, normally) go to the HTTP
                     // decoder now, then the request goes out.
+                    let request = head
                     return ops.removeHandler(old.value).flatMap {
-                        channel.writeAndFlush(HTTPClientRequestPart.head(head)).and(channel.writeAndFlush(HTTPClientRequestPart.end(nil))).map { _ in }
+                        channel.writeAndFlush(HTTPClientRequestPart.head(request)).and(channel.writeAndFlush(HTTPClientRequestPart.end(nil))).map { _ in }
                     }
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
