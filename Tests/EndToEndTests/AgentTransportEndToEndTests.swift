@@ -154,9 +154,14 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
         let origin = try startOrigin()
         // A wrong password: the agent says the proxy refused it, and never attaches.
         let wrong = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "-F", "http://user:wrong@127.0.0.1:\(proxy.port)"] + exposeArgs(relay, originPort: origin))
-        _ = try wrong.wait(for: "HTTP proxy refused CONNECT [^ ]+: 407")
+        // (tinyproxy answers a CONNECT with a bad password 401, not 407.)
+        _ = try wrong.wait(for: "HTTP proxy refused CONNECT [^ ]+: 40[17] [A-Za-z ]+\\(the proxy refused this user and password\\)")
         XCTAssertFalse(wrong.output.contains("connected to relay"), wrong.output)
         wrong.process.terminate()
+        // No credentials at all: the agent says the proxy wants some.
+        let none = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "-F", "http://127.0.0.1:\(proxy.port)"] + exposeArgs(relay, originPort: origin))
+        _ = try none.wait(for: "the proxy wants a user and password")
+        none.process.terminate()
 
         let agent = try h.agent(["--relay", "127.0.0.1:\(relay.agentPort)", "-F", "http://user:s3cret@127.0.0.1:\(proxy.port)"] + exposeArgs(relay, originPort: origin))
         _ = try agent.wait(for: "connected to relay")

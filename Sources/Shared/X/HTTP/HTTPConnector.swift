@@ -21,8 +21,10 @@ public struct HTTPConnector: Connector {
         try await io.write(request)
         let response = try await io.read { try HTTPHead.readResponse(&$0) }
         guard (200..<300).contains(response.status) else {
-            let kind: EngineError.Kind = response.status == 407 ? .authenticationFailed : .connectFailed
-            throw EngineError(kind, "HTTP proxy refused CONNECT \(target): \(response.status) \(response.reason)")
+            // 407 is the standard answer; some proxies (tinyproxy) answer a CONNECT with 401.
+            let auth = response.status == 407 || response.status == 401
+            let hint = auth ? (self.auth == nil ? " (the proxy wants a user and password: http://user:pass@host:port)" : " (the proxy refused this user and password)") : ""
+            throw EngineError(auth ? .authenticationFailed : .connectFailed, "HTTP proxy refused CONNECT \(target): \(response.status) \(response.reason)\(hint)")
         }
     }
 }
