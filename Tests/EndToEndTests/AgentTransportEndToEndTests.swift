@@ -168,6 +168,57 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
         try assertTransfers(relay)
     }
 
+    /// A YAML chain of two hops, named with `--relay-chain`: a SOCKS5 proxy with RFC 1929
+    /// credentials (the engine's own), then tinyproxy, then the relay.
+    func testAgentThroughAYAMLChainOfTwoProxies() throws {
+        let proxy = try startTinyproxy()
+        let socks = try h.server(["-L", "socks5://u:p@127.0.0.1:0"])
+        let socksPort = try socks.port(ofService: "cli-0")
+        let relay = try startRelay()
+        let origin = try startOrigin()
+        let yaml = h.tempFile("chain.yaml", contents: """
+            chains:
+            - name: corp
+              hops:
+              - name: socks
+                nodes:
+                - name: socks
+                  addr: 127.0.0.1:\(socksPort)
+                  connector: {type: socks5, auth: {username: u, password: p}}
+                  dialer: {type: tcp}
+              - name: web-proxy
+                nodes:
+                - name: tinyproxy
+                  addr: 127.0.0.1:\(proxy.port)
+                  connector: {type: http}
+                  dialer: {type: tcp}
+
+            """)
+        let agent = try h.agent(["-C", yaml.path, "--relay-chain", "corp", "--relay", "127.0.0.1:\(relay.agentPort)"] + exposeArgs(relay, originPort: origin))
+        _ = try agent.wait(for: "connected to relay")
+        try assertTransfers(relay, size: 2 * 1024 * 1024)
+        let log = (try? String(contentsOf: proxy.log, encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("CONNECT"), log)
+        // A chain name the file does not have is a clear start-up error.
+        let missing = try h.agent(["-C", yaml.path, "--relay-chain", "nope", "--relay", "127.0.0.1:\(relay.agentPort)"] + exposeArgs(relay, originPort: origin))
+        _ = try missing.wait(for: "no chain named \"nope\"")
+    }
+
+    /// The GOST form through a proxy: `-F http://proxy -F tunnel+tls://relay?…`, the hops before
+    /// the relay's node being the way there.
+    func testGOSTTunnelNodeThroughTinyproxy() throws {
+        let proxy = try startTinyproxy(auth: ("user", "pw"))
+        let relay = try startRelay()
+        let origin = try startOrigin()
+        let id = "5b0e2a4c-1d7e-4f0a-8c3b-2e9f6a7d1c55"
+        let agent = try h.agent(["-L", "rtcp://:0/127.0.0.1:\(origin)", "-F", "http://user:pw@127.0.0.1:\(proxy.port)",
+                                 "-F", "tunnel+tls://127.0.0.1:\(relay.agentPort)?tunnel.id=\(id)&hostnames=\(Self.hostname)&pin=\(relay.pin)&token=\(relay.token)"])
+        _ = try agent.wait(for: "connected to relay")
+        try assertTransfers(relay, size: 2 * 1024 * 1024)
+        let log = (try? String(contentsOf: proxy.log, encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("CONNECT"), log)
+    }
+
     // MARK: over WebSocket
 
     func testAgentOverWebSocketThroughNginx() throws {

@@ -67,6 +67,34 @@ final class GOSTAgentFormTests: XCTestCase {
         XCTAssertThrowsError(try GOSTAgentForm.client(for: zero.services![0], path: "services[0]", chain: zero.chains?.first))
     }
 
+    /// Hops before the relay's node are the way there; a `tunnel+wss` node is reached over a
+    /// WebSocket with its `path` (default: the relay's agent path).
+    func testHopsBeforeTheRelayNodeAndWebSocketNodes() throws {
+        let agent = Registry.standard.withAgentForms()
+        func client(_ forward: [String]) throws -> TunnelClientConfiguration {
+            var config = try URLSpec.config(listen: ["rtcp://:0/127.0.0.1:8080"], forward: forward, listeners: agent.listenerTraits)
+            config.services![0].listener.chain = config.services![0].handler.chain
+            config.services![0].handler.chain = nil
+            return try GOSTAgentForm.client(for: config.services![0], path: "services[0]", chain: config.chains?.first)
+        }
+        let id = "4d21094e-b74c-4916-86c1-d9fa36ea677b"
+        let wss = try client(["http://u:p@proxy:3128", "socks5://proxy2:1080", "tunnel+wss://relay.example:443?tunnel.id=\(id)&path=/edge/agent"])
+        XCTAssertEqual(wss.relay, HostPort(host: "relay.example", port: 443))
+        let dialer = try XCTUnwrap(wss.dialer as? RelayDialer)
+        XCTAssertEqual(dialer.endpoint, RelayEndpoint(transport: .wss, address: HostPort(host: "relay.example", port: 443), path: "/edge/agent"))
+        XCTAssertEqual(dialer.router.chain?.hops.count, 2)
+        XCTAssertEqual(dialer.router.chain?.hops.first?.selector.nodes.first?.address, HostPort(host: "proxy", port: 3128))
+        XCTAssertNotNil(dialer.outerTLS)
+
+        let ws = try XCTUnwrap(try client(["tunnel+ws://relay.example:80?tunnel.id=\(id)"]).dialer as? RelayDialer)
+        XCTAssertEqual(ws.endpoint.path, "/_tunnel/agent")
+        XCTAssertNil(ws.router.chain)
+
+        XCTAssertThrowsError(try client(["tunnel+ws://relay.example:80?tunnel.id=\(id)&path=nope"]))
+        XCTAssertThrowsError(try client(["tunnel+quic://relay.example:80?tunnel.id=\(id)"]))
+        XCTAssertThrowsError(try client(["socks5+ws://relay.example:1080"]))
+    }
+
     func testATunnelNodeWithoutAnIDIsRefusedWithItsPath() throws {
         let config = try ConfigLoader.parse("""
             services:
