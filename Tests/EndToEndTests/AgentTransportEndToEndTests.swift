@@ -237,6 +237,33 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
         XCTAssertFalse(bad.output.contains("connected to relay"), bad.output)
     }
 
+    /// A remote TCP port carried over the WebSocket: 64 MiB echoed back byte-exact with
+    /// half-close, and a target that sends 8 MiB and closes while its client is not reading yet
+    /// (every buffer on the way fills: the WebSocket adapter must pass backpressure, lose nothing).
+    func testRemotePortOverWebSocketIsByteExactUnderBackpressure() throws {
+        let relay = try startRelay()
+        let nginx = try startNginx(upstreamPort: relay.publicPort)
+        let echo = try h.echo("tcp")
+        let port = try freePort()
+        let agent = try h.agent(["--relay", "ws://127.0.0.1:\(nginx)/_tunnel/agent", "--token", relay.token, "--pin", relay.pin,
+                                 "--expose", "127.0.0.1:\(echo)", "--remote-port", "\(port)"])
+        _ = try agent.wait(for: "connected to relay")
+        _ = try relay.process.wait(for: "port=tcp/\(port) .*remote port open")
+        let r = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(port)", "\(64 << 20)"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.hasPrefix("OK 67108864 67108864"), r.output)
+
+        let blast = try h.python("blast_server.py", ["\(8 << 20)"])
+        let bp = Int(try blast.wait(for: "PORT (\\d+)"))!
+        let sha = try blast.wait(for: "SHA ([0-9a-f]+)")
+        let port2 = try freePort()
+        let blastAgent = try h.agent(["--relay", "ws://127.0.0.1:\(nginx)/_tunnel/agent", "--token", relay.token, "--pin", relay.pin,
+                                      "--expose", "127.0.0.1:\(bp)", "--remote-port", "\(port2)"])
+        _ = try blastAgent.wait(for: "connected to relay")
+        _ = try relay.process.wait(for: "port=tcp/\(port2) .*remote port open")
+        XCTAssertEqual(try h.runPython("slow_reader.py", ["127.0.0.1", "\(port2)"]).output, "OK \(8 << 20) \(sha)\n")
+    }
+
     func testAgentOverSecureWebSocketThroughNginx() throws {
         let ca = try makeCA(["localhost"])
         let relay = try startRelay()
@@ -270,7 +297,7 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
     func testAgentOverWebSocketOnTheRelaysHTTPSPort() throws {
         let ca = try makeCA(["localhost"])
         let httpsPort = try freePort()
-        let relay = try startRelay(["--https-addr", "127.0.0.1:\(httpsPort)", "--tls-cert", ca.cert, "--tls-key", ca.key])
+        let relay = try startRelay(["--https-addr", "127.0.0.1:\(httpsPort)", "--tls-cert", ca.cert, "--tls-key", ca.key, "--http-head-timeout", "2s"])
         let origin = try startOrigin()
         let agent = try h.agent(["--relay", "wss://localhost:\(httpsPort)", "--wss-ca", ca.ca] + exposeArgs(relay, originPort: origin))
         _ = try agent.wait(for: "connected to relay")
@@ -286,6 +313,19 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
                                  "-H", "Sec-WebSocket-Key: short", "http://127.0.0.1:\(relay.publicPort)/_tunnel/agent"])
         XCTAssertTrue(badKey.output.contains("400 Bad Request"), badKey.output)
         XCTAssertTrue(badKey.output.contains("Sec-WebSocket-Key"), badKey.output)
+        // An agent-path head that never completes is answered 408 after the head timeout, as any head.
+        let slow = try h.run("/usr/bin/env", ["python3", "-c", """
+            import socket
+            s = socket.create_connection(("127.0.0.1", \(relay.publicPort)), 10)
+            s.sendall(b"GET /_tunnel/agent HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nUpgrade: web")
+            data = b""
+            while True:
+                d = s.recv(4096)
+                if not d: break
+                data += d
+            print(data.split(b"\\r\\n")[0].decode())
+            """], timeout: 30)
+        XCTAssertEqual(slow.output.trimmingCharacters(in: .whitespacesAndNewlines), "HTTP/1.1 408 Request Timeout")
     }
 
     struct TestCA {

@@ -1,5 +1,6 @@
 import Logging
 import Mux
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOWebSocket
 import Shared
@@ -138,13 +139,20 @@ public struct EntrypointHandler: StreamHandler {
 
     /// The first request's head if its request line is the agent path's (nil at the first byte
     /// that rules it out); nothing is consumed. A head that cannot be parsed is left to the
-    /// ingress, which answers it.
+    /// ingress, which answers it. A head still undecided after `timeout` is answered 408 and the
+    /// connection closed, as the ingress does (silently when nothing came at all).
     func peekAgentRequest(_ io: Handshake, timeout: TimeAmount) async throws -> HTTPFraming.Head? {
         let channel = io.channel
-        let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        let started = NIOLockedValueBox(false)
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+            guard started.withLockedValue({ $0 }) else { return channel.close(promise: nil) }
+            let page = Self.page(408, "Request Timeout", "the request head did not arrive in time")
+            channel.writeAndFlush(ByteBuffer(string: page)).whenComplete { _ in channel.close(promise: nil) }
+        }
         defer { deadline.cancel() }
         let peek = try await io.read { buffer -> AgentPeek? in
             guard buffer.readableBytes > 0 else { return nil }
+            started.withLockedValue { $0 = true }
             guard AgentWebSocketRequest.mayBeAgentRequest(buffer) else { return .notAgent }
             do {
                 guard let head = try HTTPFraming.parseHead(buffer, isRequest: true) else { return nil }
