@@ -237,7 +237,7 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
         XCTAssertFalse(bad.output.contains("connected to relay"), bad.output)
     }
 
-    /// A remote TCP port carried over the WebSocket: 64 MiB echoed back byte-exact with
+    /// A remote TCP port carried over the WebSocket: 32 MiB echoed back byte-exact with
     /// half-close, and a target that sends 8 MiB and closes while its client is not reading yet
     /// (every buffer on the way fills: the WebSocket adapter must pass backpressure, lose nothing).
     func testRemotePortOverWebSocketIsByteExactUnderBackpressure() throws {
@@ -249,9 +249,11 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
                                  "--expose", "127.0.0.1:\(echo)", "--remote-port", "\(port)"])
         _ = try agent.wait(for: "connected to relay")
         _ = try relay.process.wait(for: "port=tcp/\(port) .*remote port open")
-        let r = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(port)", "\(64 << 20)"])
+        // 32 MiB: a debug build masks client frames byte by byte (swift-nio's masking is fast only
+        // when optimised), so this is the slowest path of the suite.
+        let r = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(port)", "\(32 << 20)"])
         XCTAssertEqual(r.status, 0, r.output)
-        XCTAssertTrue(r.output.hasPrefix("OK 67108864 67108864"), r.output)
+        XCTAssertTrue(r.output.hasPrefix("OK 33554432 33554432"), r.output)
 
         let blast = try h.python("blast_server.py", ["\(8 << 20)"])
         let bp = Int(try blast.wait(for: "PORT (\\d+)"))!
