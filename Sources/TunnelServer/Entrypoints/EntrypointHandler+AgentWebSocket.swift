@@ -14,20 +14,28 @@ extension EntrypointHandler {
 
     /// The first request's head if its request line is the agent path's (nil at the first byte
     /// that rules it out); nothing is consumed. A head that cannot be parsed is left to the
-    /// ingress, which answers it. A head still undecided after `timeout` is answered 408 and the
-    /// connection closed, as the ingress does (silently when nothing came at all).
-    func peekAgentRequest(_ io: Handshake, timeout: TimeAmount) async throws -> HTTPFraming.Head? {
+    /// ingress, which answers it. The same deadlines as the ingress's: a connection silent for
+    /// `idleTimeout` is closed, a head not decided within `headTimeout` of its first byte is
+    /// answered 408 and closed.
+    func peekAgentRequest(_ io: Handshake, idleTimeout: TimeAmount, headTimeout: TimeAmount) async throws -> HTTPFraming.Head? {
         let channel = io.channel
+        let timer = NIOLockedValueBox<Scheduled<Void>?>(channel.eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) })
+        defer { timer.withLockedValue { $0?.cancel() } }
         let started = NIOLockedValueBox(false)
-        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
-            guard started.withLockedValue({ $0 }) else { return channel.close(promise: nil) }
-            let page = Self.page(408, "Request Timeout", "the request head did not arrive in time")
-            channel.writeAndFlush(ByteBuffer(string: page)).whenComplete { _ in channel.close(promise: nil) }
+        // The parser runs on the channel's loop, as the timers do.
+        let headStarted: @Sendable () -> Void = {
+            guard !started.withLockedValue({ s in defer { s = true }; return s }) else { return }
+            timer.withLockedValue { t in
+                t?.cancel()
+                t = channel.eventLoop.scheduleTask(in: headTimeout) {
+                    let page = Self.page(408, "Request Timeout", "the request head did not arrive in time")
+                    channel.writeAndFlush(ByteBuffer(string: page)).whenComplete { _ in channel.close(promise: nil) }
+                }
+            }
         }
-        defer { deadline.cancel() }
         let peek = try await io.read { buffer -> AgentPeek? in
             guard buffer.readableBytes > 0 else { return nil }
-            started.withLockedValue { $0 = true }
+            headStarted()
             guard AgentWebSocketRequest.mayBeAgentRequest(buffer) else { return .notAgent }
             do {
                 guard let head = try HTTPFraming.parseHead(buffer, isRequest: true) else { return nil }

@@ -52,7 +52,7 @@ extension EntrypointHandler {
                     let http = Handshake(channel: channel, reader: reader)
                     Task {
                         do {
-                            try await entrypoint.serveHTTP(http, context: context, peekTimeout: max(idleTimeout, headTimeout), scheme: "https", hstsMaxAge: hsts, reserved: nil)
+                            try await entrypoint.serveHTTP(http, context: context, scheme: "https", hstsMaxAge: hsts, reserved: nil)
                         } catch {
                             logger.debug("HTTPS entrypoint: connection ended", metadata: ["client": "\(client ?? "")", "error": "\(error)"])
                             channel.close(promise: nil)

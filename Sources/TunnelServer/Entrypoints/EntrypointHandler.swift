@@ -78,7 +78,7 @@ public struct EntrypointHandler: StreamHandler {
             io.close()
             throw EngineError(.notAllowed, "HTTPS entrypoint: plain HTTP from \(client ?? "?")")
         case .http:
-            try await serveHTTP(io, context: context, peekTimeout: headTimeout, scheme: "http", hstsMaxAge: nil, reserved: reservedRequests(localPort: io.channel.localAddress?.port))
+            try await serveHTTP(io, context: context, scheme: "http", hstsMaxAge: nil, reserved: reservedRequests(localPort: io.channel.localAddress?.port))
         }
     }
 
@@ -86,8 +86,8 @@ public struct EntrypointHandler: StreamHandler {
     /// on the agent path (`AgentWebSocketRequest`) goes to the agent endpoint; everything else to
     /// the HTTP ingress, where every request is routed on its own (`HTTPIngressHandler`). The
     /// bytes read so far go to whichever takes the connection.
-    func serveHTTP(_ io: Handshake, context: HandlerContext, peekTimeout: TimeAmount, scheme: String, hstsMaxAge: Int?, reserved: ReservedRequests?) async throws {
-        if let agents, agents.isAvailable, let head = try await peekAgentRequest(io, timeout: peekTimeout) {
+    func serveHTTP(_ io: Handshake, context: HandlerContext, scheme: String, hstsMaxAge: Int?, reserved: ReservedRequests?) async throws {
+        if let agents, agents.isAvailable, let head = try await peekAgentRequest(io, idleTimeout: idleTimeout, headTimeout: headTimeout) {
             let directory = self.directory
             let relayNames = https?.relayNames ?? []
             let decision = AgentWebSocketRequest.decide(head) { host in
