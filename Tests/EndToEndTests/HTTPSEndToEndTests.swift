@@ -59,6 +59,13 @@ final class HTTPSEndToEndTests: EndToEndTestCase {
         // TLS 1.1 is refused; plain HTTP on the HTTPS port gets a 400.
         let old = try h.run("/bin/bash", ["-c", "echo | openssl s_client -connect 127.0.0.1:\(httpsPort) -servername app.example.test -tls1_1 2>&1; true"])
         XCTAssertFalse(old.output.contains("BEGIN CERTIFICATE"), old.output)
+        // TLS 1.2 without forward secrecy or with CBC: refused; ECDHE with AES-GCM: accepted.
+        for weak in ["AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES128-SHA"] {
+            let r = try h.run("/bin/bash", ["-c", "echo | openssl s_client -connect 127.0.0.1:\(httpsPort) -servername app.example.test -tls1_2 -cipher \(weak) 2>&1; true"])
+            XCTAssertFalse(r.output.contains("BEGIN CERTIFICATE"), "\(weak): \(r.output)")
+        }
+        let strong = try h.run("/bin/bash", ["-c", "echo | openssl s_client -connect 127.0.0.1:\(httpsPort) -servername app.example.test -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256 2>&1; true"])
+        XCTAssertTrue(strong.output.contains("BEGIN CERTIFICATE"), strong.output)
         let plain = try h.curl(["-w", "__STATUS__%{http_code}", "-H", "Host: app.example.test", "http://127.0.0.1:\(httpsPort)/"])
         XCTAssertTrue(plain.output.hasSuffix("__STATUS__400"), plain.output)
         // A name with no certificate and no tunnel: refused with an alert.

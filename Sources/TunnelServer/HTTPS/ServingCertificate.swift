@@ -10,6 +10,9 @@ public struct ServingCertificate: Sendable {
     /// What visitors may negotiate on terminated TLS, most preferred first.
     public static let applicationProtocols = ["http/1.1"]
 
+    /// TLS 1.2 suites offered to visitors (BoringSSL's cipher-list syntax).
+    public static let tls12CipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
     public let context: NIOSSLContext
     /// The leaf's DNS names (wildcards as `*.example.org`).
     public let names: [String]
@@ -24,9 +27,11 @@ public struct ServingCertificate: Sendable {
         guard !chain.isEmpty else { throw CertificateError(reason: "no certificate in the PEM text") }
         let key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
         var config = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        // TLS 1.2 and 1.3 with BoringSSL's default suites: ECDHE key exchange and AEAD ciphers
-        // only (what Mozilla's "intermediate" profile asks for).
+        // TLS 1.2 and 1.3, and for 1.2 only ECDHE key exchange with AEAD ciphers (Mozilla's
+        // "intermediate" profile). NIOSSL's default list still offers RSA key exchange and CBC
+        // suites for old clients; a public relay does not. 1.3's suites are all AEAD already.
         config.minimumTLSVersion = .tlsv12
+        config.cipherSuites = Self.tls12CipherSuites
         config.applicationProtocols = Self.applicationProtocols
         context = try NIOSSLContext(configuration: config)
         let leaf = try Certificate(derEncoded: try chain[0].toDERBytes())
