@@ -266,7 +266,7 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(try h.runPython("slow_reader.py", ["127.0.0.1", "\(port2)"]).output, "OK \(8 << 20) \(sha)\n")
     }
 
-    func testAgentOverSecureWebSocketThroughNginx() throws {
+    func testAgentOverSecureWebSocketThroughAProxyAndNginx() throws {
         let ca = try makeCA(["localhost"])
         let relay = try startRelay()
         let nginx = try startNginx(upstreamPort: relay.publicPort, tls: (ca.cert, ca.key))
@@ -277,9 +277,15 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
         XCTAssertFalse(untrusted.output.contains("connected to relay"), untrusted.output)
         untrusted.process.terminate()
 
-        let agent = try h.agent(["--relay", "wss://localhost:\(nginx)/_tunnel/agent", "--wss-ca", ca.ca] + exposeArgs(relay, originPort: origin))
+        // Through an HTTP proxy too (the network that allows only a proxy to HTTPS sites): the
+        // chain, then the outer TLS, the WebSocket, and the agent's own TLS inside.
+        let proxy = try startTinyproxy()
+        let agent = try h.agent(["--relay", "wss://localhost:\(nginx)/_tunnel/agent", "--wss-ca", ca.ca, "-F", "http://127.0.0.1:\(proxy.port)"]
+                                + exposeArgs(relay, originPort: origin))
         _ = try agent.wait(for: "connected to relay")
         try assertTransfers(relay)
+        let log = (try? String(contentsOf: proxy.log, encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("CONNECT"), log)
     }
 
     /// The GOST form: an rtcp service whose chain ends at a `tunnel+ws` node behind nginx.

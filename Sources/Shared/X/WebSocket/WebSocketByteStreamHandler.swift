@@ -105,8 +105,10 @@ public final class WebSocketByteStreamHandler: ChannelDuplexHandler, RemovableCh
             // The peer answers with its close frame, which closes the connection.
             sendClose(context: context, code: .normalClosure)
             promise?.succeed(())
-        default:
+        case .all:
             sendClose(context: context, code: .normalClosure)
+            context.close(mode: mode, promise: promise)
+        default:
             context.close(mode: mode, promise: promise)
         }
     }
