@@ -99,4 +99,24 @@ final class WebSocketByteStreamHandlerTests: XCTestCase {
         XCTAssertEqual(close.data.readWebSocketErrorCode(), .unacceptableData)
         XCTAssertFalse(c.isActive)
     }
+
+    /// Behind swift-nio's frame decoder (as the relay runs it): a frame over the limit is refused
+    /// with close code 1009 and the connection closes, before its payload is buffered.
+    func testOversizedFrameIsRefusedWithMessageTooBig() throws {
+        let c = EmbeddedChannel()
+        try c.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: WebSocketByteStreamHandler.maxInboundFrame)))
+        try c.pipeline.syncOperations.addHandler(WebSocketFrameEncoder())
+        try c.pipeline.syncOperations.addHandler(WebSocketByteStreamHandler(role: .server))
+        try c.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        // FIN + binary, masked, 64-bit length of 1 MiB, a mask key; no payload yet.
+        var header = ByteBuffer(bytes: [0x82, 0xff])
+        header.writeInteger(UInt64(1 << 20))
+        header.writeBytes([1, 2, 3, 4])
+        XCTAssertThrowsError(try c.writeInbound(header))
+        let out = try XCTUnwrap(try c.readOutbound(as: ByteBuffer.self))
+        var all = out
+        while var more = try c.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&more) }
+        XCTAssertEqual(Array(all.readableBytesView), [0x88, 0x02, 0x03, 0xf1], "a close frame with 1009 (message too big)")
+        XCTAssertFalse(c.isActive)
+    }
 }

@@ -78,13 +78,13 @@ public final class WebSocketByteStreamHandler: ChannelDuplexHandler, RemovableCh
         }
     }
 
-    /// A frame the decoder in front refused (too large, malformed): say so to the peer, then
-    /// pass the error on (whoever handles errors behind closes).
+    /// A frame the decoder in front refused (too large, malformed) ends the WebSocket: the peer
+    /// is told why (1009 or 1002), the error goes on, and the connection closes.
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let error = error as? NIOWebSocketError {
-            sendClose(context: context, code: error == .invalidFrameLength ? .messageTooLarge : .protocolError)
-        }
+        guard let wsError = error as? NIOWebSocketError else { return context.fireErrorCaught(error) }
+        sendClose(context: context, code: wsError == .invalidFrameLength ? .messageTooLarge : .protocolError)
         context.fireErrorCaught(error)
+        context.close(promise: nil)
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
