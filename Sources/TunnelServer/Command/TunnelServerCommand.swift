@@ -231,6 +231,8 @@ public struct TunnelServerCommand: AsyncParsableCommand {
               public entrypoint  \(publicAddr) (HTTP routed by Host, TLS routed by SNI)\(httpsAddr.map { "\n  HTTPS entrypoint   \($0) (TLS terminated for names with a certificate, else passed through by SNI; agents too)" } ?? "")
             attach an agent that exposes a local web server as app.localhost:
               tunnel-agent --relay \(advertise):\(agentPort) --token \(tokensFile == nil ? state.token : "<a token from \(tokensFile!)>") --pin \(state.fingerprint) --expose 127.0.0.1:8000 --hostname app.localhost
+              (behind an HTTP proxy add -F http://user:pass@proxy:3128; where only HTTP(S) gets through use
+               --relay ws://\(advertise):\(publicPort)/_tunnel/agent, or wss:// to the HTTPS entrypoint or a proxy in front)
             then:
               curl -H 'Host: app.localhost' http://127.0.0.1:\(publicPort)/
 
