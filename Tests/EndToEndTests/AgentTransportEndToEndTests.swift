@@ -288,6 +288,24 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(log.contains("CONNECT"), log)
     }
 
+    /// The relay restarts (same state, same port) behind nginx: the agent's WebSocket session ends
+    /// with the relay's GOAWAY and close frame, and the agent attaches again over a new one.
+    func testWebSocketAgentReattachesAfterARelayRestart() throws {
+        let publicPort = try freePort()
+        let relay = try startRelay(publicPort: publicPort)
+        let nginx = try startNginx(upstreamPort: publicPort)
+        let origin = try startOrigin()
+        let agent = try h.agent(["--relay", "ws://127.0.0.1:\(nginx)/_tunnel/agent", "--sessions", "1"] + exposeArgs(relay, originPort: origin))
+        _ = try agent.wait(for: "connected to relay")
+        try assertTransfers(relay, size: 1024 * 1024)
+        relay.process.process.terminate()
+        relay.process.process.waitUntilExit()
+        XCTAssertEqual(relay.process.process.terminationStatus, 0, relay.process.output)
+        let again = try startRelay(stateDir: relay.stateDir, publicPort: publicPort)
+        _ = try agent.wait(for: "(?s)connected to relay.*connected to relay", timeout: 40)
+        try assertTransfers(again, size: 1024 * 1024)
+    }
+
     /// The GOST form: an rtcp service whose chain ends at a `tunnel+ws` node behind nginx.
     func testGOSTTunnelNodeOverWebSocket() throws {
         let relay = try startRelay()
