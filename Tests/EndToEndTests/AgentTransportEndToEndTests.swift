@@ -231,6 +231,29 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
         // The same through nginx for a visitor, while the agent's WebSocket carries the tunnel.
         let page = try h.curl(["-H", "Host: \(Self.hostname)", "http://127.0.0.1:\(nginx)/info"])
         XCTAssertTrue(page.output.contains("transport"), page.output)
+        // On a kept-alive connection (a proxy's pooled upstream connection), after a visitor's
+        // request is answered, an agent's upgrade still takes the connection.
+        let reuse = try h.run("/usr/bin/env", ["python3", "-c", """
+            import socket
+            s = socket.create_connection(("127.0.0.1", \(relay.publicPort)), 10)
+            s.sendall(b"GET /info HTTP/1.1\\r\\nHost: \(Self.hostname)\\r\\n\\r\\n")
+            data = b""
+            while b"\\r\\n\\r\\n" not in data:
+                data += s.recv(4096)
+            head, body = data.split(b"\\r\\n\\r\\n", 1)
+            length = int([l.split(b":")[1] for l in head.split(b"\\r\\n") if l.lower().startswith(b"content-length:")][0])
+            while len(body) < length:
+                body += s.recv(4096)
+            print(head.split(b"\\r\\n")[0].decode())
+            s.sendall(b"GET /_tunnel/agent HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Version: 13\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n\\r\\n")
+            data = b""
+            while b"\\r\\n\\r\\n" not in data:
+                d = s.recv(4096)
+                if not d: break
+                data += d
+            print(data.split(b"\\r\\n")[0].decode())
+            """], timeout: 30)
+        XCTAssertEqual(reuse.output.split(separator: "\n").map(String.init), ["HTTP/1.1 200 OK", "HTTP/1.1 101 Switching Protocols"], reuse.output)
         // A wrong path is answered by the relay's ingress (no rule for that Host), not taken.
         let bad = try h.agent(["--relay", "ws://127.0.0.1:\(nginx)/elsewhere"] + exposeArgs(relay, originPort: origin))
         _ = try bad.wait(for: "answered the WebSocket upgrade with 404")

@@ -55,4 +55,59 @@ final class AgentWebSocketRequestTests: XCTestCase {
         XCTAssertTrue(text.contains("Sec-WebSocket-Accept: abc=\r\n"))
         XCTAssertTrue(text.hasSuffix("\r\n\r\n"))
     }
+
+    // MARK: the ingress hands the connection over
+
+    typealias S = HTTPIngressScript
+    static let upgrade = "GET /_tunnel/agent HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+
+    func relayPath(routes: [String: String] = ["a.test": "ta", "b.test": "tb"]) -> ReservedRequests {
+        ReservedRequests(tokens: nil, redirects: { _ in false }, httpsPort: nil, agentPath: { head in
+            AgentWebSocketRequest.decide(head) { host in routes[host] == nil }
+        })
+    }
+
+    func testFirstRequestIsHandedOverWithWhatFollowed() {
+        var s = S()
+        let r = relayPath()
+        s.machine.reserved = { r.answer($0) }
+        XCTAssertEqual(s.client(Self.upgrade + "\u{16}\u{03}"), ["handOver:" + Self.upgrade + "\u{16}\u{03}"])
+        // Nothing more happens on this machine: the connection is no longer the ingress's.
+        XCTAssertEqual(s.client("more"), [])
+    }
+
+    /// A keep-alive connection (a reverse proxy's pooled upstream connection): after an answer
+    /// is complete, the agent's request takes the connection, and the tunnel's stream is let go.
+    func testLaterRequestOnAKeptAliveConnectionIsHandedOver() {
+        var s = S()
+        let r = relayPath()
+        s.machine.reserved = { r.answer($0) }
+        XCTAssertEqual(s.client("GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n"), ["open(ta,a.test)"])
+        _ = s.opened()
+        _ = s.origin("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
+        XCTAssertEqual(s.client(Self.upgrade), ["closeUp(1)", "handOver:" + Self.upgrade])
+    }
+
+    func testPipelinedBehindAnOwedAnswerIsRefused() {
+        var s = S()
+        let r = relayPath()
+        s.machine.reserved = { r.answer($0) }
+        _ = s.client("GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        _ = s.opened()
+        XCTAssertEqual(s.client(Self.upgrade), ["flushUp"])
+        let answer = s.origin("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
+        XCTAssertTrue(answer.contains("page:HTTP/1.1 400 Bad Request"), "\(answer)")
+        XCTAssertFalse(answer.contains { $0.hasPrefix("handOver") }, "\(answer)")
+    }
+
+    func testATunnelsOwnPathAndBrokenHandshakes() {
+        let r = relayPath()
+        var s = S()
+        s.machine.reserved = { r.answer($0) }
+        // Host a.test is a tunnel's: its /_tunnel/agent goes to it.
+        XCTAssertEqual(s.client("GET /_tunnel/agent HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"), ["open(ta,a.test)"])
+        var t = S()
+        t.machine.reserved = { r.answer($0) }
+        XCTAssertEqual(t.client("GET /_tunnel/agent HTTP/1.1\r\nHost: relay\r\n\r\n"), ["page:HTTP/1.1 426 Upgrade Required"])
+    }
 }

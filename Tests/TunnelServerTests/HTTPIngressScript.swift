@@ -78,6 +78,7 @@ struct HTTPIngressScript {
             case .closeClient: return "close"
             case .closeClientOutput: return "closeClientOutput"
             case .scheduleTimer(let d): return "timer(+\((d.uptimeNanoseconds - 1_000_000_000_000) / 1_000_000_000)s)"
+            case .handOver(let b): return "handOver:" + String(buffer: b)
             }
         }
     }

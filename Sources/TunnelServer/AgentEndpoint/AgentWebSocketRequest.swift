@@ -10,9 +10,10 @@ import NIOCore
 ///
 /// The path must not take a page away from a tunnel: it is the relay's only when the request's
 /// `Host` is one of the relay's own names, or is a name no ingress rule routes. A tunnel whose
-/// hostname serves its own `/_tunnel/agent` keeps it. And it is the relay's only as the first
-/// request of a connection (agents open a fresh connection for it; proxies in front must not
-/// send it down a kept-alive one, which nginx does not unless told to with `keepalive`).
+/// hostname serves its own `/_tunnel/agent` keeps it. The HTTP ingress asks per request
+/// (`ReservedRequests`), so the request may also come on a connection kept alive after others (a
+/// proxy's pooled upstream connection): the ingress hands the connection over once the earlier
+/// answers are complete.
 ///
 /// The handshake is answered here, from the head the relay's own HTTP framing parsed, rather
 /// than by NIO's server upgrader, which would need NIO's HTTP decoder to re-read the head: the
@@ -26,8 +27,8 @@ enum AgentWebSocketRequest {
     /// RFC 6455 §1.3.
     static let acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    /// Whether the connection's first bytes can still be (or are) the agent's request line; false
-    /// as soon as they cannot, so every other request goes to the ingress without waiting.
+    /// Whether a request's first bytes can still be (or are) the agent's request line: a cheap
+    /// test on the start line before the headers are looked at.
     static func mayBeAgentRequest(_ buffer: ByteBuffer) -> Bool {
         let prefix = Array(requestLinePrefix.utf8)
         let view = buffer.readableBytesView

@@ -1,51 +1,21 @@
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOWebSocket
 import Shared
 
 /// Agents over WebSocket on the relay's HTTP side (`AgentWebSocketRequest` says which requests
-/// are theirs): the first request of a connection is peeked at, and an agent's handshake is
-/// answered and the connection, now frames, handed to the agent endpoint.
+/// are theirs; the HTTP ingress hands their connections over, `ReservedRequests`): the handshake
+/// is answered and the connection, now frames, goes to the agent endpoint.
 extension EntrypointHandler {
-    enum AgentPeek: Sendable {
-        case notAgent
-        case head(HTTPFraming.Head)
-    }
-
-    /// The first request's head if its request line is the agent path's (nil at the first byte
-    /// that rules it out); nothing is consumed. A head that cannot be parsed is left to the
-    /// ingress, which answers it. The same deadlines as the ingress's: a connection silent for
-    /// `idleTimeout` is closed, a head not decided within `headTimeout` of its first byte is
-    /// answered 408 and closed.
-    func peekAgentRequest(_ io: Handshake, idleTimeout: TimeAmount, headTimeout: TimeAmount) async throws -> HTTPFraming.Head? {
-        let channel = io.channel
-        let timer = NIOLockedValueBox<Scheduled<Void>?>(channel.eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) })
-        defer { timer.withLockedValue { $0?.cancel() } }
-        let started = NIOLockedValueBox(false)
-        // The parser runs on the channel's loop, as the timers do.
-        let headStarted: @Sendable () -> Void = {
-            guard !started.withLockedValue({ s in defer { s = true }; return s }) else { return }
-            timer.withLockedValue { t in
-                t?.cancel()
-                t = channel.eventLoop.scheduleTask(in: headTimeout) {
-                    let page = Self.page(408, "Request Timeout", "the request head did not arrive in time")
-                    channel.writeAndFlush(ByteBuffer(string: page)).whenComplete { _ in channel.close(promise: nil) }
-                }
-            }
+    /// A connection the HTTP ingress handed over at a request on the agent path (its reader holds
+    /// that request and whatever followed): the decision is taken again on the head (the ingress
+    /// only said "the relay's"), the handshake answered, and the connection attached.
+    func takeOverAgent(_ io: Handshake, context: HandlerContext) async throws {
+        guard let agents, let decide = agentPath() else { throw EngineError(.notAllowed, "this relay has no agent endpoint") }
+        let head = try await io.read { buffer in try HTTPFraming.parseHead(buffer, isRequest: true) }
+        guard case .accept(let accept) = decide(head) else {
+            throw EngineError(.protocolViolation, "not an agent's WebSocket handshake")
         }
-        let peek = try await io.read { buffer -> AgentPeek? in
-            guard buffer.readableBytes > 0 else { return nil }
-            headStarted()
-            guard AgentWebSocketRequest.mayBeAgentRequest(buffer) else { return .notAgent }
-            do {
-                guard let head = try HTTPFraming.parseHead(buffer, isRequest: true) else { return nil }
-                return .head(head)
-            } catch {
-                return .notAgent
-            }
-        }
-        if case .head(let head) = peek { return head }
-        return nil
+        try await attachWebSocket(io, head: head, accept: accept, agents: agents, context: context)
     }
 
     /// Answers the agent's WebSocket handshake and hands the connection, now a byte stream in

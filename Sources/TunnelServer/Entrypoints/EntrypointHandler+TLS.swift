@@ -38,31 +38,12 @@ extension EntrypointHandler {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.notAllowed, "TLS entrypoint: the certificate for \(name) went away")
             }
-            let idleTimeout = self.idleTimeout
-            let headTimeout = self.headTimeout
-            let logger = context.logger
             // HSTS by the name the visitor connected to: the rule's value, else the relay's.
             let hsts = (directory.options(forHost: name)?.hstsMaxAge ?? https?.hstsMaxAge).flatMap { $0 > 0 ? $0 : nil }
             let entrypoint = self
             try await terminate(io, with: certificate.context, context: context) { negotiated, channel in
-                if entrypoint.agents?.isAvailable == true, negotiated != "h2" {
-                    // HTTP/1.1: the first request may be an agent's WebSocket (`serveHTTP`).
-                    let reader = HandshakeReader()
-                    try channel.pipeline.syncOperations.addHandler(reader)
-                    let http = Handshake(channel: channel, reader: reader)
-                    Task {
-                        do {
-                            try await entrypoint.serveHTTP(http, context: context, scheme: "https", hstsMaxAge: hsts, reserved: nil)
-                        } catch {
-                            logger.debug("HTTPS entrypoint: connection ended", metadata: ["client": "\(client ?? "")", "error": "\(error)"])
-                            channel.close(promise: nil)
-                        }
-                    }
-                    return
-                }
-                let ingress = HTTPIngressHandler(
-                    directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server,
-                    idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: "https", hstsMaxAge: hsts)
+                // Of the relay's own answers, HTTPS has only the agent path (`agentRequests`).
+                let ingress = entrypoint.ingress(for: channel, context: context, scheme: "https", hstsMaxAge: hsts, reserved: entrypoint.agentRequests())
                 try channel.pipeline.syncOperations.addHandler(ingress)
                 _ = negotiated
             }
@@ -122,7 +103,7 @@ extension EntrypointHandler {
 extension EntrypointHandler {
     /// What this entrypoint's plain-HTTP side answers itself (nil without HTTPS settings).
     func reservedRequests(localPort: Int?) -> ReservedRequests? {
-        guard let https else { return nil }
+        guard let https else { return agentRequests() }
         let directory = self.directory
         let store = https.certificates
         let redirectAll = https.redirectHTTPS
@@ -131,6 +112,29 @@ extension EntrypointHandler {
             redirects: { host in
                 (directory.options(forHost: host)?.redirectHTTPS ?? redirectAll) && store.certificate(forServerName: host) != nil
             },
-            httpsPort: https.httpsPort ?? localPort)
+            httpsPort: https.httpsPort ?? localPort, agentPath: agentPath())
+    }
+}
+
+extension EntrypointHandler {
+    /// Which requests on the agent path are the relay's (`AgentWebSocketRequest`): those whose
+    /// `Host` is one of the relay's own names or a name no rule routes. Nil without an agent
+    /// endpoint to hand them to.
+    func agentPath() -> (@Sendable (HTTPFraming.Head) -> AgentWebSocketRequest.Decision)? {
+        guard agents?.isAvailable == true else { return nil }
+        let directory = self.directory
+        let relayNames = https?.relayNames ?? []
+        return { head in
+            AgentWebSocketRequest.decide(head) { host in
+                var name = HostTable<String>.normalize(host)
+                if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
+                return relayNames.contains(name) || directory.tunnel(forHost: host) == nil
+            }
+        }
+    }
+
+    /// The relay's own answers where the agent path is all there is (no HTTPS settings, or HTTPS).
+    func agentRequests() -> ReservedRequests? {
+        agentPath().map { ReservedRequests(tokens: nil, redirects: { _ in false }, httpsPort: nil, agentPath: $0) }
     }
 }

@@ -82,44 +82,16 @@ public struct EntrypointHandler: StreamHandler {
         }
     }
 
-    /// Plain HTTP on a connection (or HTTP/1.1 on TLS the relay terminated): an agent's WebSocket
-    /// on the agent path (`AgentWebSocketRequest`) goes to the agent endpoint; everything else to
-    /// the HTTP ingress, where every request is routed on its own (`HTTPIngressHandler`). The
-    /// bytes read so far go to whichever takes the connection.
+    /// HTTP/1.x on a connection (plain, or on TLS the relay terminated): the HTTP ingress takes it,
+    /// where every request is routed on its own (`HTTPIngressHandler`) and requests the relay
+    /// answers itself are answered (`ReservedRequests`); an agent's WebSocket on the agent path is
+    /// handed over to the agent endpoint (`takeOverAgent`). The bytes read so far go to the ingress.
     func serveHTTP(_ io: Handshake, context: HandlerContext, scheme: String, hstsMaxAge: Int?, reserved: ReservedRequests?) async throws {
-        if let agents, agents.isAvailable, let head = try await peekAgentRequest(io, idleTimeout: idleTimeout, headTimeout: headTimeout) {
-            let directory = self.directory
-            let relayNames = https?.relayNames ?? []
-            let decision = AgentWebSocketRequest.decide(head) { host in
-                var name = HostTable<String>.normalize(host)
-                if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
-                return relayNames.contains(name) || directory.tunnel(forHost: host) == nil
-            }
-            switch decision {
-            case .route:
-                break
-            case .refuse(let status, let reason):
-                try? await io.write(AgentWebSocketRequest.refusal(status: status, reason: reason))
-                io.close()
-                throw EngineError(.protocolViolation, "agent WebSocket refused: \(reason)")
-            case .accept(let accept):
-                return try await attachWebSocket(io, head: head, accept: accept, agents: agents, context: context)
-            }
-        }
         let channel = io.channel
-        let directory = self.directory
-        let logger = context.logger
-        let idleTimeout = self.idleTimeout
-        let headTimeout = self.headTimeout
         let reader = io.readerForLoop
-        let client = channel.remoteAddress.map { "\($0.hostPort)" }
-        let server = channel.localAddress.map { "\($0.hostPort)" }
         try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
             do {
-                let ingress = HTTPIngressHandler(
-                    directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server,
-                    idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: scheme, hstsMaxAge: hstsMaxAge, reserved: reserved)
-                try channel.pipeline.syncOperations.addHandler(ingress)
+                try channel.pipeline.syncOperations.addHandler(self.ingress(for: channel, context: context, scheme: scheme, hstsMaxAge: hstsMaxAge, reserved: reserved))
                 if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
                     try options.setOption(ChannelOptions.autoRead, value: true)
                 }
@@ -128,6 +100,26 @@ public struct EntrypointHandler: StreamHandler {
             }
             return channel.pipeline.syncOperations.removeHandler(reader.value).map { channel.read() }
         }.get()
+    }
+
+    /// The HTTP ingress of `channel`, which hands an agent's connection to `takeOverAgent`.
+    func ingress(for channel: Channel, context: HandlerContext, scheme: String, hstsMaxAge: Int?, reserved: ReservedRequests?) -> HTTPIngressHandler {
+        let entrypoint = self
+        let logger = context.logger
+        return HTTPIngressHandler(
+            directory: directory, logger: logger, client: channel.remoteAddress.map { "\($0.hostPort)" }, clientIP: channel.remoteAddress?.ipAddress,
+            server: channel.localAddress.map { "\($0.hostPort)" }, idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: scheme, hstsMaxAge: hstsMaxAge,
+            reserved: reserved,
+            handOver: { io in
+                Task {
+                    do {
+                        try await entrypoint.takeOverAgent(io, context: context)
+                    } catch {
+                        logger.info("agent over WebSocket refused", metadata: ["agent": "\(io.channel.remoteAddress.map { "\($0)" } ?? "?")", "error": "\(error)"])
+                        io.close()
+                    }
+                }
+            })
     }
 
     /// Opens a stream for a public connection on `first` (or, if that session just died, on

@@ -44,12 +44,15 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var opened: Stream?
     private var nextID = 0
     private var timer: Scheduled<Void>?
+    /// Takes the connection when the machine hands it over (`ReservedAnswer.takeOver`).
+    private let handOver: (@Sendable (Handshake) -> Void)?
 
     init(
         directory: any TunnelDirectory, logger: Logger, client: String?, clientIP: String?, server: String?,
         idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout, scheme: String = "http",
-        hstsMaxAge: Int? = nil, reserved: ReservedRequests? = nil
+        hstsMaxAge: Int? = nil, reserved: ReservedRequests? = nil, handOver: (@Sendable (Handshake) -> Void)? = nil
     ) {
+        self.handOver = handOver
         self.directory = directory
         self.logger = logger
         self.client = client
@@ -185,6 +188,24 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard let context else { return }
             let channel = context.channel
             context.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+        case .handOver(let bytes):
+            guard let context else { return }
+            timer?.cancel()
+            timer = nil
+            // A reader behind this handler gets the request and what followed; this handler
+            // leaves, and reads (which it may have been holding back) resume for the new owner.
+            let reader = HandshakeReader()
+            do {
+                try context.pipeline.syncOperations.addHandler(reader, position: .after(self))
+            } catch {
+                return context.close(promise: nil)
+            }
+            context.fireChannelRead(NIOAny(bytes))
+            let channel = context.channel
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            guard let handOver else { return channel.close(promise: nil) }
+            handOver(Handshake(channel: channel, reader: reader))
+            channel.read()
         case .scheduleTimer(let deadline):
             guard let context else { return }
             timer?.cancel()

@@ -57,6 +57,7 @@ extension HTTPIngressStateMachine {
                     // this request is not read (as after an error page).
                     switch answer {
                     case .respond(let bytes): reject(0, "", "", raw: bytes)
+                    case .takeOver: takeOver(head)
                     }
                     return
                 }
@@ -152,6 +153,22 @@ extension HTTPIngressStateMachine {
         }
         opening = (tunnel, host)
         emit(.openStream(tunnel: tunnel, host: host))
+    }
+
+    /// Hands the connection over from `head` on: the stream of earlier requests is let go, and the
+    /// head with every byte after it goes to the new owner. Only between answers: a request sent
+    /// before the answers to earlier ones (pipelined) cannot take the connection, since those
+    /// answers would be lost.
+    mutating func takeOver(_ head: HTTPFraming.Head) {
+        guard outstanding.isEmpty, opening == nil else {
+            return reject(400, "Bad Request", "the relay's agent path takes a connection of its own, not a request pipelined behind others")
+        }
+        if let up = upstream { release(up) }
+        closing = true
+        var bytes = head.bytes
+        if var rest = inbound { bytes.writeBuffer(&rest) }
+        inbound = nil
+        emit(.handOver(bytes))
     }
 
     /// Lets go of a stream: no more of its events count, and its answer state is reset.

@@ -48,6 +48,9 @@ struct HTTPIngressStateMachine {
         case closeClientOutput
         /// (Re)arm the connection's one timer; `timerFired` when it is due.
         case scheduleTimer(NIODeadline)
+        /// Give the connection away (an agent's WebSocket on the relay's path): the handler leaves
+        /// the pipeline and these bytes, the request and whatever followed it, go to the new owner.
+        case handOver(ByteBuffer)
     }
 
     /// The stream a run of requests is carried on.
@@ -73,6 +76,9 @@ struct HTTPIngressStateMachine {
     enum ReservedAnswer: Equatable {
         /// This whole HTTP answer (it says `Connection: close`), in its turn after earlier answers.
         case respond(ByteBuffer)
+        /// The relay takes the connection from this request on (`handOver`), once no earlier answer
+        /// is outstanding; a pipelined one is refused with 400.
+        case takeOver
     }
 
     /// Requests sent ahead of their answers before the client is no longer read.

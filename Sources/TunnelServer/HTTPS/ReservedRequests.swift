@@ -5,15 +5,26 @@ import NIOCore
 ///   flight (any other token goes to the tunnel, so a local service can run its own HTTP-01);
 /// - with the redirect on (`--redirect-https`, or the rule's `redirectHTTPS`), every other
 ///   request for a host the relay holds a certificate for: 308 to `https://` (308, not 301, so a
-///   POST stays a POST).
+///   POST stays a POST);
+/// - an agent's WebSocket on `/_tunnel/agent` (`AgentWebSocketRequest`, on HTTPS too): the
+///   connection is taken over for the agent endpoint, or the broken handshake answered.
 struct ReservedRequests: Sendable {
     var tokens: ACMEHTTPTokens?
     /// Whether requests for this host are redirected to HTTPS.
     var redirects: @Sendable (String) -> Bool
     /// The port the redirect names (none when it is 443).
     var httpsPort: Int?
+    /// Whether a request on the agent path is the relay's (nil: the relay takes no agents here).
+    var agentPath: (@Sendable (HTTPFraming.Head) -> AgentWebSocketRequest.Decision)? = nil
 
     func answer(_ head: HTTPFraming.Head) -> HTTPIngressStateMachine.ReservedAnswer? {
+        if let agentPath, AgentWebSocketRequest.mayBeAgentRequest(head.bytes) {
+            switch agentPath(head) {
+            case .route: break
+            case .refuse(let status, let reason): return .respond(AgentWebSocketRequest.refusal(status: status, reason: reason))
+            case .accept: return .takeOver
+            }
+        }
         let target = head.requestTarget
         if target.hasPrefix(ACMEHTTPTokens.pathPrefix), let tokens {
             let token = String(target.dropFirst(ACMEHTTPTokens.pathPrefix.count))
