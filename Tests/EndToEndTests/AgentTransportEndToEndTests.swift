@@ -341,6 +341,19 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
         try assertTransfers(relay, size: 2 * 1024 * 1024)
     }
 
+    /// The GOST form over HTTPS: a `tunnel+wss` node with `wss.caFile` for nginx's certificate.
+    func testGOSTTunnelNodeOverSecureWebSocket() throws {
+        let ca = try makeCA(["localhost"])
+        let relay = try startRelay()
+        let nginx = try startNginx(upstreamPort: relay.publicPort, tls: (ca.cert, ca.key))
+        let origin = try startOrigin()
+        let id = "2f4e6a8c-0b1d-4e3f-9a5b-7c9d1e3f5a70"
+        let agent = try h.agent(["-L", "rtcp://:0/127.0.0.1:\(origin)",
+                                 "-F", "tunnel+wss://localhost:\(nginx)?wss.caFile=\(ca.ca)&tunnel.id=\(id)&hostnames=\(Self.hostname)&pin=\(relay.pin)&token=\(relay.token)"])
+        _ = try agent.wait(for: "connected to relay")
+        try assertTransfers(relay, size: 2 * 1024 * 1024)
+    }
+
     /// wss straight to the relay's HTTPS port (TLS terminated by the relay for its own name);
     /// a tunnel's own page at the agent path stays the tunnel's.
     func testAgentOverWebSocketOnTheRelaysHTTPSPort() throws {
