@@ -41,14 +41,20 @@ extension EntrypointHandler {
             let idleTimeout = self.idleTimeout
             let headTimeout = self.headTimeout
             let logger = context.logger
-            // HSTS by the name the visitor connected to: the rule's value, else the relay's.
+            // HSTS by the name the visitor connected to: the rule's value, else the relay's. (On
+            // h2, by each stream's :authority.)
             let hsts = (directory.options(forHost: name)?.hstsMaxAge ?? https?.hstsMaxAge).flatMap { $0 > 0 ? $0 : nil }
+            let h2Route = HTTP2Ingress.route(directory: directory, defaultHSTS: https?.hstsMaxAge)
             try await terminate(io, with: certificate.context, context: context) { negotiated, channel in
+                if negotiated == "h2" {
+                    let visitor = HTTP2StreamHandler.Visitor(client: client, clientIP: channel.remoteAddress?.ipAddress, server: server)
+                    try HTTP2Ingress.configure(channel, directory: directory, logger: logger, visitor: visitor, idleTimeout: idleTimeout, route: h2Route)
+                    return
+                }
                 let ingress = HTTPIngressHandler(
                     directory: directory, logger: logger, client: client, clientIP: channel.remoteAddress?.ipAddress, server: server,
                     idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: "https", hstsMaxAge: hsts)
                 try channel.pipeline.syncOperations.addHandler(ingress)
-                _ = negotiated
             }
         case .passthrough(let tunnel, let name):
             guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {

@@ -1,0 +1,45 @@
+import NIOCore
+import NIOHTTP2
+
+/// Closes a visitor's h2 connection that has had no open stream for `idleTimeout` (as the
+/// HTTP/1 ingress closes a keep-alive connection idle between requests), so idle connections
+/// cannot hold descriptors forever. Counts streams from NIOHTTP2's stream events; sits after
+/// `NIOHTTP2Handler` in the connection's pipeline.
+final class HTTP2IdleHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    private let idleTimeout: TimeAmount
+    private var open = 0
+    private var timer: Scheduled<Void>?
+
+    init(idleTimeout: TimeAmount) {
+        self.idleTimeout = idleTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        arm(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is NIOHTTP2StreamCreatedEvent {
+            open += 1
+            timer?.cancel()
+            timer = nil
+        } else if event is StreamClosedEvent {
+            open = max(0, open - 1)
+            if open == 0 { arm(context) }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        timer?.cancel()
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) }
+    }
+}
