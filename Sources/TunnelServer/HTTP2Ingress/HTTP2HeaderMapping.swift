@@ -88,6 +88,8 @@ enum HTTP2HeaderMapping {
     static func h2Fields(_ fields: HTTPHeaders) -> HPACKHeaders {
         var normalized = HPACKHeaders(httpHeaders: fields, normalizeHTTPHeaders: true)
         normalized.remove(name: "te")
+        // NIO matches the names `Connection` lists case-sensitively; HTTP field names are not.
+        for token in fields[canonicalForm: "connection"] { normalized.remove(name: token.lowercased()) }
         return normalized
     }
 

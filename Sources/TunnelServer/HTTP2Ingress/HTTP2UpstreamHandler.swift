@@ -114,12 +114,17 @@ final class HTTP2UpstreamHandler: ChannelDuplexHandler {
 
     fileprivate func startReading() {
         guard let context else { return }
-        for channel in [carrier, context.channel].compactMap({ $0 }) {
-            if let options = channel.syncOptions, (try? options.getOption(ChannelOptions.autoRead)) == false {
+        // An h2c carrier (the Mux stream) reads freely from now on: NIOHTTP2 windows pace it.
+        if let carrier {
+            if let options = carrier.syncOptions, (try? options.getOption(ChannelOptions.autoRead)) == false {
                 try? options.setOption(ChannelOptions.autoRead, value: true)
             }
+            carrier.read()
         }
-        context.read()
+        if let options = context.channel.syncOptions, (try? options.getOption(ChannelOptions.autoRead)) == false {
+            try? options.setOption(ChannelOptions.autoRead, value: true)
+        }
+        read(context: context)
     }
 }
 
