@@ -59,6 +59,16 @@ final class HTTP2EndToEndTests: EndToEndTestCase {
         let many = try curl(s, ["--http2", "-w", "\n%{http_version} %{num_connects}\n", "\(url)/info", "\(url)/info", "\(url)/info"])
         XCTAssertEqual(many.output.components(separatedBy: "\n").filter { $0.hasPrefix("2 ") }.count, 3, many.output)
         XCTAssertEqual(many.output.components(separatedBy: "\n").filter { $0 == "2 0" }.count, 2, many.output)
+        // Sequential requests of one h2 connection reuse the keep-alive connection to the local
+        // service (the pool), rather than a new one each.
+        let five = try curl(s, ["--http2"] + Array(repeating: "\(url)/info", count: 5))
+        let peers = Set(five.output.components(separatedBy: "\"peer\": ").dropFirst().map { $0.prefix { $0.isNumber } })
+        XCTAssertEqual(peers.count, 1, five.output)
+        // An answer that closes its connection (Connection: close) is not reused: the next
+        // requests get a fresh one and succeed.
+        let closing = try curl(s, ["--http2", "-w", "\n%{http_code}\n", "\(url)/close", "\(url)/info", "\(url)/close", "\(url)/info"])
+        XCTAssertEqual(closing.output.components(separatedBy: "\n").filter { $0 == "200" }.count, 4, closing.output)
+        XCTAssertEqual(closing.output.components(separatedBy: "closing").count, 3, closing.output)
         let head = try curl(s, ["--http2", "-I", "\(url)/info"])
         XCTAssertTrue(head.output.contains("HTTP/2 200"), head.output)
         let headers = h.tempFile("headers").path

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An HTTP/1.1 origin for the relay's HTTP entrypoint tests (keep-alive, chunked, upgrade).
 
-GET  /info          JSON: this origin's name, the Host, X-Forwarded-For/-Proto it received
+GET  /info          JSON: this origin's name, the Host, X-Forwarded-For/-Proto it received, the
+                    client's port (which connection carried the request)
 HEAD /info          the same head, no body
 GET  /blob/N        N deterministic bytes, Content-Length, header X-Sha256
 GET  /chunked/N     the same bytes in chunks of varied sizes (Transfer-Encoding: chunked)
@@ -50,6 +51,7 @@ class Handler(BaseHTTPRequestHandler):
         return json.dumps({
             "name": name, "host": self.headers.get("Host"), "path": self.path,
             "xff": self.headers.get("X-Forwarded-For"), "xfp": self.headers.get("X-Forwarded-Proto"),
+            "peer": self.client_address[1],
         }).encode()
 
     def do_HEAD(self):

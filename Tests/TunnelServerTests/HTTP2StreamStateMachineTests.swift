@@ -47,7 +47,7 @@ final class HTTP2StreamStateMachineTests: XCTestCase {
             m.upstreamPart(.head([":status": "200"], end: false)),
             [.writeClient(.head([":status": "200", "strict-transport-security": "max-age=9"], end: false), thenReset: false)])
         XCTAssertEqual(m.upstreamPart(.body(ByteBuffer(string: "ok"), end: false)), [.writeClient(.body(ByteBuffer(string: "ok"), end: false), thenReset: false)])
-        XCTAssertEqual(m.upstreamPart(.trailers(["grpc-status": "0"])), [.writeClient(.trailers(["grpc-status": "0"]), thenReset: false), .flushClient, .closeUpstream])
+        XCTAssertEqual(m.upstreamPart(.trailers(["grpc-status": "0"])), [.writeClient(.trailers(["grpc-status": "0"]), thenReset: false), .flushClient, .releaseUpstream])
         XCTAssertEqual(m.state, .finished)
         XCTAssertEqual(m.upstreamClosed(), [])
     }

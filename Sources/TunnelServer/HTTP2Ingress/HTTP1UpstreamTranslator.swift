@@ -9,12 +9,17 @@ import NIOHTTP2
 ///
 /// A response head is held back until the next part or the end of the read, so an answer that is
 /// complete in its head (a 204, an empty 200, a gRPC-style error) goes out as one HEADERS frame
-/// with END_STREAM.
+/// with END_STREAM. After a complete exchange the translator is ready for the next one (the
+/// upstream may be reused, `HTTP2UpstreamPool`).
 final class HTTP1UpstreamTranslator: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias InboundOut = HTTP2Frame.FramePayload
     typealias OutboundIn = HTTP2Frame.FramePayload
     typealias OutboundOut = HTTPClientRequestPart
+
+    /// Told to the handler behind when an answer closes its connection (HTTP/1.0, or
+    /// `Connection: close`): the upstream cannot carry another exchange.
+    struct NotKeepAlive {}
 
     private var requestHeadSent = false
     private var heldHead: HTTPResponseHead?
@@ -25,6 +30,7 @@ final class HTTP1UpstreamTranslator: ChannelDuplexHandler {
             if head.status.code < 200 {
                 fire(context, .headers(.init(headers: HTTP2HeaderMapping.h2Response(head))))
             } else {
+                if !head.isKeepAlive { context.fireUserInboundEventTriggered(NotKeepAlive()) }
                 heldHead = head
             }
         case .body(let bytes):
@@ -57,12 +63,16 @@ final class HTTP1UpstreamTranslator: ChannelDuplexHandler {
             do {
                 let head = try HTTP2HeaderMapping.http1Request(h.headers, endStream: h.endStream)
                 context.write(self.wrapOutboundOut(.head(head)), promise: h.endStream ? nil : promise)
-                if h.endStream { context.write(self.wrapOutboundOut(.end(nil)), promise: promise) }
+                if h.endStream {
+                    requestHeadSent = false
+                    context.write(self.wrapOutboundOut(.end(nil)), promise: promise)
+                }
             } catch {
                 promise?.fail(error)
                 context.fireErrorCaught(error)
             }
         case .headers(let h):
+            requestHeadSent = false
             context.write(self.wrapOutboundOut(.end(HTTP2HeaderMapping.http1Fields(h.headers))), promise: promise)
         case .data(let d):
             guard case .byteBuffer(let bytes) = d.data else {
@@ -70,6 +80,7 @@ final class HTTP1UpstreamTranslator: ChannelDuplexHandler {
                 return
             }
             if d.endStream {
+                requestHeadSent = false
                 if bytes.readableBytes > 0 { context.write(self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil) }
                 context.write(self.wrapOutboundOut(.end(nil)), promise: promise)
             } else if bytes.readableBytes > 0 {

@@ -4,16 +4,19 @@ import NIOHTTP2
 /// Closes a visitor's h2 connection that has had no open stream for `idleTimeout` (as the
 /// HTTP/1 ingress closes a keep-alive connection idle between requests), so idle connections
 /// cannot hold descriptors forever. Counts streams from NIOHTTP2's stream events; sits after
-/// `NIOHTTP2Handler` in the connection's pipeline.
+/// `NIOHTTP2Handler` in the connection's pipeline. Also closes the connection's idle upstreams
+/// (`HTTP2UpstreamPool`) when the connection goes.
 final class HTTP2IdleHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
 
     private let idleTimeout: TimeAmount
+    private let pool: HTTP2UpstreamPool
     private var open = 0
     private var timer: Scheduled<Void>?
 
-    init(idleTimeout: TimeAmount) {
+    init(idleTimeout: TimeAmount, pool: HTTP2UpstreamPool) {
         self.idleTimeout = idleTimeout
+        self.pool = pool
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -23,6 +26,12 @@ final class HTTP2IdleHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        pool.close()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pool.close()
+        context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

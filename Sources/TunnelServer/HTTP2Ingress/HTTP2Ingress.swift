@@ -4,7 +4,8 @@ import NIOHTTP2
 
 /// HTTP/2 for visitors whose TLS the relay terminated and who chose `h2` by ALPN: the connection
 /// gets NIOHTTP2's server handler, and every stream its own `HTTP2StreamHandler` (routing by
-/// `:authority`, one Mux stream per h2 stream).
+/// `:authority`, one Mux stream per h2 stream, kept alive for the connection's next streams of
+/// the same tunnel when the local service speaks HTTP/1.1: `HTTP2UpstreamPool`).
 ///
 /// Flow control, end to end: each h2 stream grants the visitor `streamWindow` bytes and only
 /// hands out more as its handler reads, which it does only while the upstream Mux stream is
@@ -40,12 +41,14 @@ enum HTTP2Ingress {
         streams.outboundBufferSizeHighWatermark = streamOutboundHighWatermark
         streams.outboundBufferSizeLowWatermark = streamOutboundHighWatermark / 2
         let ops = channel.pipeline.syncOperations
+        let pool = NIOLoopBound(HTTP2UpstreamPool(), eventLoop: channel.eventLoop)
         _ = try ops.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: streams) { stream in
             stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(HTTP2StreamHandler(directory: directory, logger: logger, visitor: visitor, route: route))
+                let handler = HTTP2StreamHandler(directory: directory, pool: pool.value, logger: logger, visitor: visitor, route: route)
+                try stream.pipeline.syncOperations.addHandler(handler)
             }
         }
-        try ops.addHandler(HTTP2IdleHandler(idleTimeout: idleTimeout))
+        try ops.addHandler(HTTP2IdleHandler(idleTimeout: idleTimeout, pool: pool.value))
     }
 
     /// How a host's h2 requests are routed: its tunnel, the rule's upstream protocol, HSTS by the

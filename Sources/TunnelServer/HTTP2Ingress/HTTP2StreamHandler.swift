@@ -25,17 +25,24 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     }
 
     private let directory: any TunnelDirectory
+    private let pool: HTTP2UpstreamPool
     private let logger: Logger
     private let visitor: Visitor
     private var machine: HTTP2StreamStateMachine
     private var context: ChannelHandlerContext?
     private var sawHead = false
     private var upstream: CrossLoopRef<HTTP2UpstreamHandler>?
+    /// How the current upstream goes back to the pool when the exchange is over (`http1` only).
+    private var poolEntry: (tunnel: String, idle: HTTP2UpstreamPool.Idle)?
     private var upstreamID = 0
     private var host = ""
 
-    init(directory: any TunnelDirectory, logger: Logger, visitor: Visitor, route: @escaping (String) -> HTTP2StreamStateMachine.Route?) {
+    init(
+        directory: any TunnelDirectory, pool: HTTP2UpstreamPool, logger: Logger, visitor: Visitor,
+        route: @escaping (String) -> HTTP2StreamStateMachine.Route?
+    ) {
         self.directory = directory
+        self.pool = pool
         self.logger = logger
         self.visitor = visitor
         self.machine = HTTP2StreamStateMachine(clientIP: visitor.clientIP, route: route)
@@ -125,6 +132,16 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         case .closeUpstream:
             upstream?.close()
             upstream = nil
+            poolEntry = nil
+        case .releaseUpstream:
+            // Into the pool at once, so the connection's next request finds it; the upstream
+            // decides on its loop whether it can really be reused (`claim` tells).
+            if let upstream {
+                upstream.release()
+                if let entry = poolEntry, !pool.put(tunnel: entry.tunnel, entry.idle) { upstream.close() }
+            }
+            upstream = nil
+            poolEntry = nil
         case .writeClient(let part, let thenReset):
             guard let context else { return }
             if thenReset {
@@ -144,34 +161,59 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Opens a Mux stream of `tunnel` on one of its sessions, set up for `proto`, and reports the
-    /// outcome to the machine.
+    /// Finds an upstream of `tunnel` for `proto`: an idle keep-alive one of this connection
+    /// (`http1`), else a new Mux stream on one of the tunnel's sessions; reports the outcome to the
+    /// machine.
     private func openUpstream(tunnel: String, host: String, proto: RuleOptions.UpstreamProtocol) {
         guard let context else { return }
         let loop = context.eventLoop
-        guard let session = directory.session(for: tunnel, near: loop) else {
-            return run(machine.upstreamUnavailable(host: host))
-        }
         upstreamID += 1
         let id = upstreamID
         let me = CrossLoopRef(self, on: loop)
-        let made = NIOLockedValueBox<CrossLoopRef<HTTP2UpstreamHandler>?>(nil)
-        let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: visitor.client, host: host, server: visitor.server)
         let writable = context.channel.isWritable
         let bound = NIOLoopBound(self, eventLoop: loop)
+        if proto == .http1, let idle = pool.take(tunnel: tunnel) {
+            idle.handler.claim(id: id, ingress: me, partnerWritable: writable, on: loop).whenSuccess { claimed in
+                let me = bound.value
+                guard id == me.upstreamID, me.context != nil else {
+                    // This stream went away meanwhile: the upstream is not needed.
+                    if claimed { idle.handler.close() }
+                    return
+                }
+                guard claimed else {
+                    // It closed while idle: try the next one, or a new stream.
+                    return me.openUpstream(tunnel: tunnel, host: host, proto: proto)
+                }
+                me.upstream = idle.handler
+                me.poolEntry = (tunnel, idle)
+                me.run(me.machine.upstreamOpened())
+            }
+            return
+        }
+        guard let session = directory.session(for: tunnel, near: loop) else {
+            return run(machine.upstreamUnavailable(host: host))
+        }
+        let made = NIOLockedValueBox<CrossLoopRef<HTTP2UpstreamHandler>?>(nil)
+        let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: visitor.client, host: host, server: visitor.server)
+        let reuse = proto == .http1 ? HTTP2UpstreamHandler.Reuse(pool: CrossLoopRef(pool, on: loop), tunnel: tunnel, serial: pool.serial()) : nil
+        poolEntry = nil
         HTTP2Upstream.open(
             proto, session: session, header: header, directory: directory, near: loop, logger: logger,
-            handler: { carrier in HTTP2UpstreamHandler(id: id, ingress: me, partnerWritable: writable, carrier: carrier) },
+            handler: { carrier in HTTP2UpstreamHandler(id: id, ingress: me, partnerWritable: writable, carrier: carrier, reuse: reuse) },
             made: made
         ).hop(to: loop).whenComplete { result in
             let me = bound.value
-            guard id == me.upstreamID else { return }
+            guard id == me.upstreamID else {
+                made.withLockedValue { $0 }?.close()
+                return
+            }
             switch result {
             case .success:
                 guard let ref = made.withLockedValue({ $0 }) else {
                     return me.run(me.machine.upstreamOpenFailed(host: host))
                 }
                 me.upstream = ref
+                if let reuse { me.poolEntry = (tunnel, HTTP2UpstreamPool.Idle(handler: ref, serial: reuse.serial)) }
                 me.run(me.machine.upstreamOpened())
             case .failure(let error):
                 me.logger.info("h2 entrypoint: tunnel unreachable", metadata: ["tunnel": "\(tunnel)", "error": "\(error)"])

@@ -25,6 +25,8 @@ struct HTTP2StreamStateMachine {
         case setUpstreamPartnerWritable(Bool)
         /// Close the upstream (done with it, or the visitor went away).
         case closeUpstream
+        /// The exchange is complete both ways: the upstream may carry another (kept alive).
+        case releaseUpstream
         /// Write to the visitor's stream; `thenReset`: once written, reset the stream (the answer
         /// is complete but the visitor is still sending a request nobody will read).
         case writeClient(HTTP2StreamPart, thenReset: Bool)
@@ -237,7 +239,7 @@ struct HTTP2StreamStateMachine {
         state = .finished
         out.append(.writeClient(part, thenReset: !requestEnded))
         out.append(.flushClient)
-        out.append(.closeUpstream)
+        out.append(requestEnded ? .releaseUpstream : .closeUpstream)
     }
 
     /// Answers with the relay's own page, unless an answer already started (then: reset).
