@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """Many concurrent h2 streams on one TLS connection, one of them with a stalled reader.
 
-usage: h2_streams.py PORT NAME CAFILE COUNT SIZE STALLED_SIZE
+usage: h2_streams.py PORT NAME CAFILE COUNT SIZE STALLED_SIZE [GATE]
 
 Opens COUNT streams at once for GET /blob/SIZE (stream 1: /blob/STALLED_SIZE) on the relay's
 HTTPS port (SNI and :authority NAME, ALPN h2, trust CAFILE). The first stream's reader stalls: its
 data is acknowledged only at the connection level, never for the stream, so its window stays
 shut. Every other stream must complete with the SHA-256 its X-Sha256 header announces while the
-stalled one is still open. Then the stalled reader resumes and must complete byte-exact too.
+stalled one is still open. With GATE (a file path), it then prints "HOLDING" and waits for that
+file to exist (60 s at most), so the test can look at the relay and the origin meanwhile. Then
+the stalled reader resumes and must complete byte-exact too.
 Prints "OK completed=N stalled_before=B" or "FAIL <reason>". Bounded: 120 s overall.
 """
 import hashlib, socket, ssl, sys, time
 import h2.config, h2.connection, h2.events
 
+import os
 port, name, cafile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+gate = sys.argv[7] if len(sys.argv) > 7 else None
 count, size, stalled_size = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 deadline = time.monotonic() + 120
 
@@ -87,6 +91,11 @@ try:
     if streams[stalled]["done"]:
         raise SystemExit("FAIL the stalled stream completed through a shut window")
     stalled_before = streams[stalled]["got"]
+    if gate:
+        print("HOLDING stalled_got=%d" % stalled_before, flush=True)
+        held = time.monotonic() + 60
+        while not os.path.exists(gate) and time.monotonic() < held:
+            time.sleep(0.05)
     # The stalled reader resumes.
     stalled_open = False
     if streams[stalled]["pending"]:

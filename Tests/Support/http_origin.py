@@ -4,7 +4,8 @@
 GET  /info          JSON: this origin's name, the Host, X-Forwarded-For/-Proto it received, the
                     client's port (which connection carried the request)
 HEAD /info          the same head, no body
-GET  /blob/N        N deterministic bytes, Content-Length, header X-Sha256
+GET  /blob/N        N deterministic bytes, Content-Length, header X-Sha256 (8 MiB and more: written
+                    in 256 KiB slices, /stats "blob_sent" says how many went out so far)
 GET  /chunked/N     the same bytes in chunks of varied sizes (Transfer-Encoding: chunked)
 GET  /close         a small page with Connection: close, then the origin closes
 POST /sha           JSON: name, length and SHA-256 of the body (Content-Length or chunked)
@@ -98,7 +99,19 @@ class Handler(BaseHTTPRequestHandler):
             stats["up101"] = n
         elif self.path.startswith("/blob/"):
             data = blob(int(self.path[6:]))
-            self.send_body(data, "application/octet-stream", {"X-Sha256": hashlib.sha256(data).hexdigest()})
+            if len(data) < 8 << 20:
+                self.send_body(data, "application/octet-stream", {"X-Sha256": hashlib.sha256(data).hexdigest()})
+                return
+            # A big one goes out in slices, counted: how far a stalled reader let it get.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-Sha256", hashlib.sha256(data).hexdigest())
+            self.end_headers()
+            stats["blob_sent"] = 0
+            for i in range(0, len(data), 1 << 18):
+                self.wfile.write(data[i:i + (1 << 18)])
+                stats["blob_sent"] = i + len(data[i:i + (1 << 18)])
         elif self.path.startswith("/chunked/"):
             data = blob(int(self.path[9:]))
             self.send_response(200)
