@@ -122,10 +122,10 @@ final class HTTP2EndToEndTests: EndToEndTestCase {
     }
 
     /// WebSocket over HTTPS (HTTP/1.1), SSE unbuffered over HTTPS and over h2, CONNECT over h2
-    /// answered 501 (no WebSocket over h2).
+    /// answered 501 (no WebSocket over h2), garbage frames answered with GOAWAY and a close.
     func testWebSocketAndServerSentEventsOverHTTPSAndH2() throws {
         let s = try startStack()
-        for mode in ["ws", "sse1", "sse2", "connect2"] {
+        for mode in ["ws", "sse1", "sse2", "connect2", "garbage2"] {
             let r = try h.runPython("web_checks.py", [mode, "\(s.httpsPort)", "app.example.test", s.ca], timeout: 60)
             XCTAssertEqual(r.output, "OK\n", mode)
         }

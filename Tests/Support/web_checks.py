@@ -7,6 +7,7 @@ usage: web_checks.py MODE PORT NAME CAFILE
          /sse-ack, asked on a second connection once "one" is here), then "two" and the end
   sse2   the same over h2 (the ack on a second stream of the same connection)
   connect2  CONNECT over h2 is answered 501 (WebSocket over h2 is not offered)
+  garbage2  garbage frames after the h2 preface: the relay answers GOAWAY and closes the connection
 Prints "OK" or "FAIL <reason>". Every wait is bounded (20 s).
 """
 import base64, os, socket, ssl, struct, sys, time
@@ -184,8 +185,25 @@ def connect2():
         raise SystemExit("FAIL CONNECT answered %r" % state[sid]["headers"])
 
 
+def garbage2():
+    s = tls("h2")
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + b"\xff" * 50)
+    got = b""
+    while True:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            raise SystemExit("FAIL the connection stayed open")
+        if not d:
+            break
+        got += d
+    # SETTINGS, then GOAWAY (type 7).
+    if b"\x07\x00\x00\x00\x00\x00" not in got:
+        raise SystemExit("FAIL no GOAWAY in %r" % got)
+
+
 try:
-    {"ws": ws, "sse1": sse1, "sse2": sse2, "connect2": connect2}[mode]()
+    {"garbage2": garbage2, "ws": ws, "sse1": sse1, "sse2": sse2, "connect2": connect2}[mode]()
     print("OK")
 except SystemExit as e:
     print(e)

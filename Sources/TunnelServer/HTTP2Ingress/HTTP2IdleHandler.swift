@@ -46,6 +46,14 @@ final class HTTP2IdleHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// NIOHTTP2 reports a protocol error after answering it (RST_STREAM for a stream, GOAWAY for
+    /// the connection) but leaves closing to us. With no stream open (garbage instead of frames,
+    /// a broken preface), nothing is lost by closing at once; otherwise the streams finish and the
+    /// idle timer closes the connection after them.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if open == 0 { context.close(promise: nil) }
+    }
+
     private func arm(_ context: ChannelHandlerContext) {
         timer?.cancel()
         let channel = context.channel
