@@ -23,10 +23,10 @@ final class HTTP2EndToEndTests: EndToEndTestCase {
 
     /// A relay terminating TLS for app.example.test and *.wild.example.test (HSTS 600), an agent
     /// exposing http_origin.py as app.example.test.
-    func startStack(origin name: String = "h2origin") throws -> Setup {
+    func startStack(origin name: String = "h2origin", extra: [String] = []) throws -> Setup {
         let ca = try makeCA(["app.example.test", "*.wild.example.test"])
         let httpsPort = try freePort()
-        let relay = try startRelay(["--https-addr", "127.0.0.1:\(httpsPort)", "--tls-cert", ca.cert, "--tls-key", ca.key, "--hsts-max-age", "600"])
+        let relay = try startRelay(["--https-addr", "127.0.0.1:\(httpsPort)", "--tls-cert", ca.cert, "--tls-key", ca.key, "--hsts-max-age", "600"] + extra)
         let origin = try h.python("http_origin.py", [name])
         let originPort = Int(try origin.wait(for: "PORT (\\d+)"))!
         let agent = try h.agent(agentArgs(relay) + ["--expose", "127.0.0.1:\(originPort)", "--hostname", "app.example.test"])
@@ -119,6 +119,14 @@ final class HTTP2EndToEndTests: EndToEndTestCase {
         XCTAssertLessThan(sent, 32 << 20, "the stalled answer was pulled from the origin regardless: \(stats.output)")
         _ = FileManager.default.createFile(atPath: gate, contents: nil)
         _ = try client.wait(for: "(OK completed=99)", timeout: 120)
+    }
+
+    /// A visitor that takes nothing of an answer for the idle timeout (2 s here) has that stream
+    /// reset, so it cannot hold an upstream forever; its connection's other streams go on.
+    func testAStreamWhoseReaderStopsIsResetAfterTheIdleTimeout() throws {
+        let s = try startStack(extra: ["--http-idle-timeout", "2s"])
+        let r = try h.runPython("web_checks.py", ["stall2", "\(s.httpsPort)", "app.example.test", s.ca], timeout: 60)
+        XCTAssertEqual(r.output, "OK\n")
     }
 
     /// WebSocket over HTTPS (HTTP/1.1), SSE unbuffered over HTTPS and over h2, CONNECT over h2

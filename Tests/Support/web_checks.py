@@ -7,6 +7,9 @@ usage: web_checks.py MODE PORT NAME CAFILE
          /sse-ack, asked on a second connection once "one" is here), then "two" and the end
   sse2   the same over h2 (the ack on a second stream of the same connection)
   connect2  CONNECT over h2 is answered 501 (WebSocket over h2 is not offered)
+  stall2    a reader that takes nothing of a big answer has its stream reset by the relay (it runs
+            with a --http-idle-timeout of 2 s); the connection's other streams still work, and an
+            open stream that is quiet for longer than that (SSE) is not cut
   garbage2  garbage frames after the h2 preface: the relay answers GOAWAY and closes the connection
 Prints "OK" or "FAIL <reason>". Every wait is bounded (20 s).
 """
@@ -185,6 +188,57 @@ def connect2():
         raise SystemExit("FAIL CONNECT answered %r" % state[sid]["headers"])
 
 
+def stall2():
+    s, c = h2conn()
+    sid = h2get(c, "/blob/%d" % (64 << 20))
+    s.sendall(c.data_to_send())
+    state = {}
+    deadline = time.monotonic() + 30
+    while not state.get(sid, {}).get("reset"):
+        if time.monotonic() > deadline:
+            raise SystemExit("FAIL the stalled stream was never reset")
+        d = s.recv(65536)
+        if not d:
+            raise SystemExit("FAIL connection closed")
+        for ev in c.receive_data(d):
+            if isinstance(ev, h2.events.ResponseReceived):
+                state.setdefault(ev.stream_id, {})["headers"] = dict(ev.headers)
+            elif isinstance(ev, h2.events.DataReceived):
+                # Only the connection's window reopens: this stream's reader is stalled.
+                c.increment_flow_control_window(ev.flow_controlled_length)
+            elif isinstance(ev, h2.events.StreamReset):
+                state.setdefault(ev.stream_id, {})["reset"] = True
+            elif isinstance(ev, h2.events.StreamEnded):
+                raise SystemExit("FAIL the stalled stream completed")
+        out = c.data_to_send()
+        if out:
+            s.sendall(out)
+    other = h2get(c, "/info")
+    s.sendall(c.data_to_send())
+    while not state.get(other, {}).get("ended"):
+        if time.monotonic() > deadline:
+            raise SystemExit("FAIL no answer after the reset")
+        pump(s, c, state)
+    if state[other]["headers"].get(":status") != "200":
+        raise SystemExit("FAIL after the reset: %r" % state[other])
+    # A quiet open stream outlives the idle timeout: only a connection without streams idles.
+    sse = h2get(c, "/sse")
+    s.sendall(c.data_to_send())
+    while b"data: one" not in state.get(sse, {}).get("data", b""):
+        if time.monotonic() > deadline:
+            raise SystemExit("FAIL first event not delivered")
+        pump(s, c, state)
+    time.sleep(3)
+    ack = h2get(c, "/sse-ack")
+    s.sendall(c.data_to_send())
+    while not state.get(sse, {}).get("ended"):
+        if time.monotonic() > deadline + 10:
+            raise SystemExit("FAIL the quiet stream did not finish")
+        pump(s, c, state)
+    if state[sse]["data"] != b"data: one\n\ndata: two\n\n":
+        raise SystemExit("FAIL quiet stream got %r" % state[sse]["data"])
+
+
 def garbage2():
     s = tls("h2")
     s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + b"\xff" * 50)
@@ -203,7 +257,7 @@ def garbage2():
 
 
 try:
-    {"garbage2": garbage2, "ws": ws, "sse1": sse1, "sse2": sse2, "connect2": connect2}[mode]()
+    {"stall2": stall2, "garbage2": garbage2, "ws": ws, "sse1": sse1, "sse2": sse2, "connect2": connect2}[mode]()
     print("OK")
 except SystemExit as e:
     print(e)

@@ -40,7 +40,8 @@ final class HTTP2StreamStateMachineTests: XCTestCase {
         XCTAssertEqual(m.clientPart(.trailers(["x-sum": "1"])), [.writeUpstream(.trailers(["x-sum": "1"]))])
         XCTAssertEqual(m.clientReadComplete(), [.flushUpstream])
         // The visitor's stream fills up: the upstream is paced.
-        XCTAssertEqual(m.clientWritabilityChanged(false), [.setUpstreamPartnerWritable(false)])
+        let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        XCTAssertEqual(m.clientWritabilityChanged(false, now: t0), [.setUpstreamPartnerWritable(false), .scheduleTimer(t0 + .seconds(75))])
         // The answer: interim head, final head with HSTS, body, trailers; then done.
         XCTAssertEqual(m.upstreamPart(.head([":status": "100"], end: false)), [.writeClient(.head([":status": "100"], end: false), thenReset: false)])
         XCTAssertEqual(
@@ -100,6 +101,22 @@ final class HTTP2StreamStateMachineTests: XCTestCase {
         _ = inside.upstreamOpened()
         _ = inside.upstreamPart(.head([":status": "200"], end: false))
         XCTAssertEqual(inside.upstreamClosed(), [.flushClient, .resetClient])
+    }
+
+    func testAVisitorThatStopsReadingIsResetAfterTheIdleTimeout() {
+        var m = Machine(clientIP: nil, idleTimeout: .seconds(10)) { _ in .init(tunnel: "t1", upstream: .http1) }
+        _ = m.clientPart(.head(head("app.test"), end: true))
+        _ = m.upstreamOpened()
+        let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        XCTAssertEqual(m.clientWritabilityChanged(false, now: t0), [.setUpstreamPartnerWritable(false), .scheduleTimer(t0 + .seconds(10))])
+        // Reading again in between starts the count over.
+        XCTAssertEqual(m.clientWritabilityChanged(true, now: t0 + .seconds(5)), [.setUpstreamPartnerWritable(true)])
+        XCTAssertEqual(m.timerFired(now: t0 + .seconds(10)), [])
+        let t1 = t0 + .seconds(6)
+        XCTAssertEqual(m.clientWritabilityChanged(false, now: t1), [.setUpstreamPartnerWritable(false), .scheduleTimer(t1 + .seconds(10))])
+        XCTAssertEqual(m.timerFired(now: t1 + .seconds(3)), [.scheduleTimer(t1 + .seconds(10))])
+        XCTAssertEqual(m.timerFired(now: t1 + .seconds(10)), [.closeUpstream, .resetClient])
+        XCTAssertEqual(m.state, .finished)
     }
 
     func testAVisitorThatGoesAwayClosesTheUpstreamEvenWhileItOpens() {

@@ -42,13 +42,16 @@ enum HTTP2Ingress {
         streams.outboundBufferSizeLowWatermark = streamOutboundHighWatermark / 2
         let ops = channel.pipeline.syncOperations
         let pool = NIOLoopBound(HTTP2UpstreamPool(), eventLoop: channel.eventLoop)
-        _ = try ops.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: streams) { stream in
+        let idle = HTTP2IdleHandler(idleTimeout: idleTimeout, pool: pool.value)
+        _ = try ops.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: streams, streamDelegate: idle.streamDelegate(on: channel.eventLoop)
+        ) { stream in
             stream.eventLoop.makeCompletedFuture {
-                let handler = HTTP2StreamHandler(directory: directory, pool: pool.value, logger: logger, visitor: visitor, route: route)
+                let handler = HTTP2StreamHandler(directory: directory, pool: pool.value, logger: logger, visitor: visitor, idleTimeout: idleTimeout, route: route)
                 try stream.pipeline.syncOperations.addHandler(handler)
             }
         }
-        try ops.addHandler(HTTP2IdleHandler(idleTimeout: idleTimeout, pool: pool.value))
+        try ops.addHandler(idle)
     }
 
     /// How a host's h2 requests are routed: its tunnel, the rule's upstream protocol, HSTS by the

@@ -36,16 +36,17 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     private var poolEntry: (tunnel: String, idle: HTTP2UpstreamPool.Idle)?
     private var upstreamID = 0
     private var host = ""
+    private var timer: Scheduled<Void>?
 
     init(
         directory: any TunnelDirectory, pool: HTTP2UpstreamPool, logger: Logger, visitor: Visitor,
-        route: @escaping (String) -> HTTP2StreamStateMachine.Route?
+        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, route: @escaping (String) -> HTTP2StreamStateMachine.Route?
     ) {
         self.directory = directory
         self.pool = pool
         self.logger = logger
         self.visitor = visitor
-        self.machine = HTTP2StreamStateMachine(clientIP: visitor.clientIP, route: route)
+        self.machine = HTTP2StreamStateMachine(clientIP: visitor.clientIP, idleTimeout: idleTimeout, route: route)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -54,6 +55,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        timer?.cancel()
+        timer = nil
         run(machine.clientClosed())
     }
 
@@ -81,7 +84,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        run(machine.clientWritabilityChanged(context.channel.isWritable))
+        run(machine.clientWritabilityChanged(context.channel.isWritable, now: .now()))
         context.fireChannelWritabilityChanged()
     }
 
@@ -158,7 +161,18 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
             context?.read()
         case .resetClient:
             context?.close(promise: nil)
+        case .scheduleTimer(let deadline):
+            guard let context else { return }
+            timer?.cancel()
+            let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+            timer = context.eventLoop.scheduleTask(deadline: deadline) { me.value.timerFired() }
         }
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard context != nil else { return }
+        run(machine.timerFired(now: .now()))
     }
 
     /// Finds an upstream of `tunnel` for `proto`: an idle keep-alive one of this connection

@@ -34,6 +34,8 @@ struct HTTP2StreamStateMachine {
         case readClient
         /// Reset the visitor's stream now (the answer cannot be completed).
         case resetClient
+        /// (Re)arm the stream's timer; `timerFired` when it is due.
+        case scheduleTimer(NIODeadline)
     }
 
     /// Where a host's requests go.
@@ -58,6 +60,9 @@ struct HTTP2StreamStateMachine {
     let clientIP: String?
     /// What `X-Forwarded-Proto` says.
     let proto: String
+    /// A visitor that takes nothing of an answer for this long has its stream reset (nginx's
+    /// send_timeout, as the HTTP/1 ingress does), so it cannot hold an upstream forever.
+    let idleTimeout: TimeAmount
     let route: (String) -> Route?
 
     private(set) var state = State.waitingForHead
@@ -68,11 +73,14 @@ struct HTTP2StreamStateMachine {
     private var clientWritable = true
     private var upstreamWritable = true
     private var readPending = false
+    /// Since when the visitor's stream has not taken what is written to it.
+    private var unwritableSince: NIODeadline?
     private var out: [Action] = []
 
-    init(clientIP: String?, proto: String = "https", route: @escaping (String) -> Route?) {
+    init(clientIP: String?, proto: String = "https", idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, route: @escaping (String) -> Route?) {
         self.clientIP = clientIP
         self.proto = proto
+        self.idleTimeout = idleTimeout
         self.route = route
     }
 
@@ -135,9 +143,29 @@ struct HTTP2StreamStateMachine {
         return actions()
     }
 
-    mutating func clientWritabilityChanged(_ writable: Bool) -> [Action] {
+    mutating func clientWritabilityChanged(_ writable: Bool, now: NIODeadline) -> [Action] {
         clientWritable = writable
         if state == .open { out.append(.setUpstreamPartnerWritable(writable)) }
+        if writable {
+            unwritableSince = nil
+        } else if unwritableSince == nil {
+            unwritableSince = now
+            out.append(.scheduleTimer(now + idleTimeout))
+        }
+        return actions()
+    }
+
+    /// The visitor took nothing of the answer for `idleTimeout`: its stream is reset and the
+    /// upstream let go of.
+    mutating func timerFired(now: NIODeadline) -> [Action] {
+        guard let since = unwritableSince, !clientWritable, state == .open || state == .answered else { return [] }
+        guard since + idleTimeout <= now else {
+            out.append(.scheduleTimer(since + idleTimeout))
+            return actions()
+        }
+        if state == .open { out.append(.closeUpstream) }
+        state = .finished
+        out.append(.resetClient)
         return actions()
     }
 
