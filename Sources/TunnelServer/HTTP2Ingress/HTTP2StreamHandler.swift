@@ -8,7 +8,8 @@ import TunnelProtocol
 /// One visitor h2 stream (a child channel of the visitor's connection): its request is routed by
 /// `:authority` and carried on a Mux stream of its own, which the agent connects to the local
 /// service; the answer comes back the same way. Speaks HTTP/1.1 or h2c to the local service as
-/// the host's rule says (`HTTP2Upstream`).
+/// the host's rule says (`HTTP2Upstream`); an HTTP/1.1 upstream kept alive by an earlier stream of
+/// the connection is reused (`HTTP2UpstreamPool`).
 ///
 /// The decisions are `HTTP2StreamStateMachine`'s; this handler turns the stream's and the
 /// upstream's events into its events and carries out the actions.
@@ -35,7 +36,6 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     /// How the current upstream goes back to the pool when the exchange is over (`http1` only).
     private var poolEntry: (tunnel: String, idle: HTTP2UpstreamPool.Idle)?
     private var upstreamID = 0
-    private var host = ""
     private var timer: Scheduled<Void>?
 
     init(
@@ -64,7 +64,6 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let part = HTTP2StreamPart.received(self.unwrapInboundIn(data), sawHead: &sawHead) else { return }
-        if case .head(let headers, _) = part { host = HTTP2HeaderMapping.authority(headers) ?? "" }
         run(machine.clientPart(part))
     }
 
