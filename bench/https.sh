@@ -28,6 +28,8 @@ CERT=$work/ca/server.pem; KEY=$work/ca/server.key
 
 # The origin: nginx with a 612-byte page, one worker.
 mkdir -p "$work/www" && head -c 612 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
+# nginx's worker runs as nobody: it must be able to reach the page (mktemp's folder is 0700).
+chmod o+rx "$work" "$work/www"
 cat > "$work/origin.conf" <<NGINX
 worker_processes 1; pid $work/origin.pid; error_log $work/origin.err;
 events { worker_connections 4096; }

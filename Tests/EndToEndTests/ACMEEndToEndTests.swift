@@ -59,6 +59,11 @@ final class ACMEEndToEndTests: EndToEndTestCase {
         let page = try httpsGet(r, "app.example.test")
         XCTAssertEqual(page.status, 0, page.output)
         XCTAssertTrue(page.output.contains("acme-http") && page.output.contains("\"xfp\": \"https\""), page.output)
+        // The ACME certificate serves h2 (ALPN) as well as HTTP/1.1.
+        for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+            let v = try httpsGet(r, "app.example.test", extra: [flag, "-w", "__V__%{http_version}"])
+            XCTAssertTrue(v.output.contains("acme-http") && v.output.hasSuffix("__V__\(version)"), v.output)
+        }
         let before = try fingerprint(r, "app.example.test")
         XCTAssertTrue(before.contains("Fingerprint"), before)
         let orders = try pebble!.logCount("POST /order-plz")

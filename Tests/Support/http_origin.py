@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """An HTTP/1.1 origin for the relay's HTTP entrypoint tests (keep-alive, chunked, upgrade).
 
-GET  /info          JSON: this origin's name, the Host, X-Forwarded-For/-Proto it received
+GET  /info          JSON: this origin's name, the Host, X-Forwarded-For/-Proto it received, the
+                    client's port (which connection carried the request)
 HEAD /info          the same head, no body
-GET  /blob/N        N deterministic bytes, Content-Length, header X-Sha256
+GET  /blob/N        N deterministic bytes, Content-Length, header X-Sha256 (8 MiB and more: written
+                    in 256 KiB slices, /stats "blob_sent" says how many went out so far)
 GET  /chunked/N     the same bytes in chunks of varied sizes (Transfer-Encoding: chunked)
 GET  /close         a small page with Connection: close, then the origin closes
 POST /sha           JSON: name, length and SHA-256 of the body (Content-Length or chunked)
@@ -12,14 +14,18 @@ GET  /up101         with Upgrade: bye → 101, "bye", half-closes, counts what t
 GET  /stats         JSON: what /up101 counted
 GET  /inject        an answer followed by a second, unasked-for answer (a hostile origin)
 POST /early         401 at once, without reading the body, then closes
+GET  /ws            a WebSocket (RFC 6455) that echoes every message, until a close frame
+GET  /sse           server-sent events: "one" at once, "two" once /sse-ack was asked (10 s at most)
+GET  /sse-ack       lets /sse go on; /stats then says whether the ack came before "two"
 Prints "PORT <n>" once listening; exits after LIFETIME seconds at most.
 """
-import hashlib, json, random, socket, sys, threading
+import base64, hashlib, json, random, socket, struct, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 name = sys.argv[1]
 lifetime = float(sys.argv[2]) if len(sys.argv) > 2 else 300
-stats = {"up101": -1}
+stats = {"up101": -1, "sse_acked": None}
+sse_ack = threading.Event()
 
 
 def blob(n):
@@ -46,6 +52,7 @@ class Handler(BaseHTTPRequestHandler):
         return json.dumps({
             "name": name, "host": self.headers.get("Host"), "path": self.path,
             "xff": self.headers.get("X-Forwarded-For"), "xfp": self.headers.get("X-Forwarded-Proto"),
+            "peer": self.client_address[1],
         }).encode()
 
     def do_HEAD(self):
@@ -54,6 +61,25 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/info":
             self.send_body(self.info())
+        elif self.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
+            self.websocket()
+        elif self.path == "/sse":
+            sse_ack.clear()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i, word in enumerate(["one", "two"]):
+                if i == 1:
+                    stats["sse_acked"] = sse_ack.wait(10)
+                event = b"data: %s\n\n" % word.encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/sse-ack":
+            sse_ack.set()
+            self.send_body(b"acked", "text/plain")
         elif self.path == "/stats":
             self.send_body(json.dumps(stats).encode())
         elif self.path == "/inject":
@@ -73,7 +99,19 @@ class Handler(BaseHTTPRequestHandler):
             stats["up101"] = n
         elif self.path.startswith("/blob/"):
             data = blob(int(self.path[6:]))
-            self.send_body(data, "application/octet-stream", {"X-Sha256": hashlib.sha256(data).hexdigest()})
+            if len(data) < 8 << 20:
+                self.send_body(data, "application/octet-stream", {"X-Sha256": hashlib.sha256(data).hexdigest()})
+                return
+            # A big one goes out in slices, counted: how far a stalled reader let it get.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-Sha256", hashlib.sha256(data).hexdigest())
+            self.end_headers()
+            stats["blob_sent"] = 0
+            for i in range(0, len(data), 1 << 18):
+                self.wfile.write(data[i:i + (1 << 18)])
+                stats["blob_sent"] = i + len(data[i:i + (1 << 18)])
         elif self.path.startswith("/chunked/"):
             data = blob(int(self.path[9:]))
             self.send_response(200)
@@ -113,6 +151,35 @@ class Handler(BaseHTTPRequestHandler):
             conn.shutdown(socket.SHUT_WR)
         else:
             self.send_error(404)
+
+    def websocket(self):
+        accept = base64.b64encode(hashlib.sha1(self.headers["Sec-WebSocket-Key"].encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+        while True:
+            head = self.rfile.read(2)
+            if len(head) < 2:
+                return
+            opcode, n = head[0] & 0x0F, head[1] & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", self.rfile.read(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self.rfile.read(8))[0]
+            mask = self.rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(n)))
+            if opcode == 8:
+                self.wfile.write(b"\x88\x00")
+                self.wfile.flush()
+                return
+            if n < 126:
+                frame = bytes([0x80 | opcode, n])
+            elif n < 65536:
+                frame = bytes([0x80 | opcode, 126]) + struct.pack("!H", n)
+            else:
+                frame = bytes([0x80 | opcode, 127]) + struct.pack("!Q", n)
+            self.wfile.write(frame + payload)
+            self.wfile.flush()
 
     def do_POST(self):
         if self.path == "/early":

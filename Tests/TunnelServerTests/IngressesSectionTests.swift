@@ -37,7 +37,7 @@ final class IngressesSectionTests: XCTestCase {
 
     func testEntriesAreDecodedStrictlyWithTheirPath() {
         XCTAssertThrowsError(try ConfigLoader.parse("ingresses:\n- name: i\n  rules: [{hostname: a, endpoint: b, weight: 2}]\n", sections: [IngressesSection.self])) { error in
-            XCTAssertEqual("\(error)", "ingresses[0].rules[0].weight: unknown key \"weight\" (known here: certFile, endpoint, hostname, hstsMaxAge, keyFile, redirectHTTPS, tls)")
+            XCTAssertEqual("\(error)", "ingresses[0].rules[0].weight: unknown key \"weight\" (known here: certFile, endpoint, hostname, hstsMaxAge, keyFile, redirectHTTPS, tls, upstream)")
         }
     }
 
@@ -46,10 +46,18 @@ final class IngressesSectionTests: XCTestCase {
             ("ingresses:\n- name: ''\n", "ingresses[0].name: an ingress needs a name"),
             ("ingresses:\n- name: i\n- name: i\n", "ingresses[1].name: duplicate ingress name \"i\""),
             ("ingresses:\n- name: i\n  rules: [{hostname: a.test, endpoint: ''}]\n", "ingresses[0].rules[0]: a rule needs a hostname and an endpoint (tunnel ID)"),
+            ("ingresses:\n- name: i\n  rules: [{hostname: a.test, endpoint: t, upstream: h3}]\n", "ingresses[0].rules[0].upstream: expected http1 or h2c, got \"h3\""),
         ] {
             let config = try ConfigLoader.parse(sectionYAML, sections: [IngressesSection.self])
             XCTAssertThrowsError(try config.sections.all.forEach { try $0.validate() }) { XCTAssertEqual("\($0)", expected) }
         }
+    }
+
+    func testUpstreamIsARuleOption() throws {
+        let config = try ConfigLoader.parse("ingresses:\n- name: i\n  rules: [{hostname: a.test, endpoint: t, upstream: h2c}, {hostname: b.test, endpoint: t, upstream: http1}]\n", sections: [IngressesSection.self])
+        let rules = config.ingresses?.first?.rules ?? []
+        XCTAssertEqual(try rules.map { try $0.options(path: "r").upstream }, [.h2c, .http1])
+        XCTAssertEqual(try IngressRuleConfig(hostname: "c.test", endpoint: "t").options(path: "r").upstream, nil)
     }
 
     func testTheSectionIsWrittenBackAsAList() throws {

@@ -61,7 +61,7 @@ public struct IngressConfig: Codable, Sendable, Equatable {
 /// One rule: a hostname pattern (`app.example.com`, `*.example.org`, `.example.com`) and the
 /// tunnel ID it leads to (GOST calls it the endpoint), with how its visitors are served
 /// (`RuleOptions`: `tls: terminate|passthrough`, `certFile`/`keyFile`, `redirectHTTPS`,
-/// `hstsMaxAge`).
+/// `hstsMaxAge`, `upstream: http1|h2c`).
 public struct IngressRuleConfig: Codable, Sendable, Equatable {
     public var hostname: String
     public var endpoint: String
@@ -70,8 +70,12 @@ public struct IngressRuleConfig: Codable, Sendable, Equatable {
     public var keyFile: String?
     public var redirectHTTPS: Bool?
     public var hstsMaxAge: Int?
+    public var upstream: String?
 
-    public init(hostname: String, endpoint: String, tls: String? = nil, certFile: String? = nil, keyFile: String? = nil, redirectHTTPS: Bool? = nil, hstsMaxAge: Int? = nil) {
+    public init(
+        hostname: String, endpoint: String, tls: String? = nil, certFile: String? = nil, keyFile: String? = nil, redirectHTTPS: Bool? = nil, hstsMaxAge: Int? = nil,
+        upstream: String? = nil
+    ) {
         self.hostname = hostname
         self.endpoint = endpoint
         self.tls = tls
@@ -79,9 +83,10 @@ public struct IngressRuleConfig: Codable, Sendable, Equatable {
         self.keyFile = keyFile
         self.redirectHTTPS = redirectHTTPS
         self.hstsMaxAge = hstsMaxAge
+        self.upstream = upstream
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case hostname, endpoint, tls, certFile, keyFile, redirectHTTPS, hstsMaxAge }
+    enum CodingKeys: String, CodingKey, CaseIterable { case hostname, endpoint, tls, certFile, keyFile, redirectHTTPS, hstsMaxAge, upstream }
 
     /// The rule's options, refused with the key's path (`path` is the rule's own) when a value
     /// makes no sense.
@@ -92,6 +97,12 @@ public struct IngressRuleConfig: Codable, Sendable, Equatable {
                 throw ConfigError(path: "\(path).tls", reason: "expected terminate or passthrough, got \"\(tls)\"")
             }
             o.tls = mode
+        }
+        if let upstream {
+            guard let proto = RuleOptions.UpstreamProtocol(rawValue: upstream) else {
+                throw ConfigError(path: "\(path).upstream", reason: "expected http1 or h2c, got \"\(upstream)\"")
+            }
+            o.upstream = proto
         }
         if (certFile == nil) != (keyFile == nil) {
             throw ConfigError(path: "\(path).\(certFile == nil ? "certFile" : "keyFile")", reason: "certFile and keyFile go together")

@@ -1,6 +1,6 @@
 /// How the relay treats the visitors of one hostname rule beyond routing them: whether TLS is
-/// terminated here or passed through to the agent, a certificate from files, and the HTTP → HTTPS
-/// redirect and HSTS. Set per rule in the relay's config (`ingresses[].rules[]`); what a rule
+/// terminated here or passed through to the agent, a certificate from files, the HTTP → HTTPS
+/// redirect and HSTS, and the protocol spoken to the local service for HTTP/2 visitors. Set per rule in the relay's config (`ingresses[].rules[]`); what a rule
 /// leaves out falls back to the relay's flags (`HTTPSSettings`).
 public struct RuleOptions: Sendable, Equatable {
     /// Who holds the TLS of a hostname.
@@ -9,6 +9,15 @@ public struct RuleOptions: Sendable, Equatable {
         case terminate
         /// The local service behind the agent: the relay routes by SNI and never decrypts.
         case passthrough
+    }
+
+    /// What the relay speaks to the local service for visitors on HTTP/2 (`HTTP2Ingress`).
+    public enum UpstreamProtocol: String, Sendable, Equatable, CaseIterable {
+        /// HTTP/1.1: each h2 stream becomes one HTTP/1.1 request on its own Mux stream.
+        case http1
+        /// HTTP/2 with prior knowledge (h2c): each h2 stream goes on as an h2 stream, frames,
+        /// trailers and all (gRPC).
+        case h2c
     }
 
     /// nil: terminate when the relay has a certificate for the name, else pass through.
@@ -21,13 +30,19 @@ public struct RuleOptions: Sendable, Equatable {
     public var redirectHTTPS: Bool?
     /// `Strict-Transport-Security: max-age=<seconds>` on responses served over HTTPS.
     public var hstsMaxAge: Int?
+    /// nil: `http1`.
+    public var upstream: UpstreamProtocol?
 
-    public init(tls: TLSMode? = nil, certFile: String? = nil, keyFile: String? = nil, redirectHTTPS: Bool? = nil, hstsMaxAge: Int? = nil) {
+    public init(
+        tls: TLSMode? = nil, certFile: String? = nil, keyFile: String? = nil, redirectHTTPS: Bool? = nil, hstsMaxAge: Int? = nil,
+        upstream: UpstreamProtocol? = nil
+    ) {
         self.tls = tls
         self.certFile = certFile
         self.keyFile = keyFile
         self.redirectHTTPS = redirectHTTPS
         self.hstsMaxAge = hstsMaxAge
+        self.upstream = upstream
     }
 
     /// Whether the rule says anything beyond its route.

@@ -38,14 +38,23 @@ extension EntrypointHandler {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.notAllowed, "TLS entrypoint: the certificate for \(name) went away")
             }
-            // HSTS by the name the visitor connected to: the rule's value, else the relay's.
+            let logger = context.logger
+            let idleTimeout = self.idleTimeout
+            // HSTS by the name the visitor connected to: the rule's value, else the relay's. (On
+            // h2, by each stream's :authority.)
             let hsts = (directory.options(forHost: name)?.hstsMaxAge ?? https?.hstsMaxAge).flatMap { $0 > 0 ? $0 : nil }
+            let h2Route = HTTP2Ingress.route(directory: directory, defaultHSTS: https?.hstsMaxAge)
             let entrypoint = self
             try await terminate(io, with: certificate.context, context: context) { negotiated, channel in
+                if negotiated == "h2" {
+                    // h2 never reaches the agent path: agents upgrade over HTTP/1.1 only.
+                    let visitor = HTTP2StreamHandler.Visitor(client: client, clientIP: channel.remoteAddress?.ipAddress, server: server)
+                    try HTTP2Ingress.configure(channel, directory: directory, logger: logger, visitor: visitor, idleTimeout: idleTimeout, route: h2Route)
+                    return
+                }
                 // Of the relay's own answers, HTTPS has only the agent path (`agentRequests`).
                 let ingress = entrypoint.ingress(for: channel, context: context, scheme: "https", hstsMaxAge: hsts, reserved: entrypoint.agentRequests())
                 try channel.pipeline.syncOperations.addHandler(ingress)
-                _ = negotiated
             }
         case .passthrough(let tunnel, let name):
             guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {

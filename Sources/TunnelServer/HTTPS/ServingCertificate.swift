@@ -8,7 +8,7 @@ import X509
 /// context made from them once, so a handshake only picks a context and never builds one.
 public struct ServingCertificate: Sendable {
     /// What visitors may negotiate on terminated TLS, most preferred first.
-    public static let applicationProtocols = ["http/1.1"]
+    public static let applicationProtocols = ["h2", "http/1.1"]
 
     /// TLS 1.2 suites offered to visitors (BoringSSL's cipher-list syntax).
     public static let tls12CipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
