@@ -43,11 +43,15 @@ enum HTTP2Ingress {
         let ops = channel.pipeline.syncOperations
         let pool = NIOLoopBound(HTTP2UpstreamPool(), eventLoop: channel.eventLoop)
         let idle = HTTP2IdleHandler(idleTimeout: idleTimeout, pool: pool.value)
+        // Before NIOHTTP2's handler, so it sits between it and TLS.
+        let flusher = HTTP2FlushBatcher()
+        try ops.addHandler(flusher)
+        let batcher = NIOLoopBound(flusher, eventLoop: channel.eventLoop)
         _ = try ops.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: streams, streamDelegate: idle.streamDelegate(on: channel.eventLoop)
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
-                let handler = HTTP2StreamHandler(directory: directory, pool: pool.value, logger: logger, visitor: visitor, idleTimeout: idleTimeout, route: route)
+                let handler = HTTP2StreamHandler(directory: directory, pool: pool.value, flusher: batcher.value, logger: logger, visitor: visitor, idleTimeout: idleTimeout, route: route)
                 try stream.pipeline.syncOperations.addHandler(handler)
             }
         }

@@ -27,6 +27,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
 
     private let directory: any TunnelDirectory
     private let pool: HTTP2UpstreamPool
+    /// The connection's flush batcher: answers of many streams leave in one TLS write.
+    private let flusher: HTTP2FlushBatcher?
     private let logger: Logger
     private let visitor: Visitor
     private var machine: HTTP2StreamStateMachine
@@ -39,11 +41,12 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     private var timer: Scheduled<Void>?
 
     init(
-        directory: any TunnelDirectory, pool: HTTP2UpstreamPool, logger: Logger, visitor: Visitor,
+        directory: any TunnelDirectory, pool: HTTP2UpstreamPool, flusher: HTTP2FlushBatcher? = nil, logger: Logger, visitor: Visitor,
         idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, route: @escaping (String) -> HTTP2StreamStateMachine.Route?
     ) {
         self.directory = directory
         self.pool = pool
+        self.flusher = flusher
         self.logger = logger
         self.visitor = visitor
         self.machine = HTTP2StreamStateMachine(clientIP: visitor.clientIP, idleTimeout: idleTimeout, route: route)
@@ -155,7 +158,12 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
                 context.write(self.wrapOutboundOut(part.payload), promise: nil)
             }
         case .flushClient:
-            context?.flush()
+            guard let context else { return }
+            if let flusher {
+                flusher.flushSoon(context.channel)
+            } else {
+                context.flush()
+            }
         case .readClient:
             context?.read()
         case .resetClient:
