@@ -390,18 +390,4 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(slow.output.trimmingCharacters(in: .whitespacesAndNewlines), "HTTP/1.1 408 Request Timeout")
     }
 
-    struct TestCA {
-        var dir: URL
-        var ca: String { dir.appendingPathComponent("ca.pem").path }
-        var cert: String { dir.appendingPathComponent("server.pem").path }
-        var key: String { dir.appendingPathComponent("server.key").path }
-    }
-
-    func makeCA(_ names: [String]) throws -> TestCA {
-        let dir = h.tempFile("ca")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let made = try h.run("/bin/bash", [h.root.appendingPathComponent("Tests/Support/make_test_ca.sh").path, dir.path] + names)
-        XCTAssertEqual(made.status, 0, made.output)
-        return TestCA(dir: dir)
-    }
 }

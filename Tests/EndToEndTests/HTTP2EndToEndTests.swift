@@ -13,14 +13,6 @@ final class HTTP2EndToEndTests: EndToEndTestCase {
         var originPort: Int
     }
 
-    func makeCA(_ names: [String]) throws -> (ca: String, cert: String, key: String) {
-        let dir = h.tempFile("ca")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let made = try h.run("/bin/bash", [h.root.appendingPathComponent("Tests/Support/make_test_ca.sh").path, dir.path] + names)
-        XCTAssertEqual(made.status, 0, made.output)
-        return (dir.appendingPathComponent("ca.pem").path, dir.appendingPathComponent("server.pem").path, dir.appendingPathComponent("server.key").path)
-    }
-
     /// A relay terminating TLS for app.example.test and *.wild.example.test (HSTS 600), an agent
     /// exposing http_origin.py as app.example.test.
     func startStack(origin name: String = "h2origin", extra: [String] = []) throws -> Setup {

@@ -6,21 +6,6 @@ import XCTest
 /// ALPN, and a certificate replaced on disk served without a restart. curl and openssl are the
 /// clients; the test CA is made by openssl.
 final class HTTPSEndToEndTests: EndToEndTestCase {
-    struct TestCA {
-        var dir: URL
-        var ca: String { dir.appendingPathComponent("ca.pem").path }
-        var cert: String { dir.appendingPathComponent("server.pem").path }
-        var key: String { dir.appendingPathComponent("server.key").path }
-    }
-
-    func makeCA(_ names: [String]) throws -> TestCA {
-        let dir = h.tempFile("ca")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let made = try h.run("/bin/bash", [h.root.appendingPathComponent("Tests/Support/make_test_ca.sh").path, dir.path] + names)
-        XCTAssertEqual(made.status, 0, made.output)
-        return TestCA(dir: dir)
-    }
-
     /// The SHA-256 fingerprint of the certificate `name` is served with on `port`.
     func servedFingerprint(_ name: String, port: Int) throws -> String {
         let script = "echo | openssl s_client -connect 127.0.0.1:\(port) -servername \(name) 2>/dev/null | openssl x509 -noout -fingerprint -sha256"

@@ -190,6 +190,23 @@ class EndToEndTestCase: XCTestCase {
         h = nil
     }
 
+    /// A throwaway CA and a P-256 server certificate for `names` (SANs; wildcards allowed), made
+    /// by openssl (`Tests/Support/make_test_ca.sh`).
+    struct TestCA {
+        var dir: URL
+        var ca: String { dir.appendingPathComponent("ca.pem").path }
+        var cert: String { dir.appendingPathComponent("server.pem").path }
+        var key: String { dir.appendingPathComponent("server.key").path }
+    }
+
+    func makeCA(_ names: [String]) throws -> TestCA {
+        let dir = h.tempFile("ca")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let made = try h.run("/bin/bash", [h.root.appendingPathComponent("Tests/Support/make_test_ca.sh").path, dir.path] + names)
+        XCTAssertEqual(made.status, 0, made.output)
+        return TestCA(dir: dir)
+    }
+
     /// A loopback port that was free a moment ago (bound to 0 and released), TCP and UDP.
     func freePort() throws -> Int {
         let script = "import socket\nwhile True:\n s=socket.socket(); s.bind(('127.0.0.1',0)); p=s.getsockname()[1]\n u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n try:\n  u.bind(('127.0.0.1',p)); break\n except OSError: pass\nprint(p)"
