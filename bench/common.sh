@@ -10,3 +10,30 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 base=$((20000 + RANDOM % 20000))
+
+# sshd on loopback (port $1), aes128-gcm, key login only: the `ssh -R` baseline the tunnel scripts
+# measure against. `ssh_r -R a:host:b ...` then starts the client (its PID in $!).
+start_sshd() {
+  mkdir -p /run/sshd "$work/ssh"
+  ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/host" && ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/user"
+  cp "$work/ssh/user.pub" "$work/ssh/authorized_keys"
+  cat > "$work/ssh/sshd_config" <<SSHD
+Port $1
+ListenAddress 127.0.0.1
+HostKey $work/ssh/host
+AuthorizedKeysFile $work/ssh/authorized_keys
+PermitRootLogin yes
+PasswordAuthentication no
+UsePAM no
+StrictModes no
+PidFile $work/ssh/sshd.pid
+Ciphers aes128-gcm@openssh.com
+SSHD
+  /usr/sbin/sshd -f "$work/ssh/sshd_config" -D -e 2>"$work/sshd.log" & pids+=($!)
+  sleep 1
+  SSHD_PORT=$1
+}
+ssh_r() {
+  ssh -q -N -i "$work/ssh/user" -p "$SSHD_PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o Ciphers=aes128-gcm@openssh.com "$@" root@127.0.0.1 & pids+=($!)
+}

@@ -38,25 +38,8 @@ NGINX
 nginx -c "$work/origin.conf" -g 'daemon off;' & pids+=($!)
 
 # ssh -R on loopback (aes128-gcm) carrying the origin, as tunnel.sh sets it up.
-mkdir -p /run/sshd "$work/ssh"
-ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/host" && ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/user"
-cp "$work/ssh/user.pub" "$work/ssh/authorized_keys"
-cat > "$work/ssh/sshd_config" <<SSHD
-Port $P_SSHD
-ListenAddress 127.0.0.1
-HostKey $work/ssh/host
-AuthorizedKeysFile $work/ssh/authorized_keys
-PermitRootLogin yes
-PasswordAuthentication no
-UsePAM no
-StrictModes no
-PidFile $work/ssh/sshd.pid
-Ciphers aes128-gcm@openssh.com
-SSHD
-/usr/sbin/sshd -f "$work/ssh/sshd_config" -D -e 2>"$work/sshd.log" & pids+=($!)
-sleep 1
-ssh -q -N -i "$work/ssh/user" -p $P_SSHD -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o Ciphers=aes128-gcm@openssh.com \
-  -R $P_SSH_HTTP:127.0.0.1:$P_ORIGIN root@127.0.0.1 & pids+=($!)
+start_sshd $P_SSHD
+ssh_r -R $P_SSH_HTTP:127.0.0.1:$P_ORIGIN
 
 # nginx terminating TLS: once in front of ssh -R (the pair to beat), once straight to the origin
 # (the ceiling). Keep-alive to the upstream, as our agent keeps one to the local service.

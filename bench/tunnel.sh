@@ -53,25 +53,8 @@ TOKEN=$(cat "$work/state/agent-token"); PIN=$(grep -o 'sha256 [0-9a-f]*' "$work/
 "$BIN/tunnel-agent" --relay 127.0.0.1:$P_AGENTS --token "$TOKEN" --pin "$PIN" --expose 127.0.0.1:$P_SINK --remote-port $P_RT_SINK >"$work/agent3.log" 2>&1 & AGENT3=$!; pids+=($AGENT3)
 
 # ssh -R on loopback, aes128-gcm, as the baseline to beat.
-mkdir -p /run/sshd "$work/ssh"
-ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/host" && ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/user"
-cp "$work/ssh/user.pub" "$work/ssh/authorized_keys"
-cat > "$work/ssh/sshd_config" <<SSHD
-Port $P_SSHD
-ListenAddress 127.0.0.1
-HostKey $work/ssh/host
-AuthorizedKeysFile $work/ssh/authorized_keys
-PermitRootLogin yes
-PasswordAuthentication no
-UsePAM no
-StrictModes no
-PidFile $work/ssh/sshd.pid
-Ciphers aes128-gcm@openssh.com
-SSHD
-/usr/sbin/sshd -f "$work/ssh/sshd_config" -D -e 2>"$work/sshd.log" & pids+=($!)
-sleep 1
-ssh -q -N -i "$work/ssh/user" -p $P_SSHD -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o Ciphers=aes128-gcm@openssh.com \
-  -R $P_SSH_IPERF:127.0.0.1:$P_IPERF -R $P_SSH_HTTP:127.0.0.1:$P_NGINX root@127.0.0.1 & pids+=($!)
+start_sshd $P_SSHD
+ssh_r -R $P_SSH_IPERF:127.0.0.1:$P_IPERF -R $P_SSH_HTTP:127.0.0.1:$P_NGINX
 SSH=$!
 # socat, a plain (unencrypted) TCP forwarder forking a process per connection: the other baseline.
 socat TCP-LISTEN:$P_SOCAT_IPERF,bind=127.0.0.1,fork,reuseaddr TCP:127.0.0.1:$P_IPERF 2>/dev/null & SOCAT1=$!; pids+=($SOCAT1)
