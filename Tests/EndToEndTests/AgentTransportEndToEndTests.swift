@@ -5,7 +5,7 @@ import XCTest
 /// and without Basic auth), and over WebSocket (nginx as a WebSocket-passing reverse proxy, plain
 /// and with TLS; and the relay's own HTTPS port). Each test carries a download and an upload
 /// through the tunnel, byte-exact by SHA-256. The binaries are started on loopback with generated
-/// configs; a test is skipped only when its binary is not installed.
+/// configs; a missing binary fails the test (`.ci/run` installs both).
 final class AgentTransportEndToEndTests: EndToEndTestCase {
     static let hostname = "app.transport.test"
 
@@ -13,7 +13,8 @@ final class AgentTransportEndToEndTests: EndToEndTestCase {
 
     func binary(_ name: String, in dirs: [String] = ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"]) throws -> String {
         for dir in dirs where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") { return "\(dir)/\(name)" }
-        throw XCTSkip("\(name) is not installed (Debian package \(name))")
+        // Never skipped: `.ci/run` installs it, and a missing peer must fail loudly, not pass quietly.
+        throw HarnessError("\(name) is not installed (Debian package \(name); `.ci/run` installs it)")
     }
 
     /// tinyproxy on a free loopback port, with `BasicAuth user pass` when `auth` is given.

@@ -39,11 +39,6 @@ public final class Pebble: @unchecked Sendable {
         public var description: String
     }
 
-    public static var isAvailable: Bool {
-        FileManager.default.isExecutableFile(atPath: "/usr/bin/pebble")
-            && FileManager.default.isExecutableFile(atPath: "/usr/bin/pebble-challtestsrv")
-    }
-
     /// pebble's certificate lifetime in seconds (its `certificateValidityPeriod`); nil: its default.
     public let validitySeconds: Int?
 

@@ -83,6 +83,26 @@ public struct Handshake: Sendable {
         }.get()
     }
 
+    /// Hands the connection to the protocol that follows the handshake: on the loop, `install`
+    /// adds its handlers (`reader` is given so they can go right after it), the connection reads
+    /// on its own again (autoRead may have been off while the handshake was read), and the reader
+    /// goes, passing what it buffered to the new handlers.
+    public func handOver(_ install: @escaping @Sendable (_ channel: Channel, _ reader: HandshakeReader) throws -> Void) async throws {
+        let channel = self.channel
+        let reader = self.reader
+        try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+            do {
+                try install(channel, reader.value)
+                if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
+                    try options.setOption(ChannelOptions.autoRead, value: true)
+                }
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+            return channel.pipeline.syncOperations.removeHandler(reader.value).map { channel.read() }
+        }.get()
+    }
+
     /// The reader, to remove on the loop once the protocol that follows the handshake is installed.
     public var readerForLoop: NIOLoopBound<HandshakeReader> { reader }
 

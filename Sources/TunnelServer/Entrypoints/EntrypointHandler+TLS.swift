@@ -77,35 +77,25 @@ extension EntrypointHandler {
         _ io: Handshake, with tls: NIOSSLContext, context: HandlerContext,
         serve: @escaping @Sendable (_ negotiated: String?, _ channel: Channel) throws -> Void
     ) async throws {
-        let channel = io.channel
-        let reader = io.readerForLoop
         let headTimeout = self.headTimeout
         let logger = context.logger
-        try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-            do {
-                let ops = channel.pipeline.syncOperations
-                let deadline = channel.eventLoop.scheduleTask(in: headTimeout) {
-                    logger.debug("TLS entrypoint: handshake timed out", metadata: ["client": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
-                    channel.close(promise: nil)
-                }
-                let ssl = NIOSSLServerHandler(context: tls)
-                let alpn = ApplicationProtocolNegotiationHandler { result, channel in
-                    deadline.cancel()
-                    var negotiated: String?
-                    if case .negotiated(let name) = result { negotiated = name }
-                    return channel.eventLoop.makeCompletedFuture { try serve(negotiated, channel) }
-                }
-                try ops.addHandler(ssl, position: .after(reader.value))
-                try ops.addHandler(alpn, position: .after(ssl))
-                channel.closeFuture.whenComplete { _ in deadline.cancel() }
-                if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
-                    try options.setOption(ChannelOptions.autoRead, value: true)
-                }
-            } catch {
-                return channel.eventLoop.makeFailedFuture(error)
+        try await io.handOver { channel, reader in
+            let ops = channel.pipeline.syncOperations
+            let deadline = channel.eventLoop.scheduleTask(in: headTimeout) {
+                logger.debug("TLS entrypoint: handshake timed out", metadata: ["client": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
+                channel.close(promise: nil)
             }
-            return channel.pipeline.syncOperations.removeHandler(reader.value).map { channel.read() }
-        }.get()
+            let ssl = NIOSSLServerHandler(context: tls)
+            let alpn = ApplicationProtocolNegotiationHandler { result, channel in
+                deadline.cancel()
+                var negotiated: String?
+                if case .negotiated(let name) = result { negotiated = name }
+                return channel.eventLoop.makeCompletedFuture { try serve(negotiated, channel) }
+            }
+            try ops.addHandler(ssl, position: .after(reader))
+            try ops.addHandler(alpn, position: .after(ssl))
+            channel.closeFuture.whenComplete { _ in deadline.cancel() }
+        }
     }
 }
 

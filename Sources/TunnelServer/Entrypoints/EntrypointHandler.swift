@@ -87,19 +87,9 @@ public struct EntrypointHandler: StreamHandler {
     /// answers itself are answered (`ReservedRequests`); an agent's WebSocket on the agent path is
     /// handed over to the agent endpoint (`takeOverAgent`). The bytes read so far go to the ingress.
     func serveHTTP(_ io: Handshake, context: HandlerContext, scheme: String, hstsMaxAge: Int?, reserved: ReservedRequests?) async throws {
-        let channel = io.channel
-        let reader = io.readerForLoop
-        try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-            do {
-                try channel.pipeline.syncOperations.addHandler(self.ingress(for: channel, context: context, scheme: scheme, hstsMaxAge: hstsMaxAge, reserved: reserved))
-                if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
-                    try options.setOption(ChannelOptions.autoRead, value: true)
-                }
-            } catch {
-                return channel.eventLoop.makeFailedFuture(error)
-            }
-            return channel.pipeline.syncOperations.removeHandler(reader.value).map { channel.read() }
-        }.get()
+        try await io.handOver { channel, _ in
+            try channel.pipeline.syncOperations.addHandler(self.ingress(for: channel, context: context, scheme: scheme, hstsMaxAge: hstsMaxAge, reserved: reserved))
+        }
     }
 
     /// The HTTP ingress of `channel`, which hands an agent's connection to `takeOverAgent`.
