@@ -10,6 +10,8 @@ public enum TunnelMessages {
     /// The ALPN ID agents offer in their TLS ClientHello and the agent endpoint accepts. It is how
     /// the relay's HTTPS port (shared with visitors) knows a connection is an agent's.
     public static let agentALPN = "tunnel-agent/1"
+    /// Where the relay takes agents over WebSocket (on its HTTP entrypoint and terminated HTTPS).
+    public static let agentWebSocketPath = "/_tunnel/agent"
 
     /// The agent's registration: metadata of the first stream it opens (the control stream).
     public struct Hello: Codable, Sendable, Equatable {

@@ -126,13 +126,17 @@ def h2get(c, path, method="GET"):
     return sid
 
 
-def pump(s, c, state):
+def pump(s, c, state, stalled=False):
+    """One read's events into `state` per stream. `stalled`: the reader takes nothing of its
+    streams (only the connection's window reopens) and keeps no data."""
     d = s.recv(65536)
     if not d:
         raise SystemExit("FAIL connection closed")
     for ev in c.receive_data(d):
         if isinstance(ev, h2.events.ResponseReceived):
             state.setdefault(ev.stream_id, {})["headers"] = dict(ev.headers)
+        elif isinstance(ev, h2.events.DataReceived) and stalled:
+            c.increment_flow_control_window(ev.flow_controlled_length)
         elif isinstance(ev, h2.events.DataReceived):
             st = state.setdefault(ev.stream_id, {})
             st["data"] = st.get("data", b"") + ev.data
@@ -197,22 +201,9 @@ def stall2():
     while not state.get(sid, {}).get("reset"):
         if time.monotonic() > deadline:
             raise SystemExit("FAIL the stalled stream was never reset")
-        d = s.recv(65536)
-        if not d:
-            raise SystemExit("FAIL connection closed")
-        for ev in c.receive_data(d):
-            if isinstance(ev, h2.events.ResponseReceived):
-                state.setdefault(ev.stream_id, {})["headers"] = dict(ev.headers)
-            elif isinstance(ev, h2.events.DataReceived):
-                # Only the connection's window reopens: this stream's reader is stalled.
-                c.increment_flow_control_window(ev.flow_controlled_length)
-            elif isinstance(ev, h2.events.StreamReset):
-                state.setdefault(ev.stream_id, {})["reset"] = True
-            elif isinstance(ev, h2.events.StreamEnded):
-                raise SystemExit("FAIL the stalled stream completed")
-        out = c.data_to_send()
-        if out:
-            s.sendall(out)
+        pump(s, c, state, stalled=True)
+        if state.get(sid, {}).get("ended"):
+            raise SystemExit("FAIL the stalled stream completed")
     other = h2get(c, "/info")
     s.sendall(c.data_to_send())
     while not state.get(other, {}).get("ended"):

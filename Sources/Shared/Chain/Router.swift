@@ -122,3 +122,7 @@ extension Router {
         }
     }
 }
+
+/// A router dials like any dialer: plain TCP to the address, through its chain's hops (the agent
+/// reaches a relay node behind proxies this way).
+extension Router: Dialer {}

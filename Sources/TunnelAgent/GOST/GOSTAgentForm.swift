@@ -78,7 +78,7 @@ public enum GOSTAgentForm {
                 throw ConfigError(path: "\(nodePath).dialer.tls", reason: "\(error)")
             }
         } else if dialerType == "tcp" {
-            dialer = RouterDialer(router: router)
+            dialer = router
         } else {
             throw ConfigError(path: "\(nodePath).dialer.type", reason: "the relay's node is reached over tcp, tls, ws or wss, not \"\(dialerType)\"")
         }

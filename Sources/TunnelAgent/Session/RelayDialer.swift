@@ -47,16 +47,3 @@ public struct RelayDialer: Dialer {
         }
     }
 }
-
-/// Plain TCP to a node, directly or through a chain (the hops before a socks5 relay node).
-public struct RouterDialer: Dialer {
-    public var router: Router
-
-    public init(router: Router) {
-        self.router = router
-    }
-
-    public func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Handshake {
-        try await router.dial(address, on: eventLoop, logger: logger)
-    }
-}

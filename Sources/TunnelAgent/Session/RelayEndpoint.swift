@@ -1,4 +1,5 @@
 import Shared
+import TunnelProtocol
 
 /// Where and how the agent reaches its relay, as `--relay` spells it:
 /// - `host:port` or `tls://host:port`: TLS over TCP to the relay's agent endpoint (or its HTTPS
@@ -19,7 +20,7 @@ public struct RelayEndpoint: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The relay's reserved path for agents over WebSocket.
-    public static let defaultPath = "/_tunnel/agent"
+    public static let defaultPath = TunnelMessages.agentWebSocketPath
 
     public var transport: Transport
     public var address: HostPort

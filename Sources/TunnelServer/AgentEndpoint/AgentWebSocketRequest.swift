@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOCore
+import TunnelProtocol
 
 /// Agents over WebSocket: `GET /_tunnel/agent` with `Upgrade: websocket` on the relay's HTTP
 /// entrypoint (`--public-addr`) or its HTTPS port, for agents that can only reach the relay
@@ -22,7 +23,7 @@ import NIOCore
 /// §4.2.2's, and the frame decoder that follows limits frames to
 /// `WebSocketByteStreamHandler.maxInboundFrame`.
 enum AgentWebSocketRequest {
-    static let path = "/_tunnel/agent"
+    static let path = TunnelMessages.agentWebSocketPath
     static let requestLinePrefix = "GET " + path
     /// RFC 6455 §1.3.
     static let acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -85,9 +86,8 @@ enum AgentWebSocketRequest {
 
     static func refusal(status: Int, reason: String) -> ByteBuffer {
         let phrase = status == 426 ? "Upgrade Required" : (status == 503 ? "Service Unavailable" : "Bad Request")
-        let extra = status == 426 ? "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n" : ""
-        let body = reason + "\n"
-        return ByteBuffer(string: "HTTP/1.1 \(status) \(phrase)\r\n\(extra)Content-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        let extra = status == 426 ? ["Sec-WebSocket-Version: 13", "Upgrade: websocket"] : []
+        return ReservedRequests.response(status, phrase, headers: extra + ["Content-Type: text/plain"], body: reason + "\n")
     }
 }
 

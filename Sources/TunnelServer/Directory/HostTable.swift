@@ -56,6 +56,13 @@ public struct HostTable<Value: Sendable & Equatable>: Sendable, Equatable {
         return exact[p]
     }
 
+    /// A `Host` value's name: normalized, without its port (`[v6]:port` keeps its brackets).
+    static func hostName(_ host: String) -> String {
+        var name = normalize(host)
+        if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
+        return name
+    }
+
     static func normalize(_ host: String) -> String {
         var h = host.lowercased()
         while h.hasSuffix(".") { h.removeLast() }

@@ -125,8 +125,7 @@ extension EntrypointHandler {
         let relayNames = https?.relayNames ?? []
         return { head in
             AgentWebSocketRequest.decide(head) { host in
-                var name = HostTable<String>.normalize(host)
-                if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
+                let name = HostTable<String>.hostName(host)
                 return relayNames.contains(name) || directory.tunnel(forHost: host) == nil
             }
         }

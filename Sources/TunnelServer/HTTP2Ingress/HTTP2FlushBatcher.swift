@@ -8,8 +8,8 @@ import NIOCore
 /// holding back the flushes they send down, then passes a single one to TLS.
 ///
 /// Sits between TLS and `NIOHTTP2Handler` in the visitor connection's pipeline; used only on that
-/// connection's loop (its streams share it). Bounded: at most one pending entry per open stream,
-/// and writes wait at most one loop turn for their flush.
+/// connection's loop (its streams share it). Bounded: a stream is queued once per loop turn
+/// however often it asks, and writes wait at most one loop turn for their flush.
 final class HTTP2FlushBatcher: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = NIOAny
 
@@ -46,6 +46,8 @@ final class HTTP2FlushBatcher: ChannelOutboundHandler, RemovableChannelHandler {
             stream.flush()
             return
         }
+        // A stream often asks more than once in a turn (its answer's parts, then read-complete).
+        guard !waiting.contains(where: { $0 === stream }) else { return }
         waiting.append(stream)
         guard waiting.count == 1 else { return }
         let me = NIOLoopBound(self, eventLoop: context.eventLoop)

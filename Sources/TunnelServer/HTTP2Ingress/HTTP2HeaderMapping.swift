@@ -63,9 +63,7 @@ enum HTTP2HeaderMapping {
         }
         var fields = HTTPHeaders()
         if let authority = authority(headers), !headers.contains(name: "host") { fields.add(name: "host", value: authority) }
-        for (name, value, _) in headers where !name.hasPrefix(":") && !connectionSpecific.contains(name) {
-            fields.add(name: name, value: value)
-        }
+        fields.add(contentsOf: http1Fields(headers))
         if !fields.contains(name: "content-length") {
             if !endStream {
                 fields.add(name: "transfer-encoding", value: "chunked")

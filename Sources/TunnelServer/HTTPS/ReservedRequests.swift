@@ -34,8 +34,7 @@ struct ReservedRequests: Sendable {
             return nil
         }
         guard let host = head.host, redirects(host), target.hasPrefix("/") else { return nil }
-        var name = HostTable<String>.normalize(host)
-        if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
+        let name = HostTable<String>.hostName(host)
         let port = httpsPort.map { $0 == 443 ? "" : ":\($0)" } ?? ""
         let location = "https://\(name)\(port)\(target)"
         return .respond(Self.response(308, "Permanent Redirect", headers: ["Location: \(location)", "Content-Type: text/plain"], body: "Moved to \(location)\n"))
