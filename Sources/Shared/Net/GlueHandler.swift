@@ -55,9 +55,7 @@ public final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A channel may have been kept from reading (autoRead off) until it had somewhere to send its
     /// bytes; from now on the glue paces it, so it reads on its own again.
     private static func startReading(_ channel: Channel) throws {
-        if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
-            try options.setOption(ChannelOptions.autoRead, value: true)
-        }
+        try channel.resumeAutoRead()
         channel.read()
     }
 

@@ -93,9 +93,7 @@ public struct Handshake: Sendable {
         try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
             do {
                 try install(channel, reader.value)
-                if let options = channel.syncOptions, try options.getOption(ChannelOptions.autoRead) == false {
-                    try options.setOption(ChannelOptions.autoRead, value: true)
-                }
+                try channel.resumeAutoRead()
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)
             }

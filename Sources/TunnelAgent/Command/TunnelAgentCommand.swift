@@ -108,12 +108,7 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
         tls.applicationProtocols = [TunnelMessages.agentALPN]
         let dialer: RelayDialer
         do {
-            var outer: TLSDialer?
-            if endpoint.transport == .wss {
-                var options = TLSOptions(caFile: wssCa, secure: true)
-                options.applicationProtocols = ["http/1.1"]
-                outer = try TLSDialer(options: options)
-            }
+            let outer = try RelayDialer.outerTLS(for: endpoint.transport, caFile: wssCa)
             dialer = RelayDialer(endpoint: endpoint, router: Router(chain: chain), tls: try TLSDialer(options: tls), outerTLS: outer)
         } catch {
             throw ValidationError("cannot set up TLS to the relay: \(error)")

@@ -66,12 +66,7 @@ public enum GOSTAgentForm {
             tls.applicationProtocols = [TunnelMessages.agentALPN]
             do {
                 let transport = RelayEndpoint.Transport(rawValue: dialerType) ?? .tls
-                var outer: TLSDialer?
-                if transport == .wss {
-                    var o = TLSOptions(caFile: options.wssCAFile, secure: true)
-                    o.applicationProtocols = ["http/1.1"]
-                    outer = try TLSDialer(options: o)
-                }
+                let outer = try RelayDialer.outerTLS(for: transport, caFile: options.wssCAFile)
                 let endpoint = RelayEndpoint(transport: transport, address: relay, path: options.path ?? RelayEndpoint.defaultPath)
                 dialer = RelayDialer(endpoint: endpoint, router: router, tls: try TLSDialer(options: tls), outerTLS: outer)
             } catch {

@@ -24,6 +24,15 @@ public struct RelayDialer: Dialer {
         self.outerTLS = outerTLS
     }
 
+    /// The outer TLS a `wss://` endpoint needs (nil for the others): HTTP/1.1 by ALPN, verified
+    /// against the system's roots or `caFile`.
+    public static func outerTLS(for transport: RelayEndpoint.Transport, caFile: String?) throws -> TLSDialer? {
+        guard transport == .wss else { return nil }
+        var options = TLSOptions(caFile: caFile, secure: true)
+        options.applicationProtocols = ["http/1.1"]
+        return try TLSDialer(options: options)
+    }
+
     /// Dials `address` (the endpoint's, or a GOST node's) as the endpoint says.
     public func dial(_ address: HostPort, on eventLoop: EventLoop, logger: Logger) async throws -> Handshake {
         if endpoint.transport == .tls, router.chain?.hops.isEmpty ?? true {

@@ -177,14 +177,10 @@ final class HTTP2UpstreamHandler: ChannelDuplexHandler {
         guard let context else { return }
         // An h2c carrier (the Mux stream) reads freely from now on: NIOHTTP2 windows pace it.
         if let carrier {
-            if let options = carrier.syncOptions, (try? options.getOption(ChannelOptions.autoRead)) == false {
-                try? options.setOption(ChannelOptions.autoRead, value: true)
-            }
+            try? carrier.resumeAutoRead()
             carrier.read()
         }
-        if let options = context.channel.syncOptions, (try? options.getOption(ChannelOptions.autoRead)) == false {
-            try? options.setOption(ChannelOptions.autoRead, value: true)
-        }
+        try? context.channel.resumeAutoRead()
         read(context: context)
     }
 }

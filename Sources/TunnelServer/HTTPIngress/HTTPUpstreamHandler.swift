@@ -94,9 +94,7 @@ extension CrossLoopRef where Handler == HTTPUpstreamHandler {
     /// handler paces them.
     func startReading(_ stream: Channel) {
         run { _ in
-            if let options = stream.syncOptions, (try? options.getOption(ChannelOptions.autoRead)) == false {
-                try? options.setOption(ChannelOptions.autoRead, value: true)
-            }
+            try? stream.resumeAutoRead()
             stream.read()
         }
     }
