@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import Shared
 import TunnelProtocol
@@ -42,10 +43,17 @@ extension Registry {
                     throw ConfigError(path: "handler.metadata.ingress", reason: "no ingress named \"\(name)\"")
                 }
                 for (ri, rule) in ingress.rules.enumerated() {
-                    tunnels.addRule(rule.hostname, tunnel: rule.endpoint)
                     let index = spec.sections[IngressesSection.self]?.ingresses.firstIndex { $0.name == name } ?? 0
                     let path = "ingresses[\(index)].rules[\(ri)]"
                     let options = try rule.options(path: path)
+                    for warning in options.policy?.warnings ?? [] { Logger(label: "tunnel-server.policy").warning("\(warning)") }
+                    if let locations = rule.locations, !locations.isEmpty {
+                        // A path-prefix rule routes only those paths; its host's other options
+                        // (TLS, certificate) come from the host's own rule.
+                        for prefix in locations { tunnels.addLocation(rule.hostname, prefix: prefix, tunnel: rule.endpoint, policy: options.policy) }
+                        continue
+                    }
+                    tunnels.addRule(rule.hostname, tunnel: rule.endpoint)
                     tunnels.setOptions(options, forPattern: rule.hostname)
                     if let certFile = options.certFile, let keyFile = options.keyFile {
                         guard let certificateFiles else {
@@ -68,6 +76,9 @@ extension Registry {
             return .stream(handler)
         }
         let owners = SOCKS5BindOwners()
+        // One decision point for every entrypoint of this relay (their rate limits and connection
+        // counts are shared).
+        let gate = VisitorGate()
         r.handlers["socks5"] = { spec in
             .stream(RelaySOCKS5Handler(options: spec.options, auth: spec.auth, directory: tunnels, ports: ports, owners: owners, claims: policy.owners))
         }
@@ -76,7 +87,7 @@ extension Registry {
         // entrypoint whose every connection goes to that one tunnel.
         r.handlers["entrypoint"] = { spec in
             let options = try EntrypointOptions(metadata: spec.options.metadata)
-            return .stream(EntrypointHandler(directory: tunnels, fixedTunnel: options.fixedTunnel, idleTimeout: options.idleTimeout, headTimeout: options.headTimeout, agents: agents, https: https, tlsOnly: options.tlsOnly))
+            return .stream(EntrypointHandler(directory: tunnels, fixedTunnel: options.fixedTunnel, idleTimeout: options.idleTimeout, headTimeout: options.headTimeout, agents: agents, https: https, tlsOnly: options.tlsOnly, gate: gate))
         }
         // Only our agents dial the agent endpoint, so it takes TLS 1.3 only; and
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.

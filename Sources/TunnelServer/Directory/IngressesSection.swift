@@ -71,11 +71,18 @@ public struct IngressRuleConfig: Codable, Sendable, Equatable {
     public var redirectHTTPS: Bool?
     public var hstsMaxAge: Int?
     public var upstream: String?
+    /// Path prefixes this rule is for (frp's `locations`): `/api/` of the host goes here, other
+    /// paths to the host's rule without locations. Absent: every path.
+    public var locations: [String]?
+    /// What visitors must satisfy (auth, IP lists, limits) and how requests are rewritten.
+    public var policy: VisitorPolicyConfig?
 
     public init(
         hostname: String, endpoint: String, tls: String? = nil, certFile: String? = nil, keyFile: String? = nil, redirectHTTPS: Bool? = nil, hstsMaxAge: Int? = nil,
-        upstream: String? = nil
+        upstream: String? = nil, locations: [String]? = nil, policy: VisitorPolicyConfig? = nil
     ) {
+        self.locations = locations
+        self.policy = policy
         self.hostname = hostname
         self.endpoint = endpoint
         self.tls = tls
@@ -86,7 +93,7 @@ public struct IngressRuleConfig: Codable, Sendable, Equatable {
         self.upstream = upstream
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case hostname, endpoint, tls, certFile, keyFile, redirectHTTPS, hstsMaxAge, upstream }
+    enum CodingKeys: String, CodingKey, CaseIterable { case hostname, endpoint, tls, certFile, keyFile, redirectHTTPS, hstsMaxAge, upstream, locations, policy }
 
     /// The rule's options, refused with the key's path (`path` is the rule's own) when a value
     /// makes no sense.
@@ -112,6 +119,15 @@ public struct IngressRuleConfig: Codable, Sendable, Equatable {
         }
         if let hstsMaxAge, hstsMaxAge < 0 {
             throw ConfigError(path: "\(path).hstsMaxAge", reason: "expected seconds (0 or more), got \(hstsMaxAge)")
+        }
+        for (i, prefix) in (locations ?? []).enumerated() where !prefix.hasPrefix("/") {
+            throw ConfigError(path: "\(path).locations[\(i)]", reason: "a location is a path prefix starting with /, got \"\(prefix)\"")
+        }
+        if let policy, !policy.isEmpty {
+            if o.tls == .passthrough, policy.requiresHTTP {
+                throw ConfigError(path: "\(path).policy", reason: "a passthrough rule's requests are never seen by the relay: only allow, deny, rateLimit, maxConnections and bandwidth apply")
+            }
+            o.policy = try VisitorPolicy(policy, label: hostname, path: "\(path).policy")
         }
         return o
     }

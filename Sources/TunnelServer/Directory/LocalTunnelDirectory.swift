@@ -25,6 +25,8 @@ public final class LocalTunnelDirectory: TunnelDirectory {
         var next: [String: Int] = [:]
         var ingress = Ingress()
         var options = HostTable<RuleOptions>()
+        /// Path-prefix rules by hostname pattern, longest prefix first.
+        var locations = HostTable<[LocationRule]>()
         /// Rules from the config, kept so agent-claimed ones can be withdrawn without losing them.
         var staticRules: [(String, String)] = []
     }
@@ -96,6 +98,27 @@ public final class LocalTunnelDirectory: TunnelDirectory {
 
     public func options(forHost host: String) -> RuleOptions? {
         state.withLockedValue { $0.options.lookup(host) }
+    }
+
+    func addLocation(_ host: String, prefix: String, tunnel: String, policy: VisitorPolicy?) {
+        state.withLockedValue { s in
+            var list = s.locations.value(forPattern: host) ?? []
+            list.append(LocationRule(prefix: prefix, route: IngressRoute(tunnel: tunnel, policy: policy)))
+            list.sort { $0.prefix.count > $1.prefix.count }
+            s.locations.set(host, to: list)
+            s.staticRules.append((host, tunnel))
+        }
+        notify([host])
+    }
+
+    public func route(host: String, path: String?) -> IngressRoute? {
+        state.withLockedValue { s in
+            if let path, let locations = s.locations.lookup(host), let match = locations.first(where: { $0.matches(path) }) {
+                return match.route
+            }
+            guard let tunnel = s.ingress.lookup(host) else { return nil }
+            return IngressRoute(tunnel: tunnel, policy: s.options.lookup(host)?.policy)
+        }
     }
 
     /// A live session of `tunnel` (not closed, not going away) for a new stream, nil when none.

@@ -32,6 +32,8 @@ public struct RuleOptions: Sendable, Equatable {
     public var hstsMaxAge: Int?
     /// nil: `http1`.
     public var upstream: UpstreamProtocol?
+    /// What the rule's visitors must satisfy and how their requests are rewritten (`policy:`).
+    var policy: VisitorPolicy?
 
     public init(
         tls: TLSMode? = nil, certFile: String? = nil, keyFile: String? = nil, redirectHTTPS: Bool? = nil, hstsMaxAge: Int? = nil,

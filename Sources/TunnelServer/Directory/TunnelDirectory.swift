@@ -37,6 +37,14 @@ public protocol TunnelDirectory: AnyObject, Sendable {
     /// The options of the rule that matches `host` (exact, then wildcard), nil when none.
     func options(forHost host: String) -> RuleOptions?
 
+    /// Adds a configured path-prefix rule (frp's `locations`): requests for `host` whose path
+    /// starts with `prefix` go to `tunnel` under `policy`, ahead of the host's own rule.
+    func addLocation(_ host: String, prefix: String, tunnel: String, policy: VisitorPolicy?)
+
+    /// Where an HTTP request for `host` and `path` goes: the longest matching location of the
+    /// host's rules, else the host's rule (with its policy); nil when no rule routes it.
+    func route(host: String, path: String?) -> IngressRoute?
+
     /// A live session of `tunnel` for a new stream (preferring one on `near`, never one in
     /// `excluding`), nil when none.
     func session(for tunnel: String, near loop: EventLoop?, excluding: [ObjectIdentifier]) -> MuxSession?

@@ -73,4 +73,6 @@ enum ClientHello {
 
     /// A fatal `unrecognized_name` alert (TLS 1.2 record framing is accepted by every version).
     static let unrecognizedNameAlert: [UInt8] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x70]
+    /// A fatal `access_denied` alert: the visitor policy refused the connection (passthrough).
+    static let accessDeniedAlert: [UInt8] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x31]
 }

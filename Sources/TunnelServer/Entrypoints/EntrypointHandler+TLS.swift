@@ -48,8 +48,8 @@ extension EntrypointHandler {
             try await terminate(io, with: certificate.context, context: context) { negotiated, channel in
                 if negotiated == "h2" {
                     // h2 never reaches the agent path: agents upgrade over HTTP/1.1 only.
-                    let visitor = HTTP2StreamHandler.Visitor(client: client, clientIP: channel.remoteAddress?.ipAddress, server: server)
-                    try HTTP2Ingress.configure(channel, directory: directory, logger: logger, visitor: visitor, idleTimeout: idleTimeout, route: h2Route)
+                    let visitor = HTTP2StreamHandler.Visitor(client: client, clientIP: channel.remoteAddress?.ipAddress, server: server, source: channel.remoteAddress)
+                    try HTTP2Ingress.configure(channel, directory: directory, logger: logger, visitor: visitor, idleTimeout: idleTimeout, gate: entrypoint.gate, route: h2Route)
                     return
                 }
                 // Of the relay's own answers, HTTPS has only the agent path (`agentRequests`).
@@ -61,8 +61,18 @@ extension EntrypointHandler {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.connectFailed, "TLS entrypoint: tunnel \(tunnel) has no agent")
             }
+            // The rule's visitor policy, on the connection (its bytes are never read here).
+            let budget: BandwidthBudget?
+            switch gate?.admitConnection(source: io.channel.remoteAddress, tunnel: tunnel, policy: directory.route(host: name, path: nil)?.policy, host: name) ?? .pass(lease: nil, budget: nil) {
+            case .refuse(let reason):
+                try? await io.write(ClientHello.accessDeniedAlert)
+                throw EngineError(.notAllowed, "TLS entrypoint: \(name): \(reason)")
+            case .pass(let lease, let granted):
+                budget = granted
+                if let lease { io.channel.closeFuture.whenComplete { _ in lease.release() } }
+            }
             let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: name, server: server)
-            try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger)
+            try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger, budget: budget)
         case .refuse(let reason):
             try? await io.write(ClientHello.unrecognizedNameAlert)
             throw EngineError(.notAllowed, "TLS entrypoint: \(reason)")

@@ -26,11 +26,21 @@ public struct EntrypointHandler: StreamHandler {
     public let https: HTTPSSettings?
     /// The HTTPS port: TLS only (plain HTTP is answered 400).
     public let tlsOnly: Bool
+    /// The visitor policy's decision point, asked for every request and connection.
+    let gate: VisitorGate?
 
     public init(
         directory: any TunnelDirectory, fixedTunnel: String? = nil, idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout,
         agents: AgentAttachPoint? = nil, https: HTTPSSettings? = nil, tlsOnly: Bool = false
     ) {
+        self.init(directory: directory, fixedTunnel: fixedTunnel, idleTimeout: idleTimeout, headTimeout: headTimeout, agents: agents, https: https, tlsOnly: tlsOnly, gate: nil)
+    }
+
+    init(
+        directory: any TunnelDirectory, fixedTunnel: String? = nil, idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout,
+        agents: AgentAttachPoint? = nil, https: HTTPSSettings? = nil, tlsOnly: Bool = false, gate: VisitorGate?
+    ) {
+        self.gate = gate
         self.directory = directory
         self.agents = agents
         self.https = https
@@ -99,7 +109,7 @@ public struct EntrypointHandler: StreamHandler {
         return HTTPIngressHandler(
             directory: directory, logger: logger, client: channel.remoteAddress.map { "\($0.hostPort)" }, clientIP: channel.remoteAddress?.ipAddress,
             server: channel.localAddress.map { "\($0.hostPort)" }, idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: scheme, hstsMaxAge: hstsMaxAge,
-            reserved: reserved,
+            reserved: reserved, gate: gate, source: channel.remoteAddress,
             handOver: { io in
                 Task {
                     do {
@@ -135,9 +145,20 @@ public struct EntrypointHandler: StreamHandler {
         }
     }
 
-    /// Carries a whole connection (a TLS passthrough, an rtcp port) as one stream of the tunnel.
-    static func forward(_ io: Handshake, session: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory, logger: Logger) async throws {
-        let stream = try await openStream(session: session, header: header, directory: directory, near: io.channel.eventLoop, logger: logger).get()
+    /// Carries a whole connection (a TLS passthrough, an rtcp port) as one stream of the tunnel;
+    /// with a `budget`, the tunnel's bandwidth paces both directions (the reads of the connection
+    /// and of the stream are held back while the budget is spent).
+    static func forward(
+        _ io: Handshake, session: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory, logger: Logger, budget: BandwidthBudget? = nil
+    ) async throws {
+        let stream = try await openStream(session: session, header: header, directory: directory, near: io.channel.eventLoop, logger: logger) { stream in
+            if let budget { try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget), position: .first) }
+        }.get()
+        if let budget {
+            try await io.channel.eventLoop.submit {
+                try io.channel.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget), position: .first)
+            }.get()
+        }
         logger.debug("entrypoint stream", metadata: ["tunnel": "\(header.tunnel)", "host": "\(header.host ?? "")", "client": "\(header.client ?? "")"])
         try await io.splice(withChannel: stream)
     }

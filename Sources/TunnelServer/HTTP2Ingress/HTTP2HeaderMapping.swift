@@ -25,28 +25,42 @@ enum HTTP2HeaderMapping {
 
     /// The request as the local service gets it: the visitor's `X-Forwarded-For` extended with its
     /// address, `X-Forwarded-Proto` set by the relay (a visitor's own is dropped), as on HTTP/1.
-    static func forwardedRequest(_ headers: HPACKHeaders, clientIP: String?, proto: String) -> HPACKHeaders {
+    static func forwardedRequest(_ headers: HPACKHeaders, clientIP: String?, proto: String, rewrite: RequestRewrite = .none) -> HPACKHeaders {
         var chain: [String] = []
         var out = HPACKHeaders()
+        let host = authority(headers)
+        let removed = rewrite.request.removed
         for (name, value, indexing) in headers {
             switch name {
             case "x-forwarded-for": chain.append(value)
-            case "x-forwarded-proto": continue
-            default: out.add(name: name, value: value, indexing: indexing)
+            case "x-forwarded-proto", "x-forwarded-host": continue
+            case ":authority" where rewrite.host != nil: out.add(name: name, value: rewrite.host!, indexing: indexing)
+            case "host" where rewrite.host != nil: out.add(name: name, value: rewrite.host!, indexing: indexing)
+            default:
+                if !removed.isEmpty, removed.contains(name) { continue }
+                out.add(name: name, value: value, indexing: indexing)
             }
         }
+        for field in rewrite.request.fields { out.add(name: field.name.lowercased(), value: field.value) }
         if let clientIP { chain.append(clientIP) }
         if !chain.isEmpty { out.add(name: "x-forwarded-for", value: chain.joined(separator: ", ")) }
         out.add(name: "x-forwarded-proto", value: proto)
+        if let host { out.add(name: "x-forwarded-host", value: host) }
+        out.add(name: "forwarded", value: HTTPIngressStateMachine.forwardedElement(clientIP: clientIP, host: host, proto: proto))
         return out
     }
 
     /// A final response head with `added` fields the origin did not set itself (HSTS); 1xx heads
     /// pass untouched.
-    static func response(_ headers: HPACKHeaders, adding added: [HTTPIngressStateMachine.AddedHeader]) -> HPACKHeaders {
-        guard !added.isEmpty, let status = headers.first(name: ":status"), !status.hasPrefix("1") else { return headers }
+    static func response(_ headers: HPACKHeaders, adding added: [HTTPIngressStateMachine.AddedHeader], edits: HeaderEdits = .none) -> HPACKHeaders {
+        guard !added.isEmpty || !edits.isEmpty, let status = headers.first(name: ":status"), !status.hasPrefix("1") else { return headers }
         var out = headers
-        for header in added where !headers.contains(name: header.name.lowercased()) {
+        if !edits.removed.isEmpty {
+            out = HPACKHeaders()
+            for (name, value, indexing) in headers where !edits.removed.contains(name) { out.add(name: name, value: value, indexing: indexing) }
+        }
+        for field in edits.fields { out.add(name: field.name.lowercased(), value: field.value) }
+        for header in added where !out.contains(name: header.name.lowercased()) {
             out.add(name: header.name.lowercased(), value: header.value)
         }
         return out
@@ -101,8 +115,8 @@ enum HTTP2HeaderMapping {
     }
 
     /// The relay's own answer (an error page) as an h2 head and body.
-    static func page(_ code: Int, _ reason: String, _ message: String, extra: [(String, String)] = []) -> (HPACKHeaders, ByteBuffer) {
-        let body = "<!doctype html><title>\(code) \(reason)</title><h1>\(code) \(reason)</h1><p>\(message)</p>\n"
+    static func page(_ code: Int, _ reason: String, _ message: String, extra: [(String, String)] = [], body page: String? = nil) -> (HPACKHeaders, ByteBuffer) {
+        let body = page ?? "<!doctype html><title>\(code) \(reason)</title><h1>\(code) \(reason)</h1><p>\(message)</p>\n"
         var headers = HPACKHeaders([(":status", String(code)), ("content-type", "text/html; charset=utf-8"), ("content-length", String(body.utf8.count))])
         for (name, value) in extra { headers.add(name: name, value: value) }
         return (headers, ByteBuffer(string: body))

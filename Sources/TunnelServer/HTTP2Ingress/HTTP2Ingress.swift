@@ -27,7 +27,8 @@ enum HTTP2Ingress {
     /// Installs HTTP/2 on `channel` (on its loop, after TLS and ALPN).
     static func configure(
         _ channel: Channel, directory: any TunnelDirectory, logger: Logger, visitor: HTTP2StreamHandler.Visitor,
-        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, route: @escaping @Sendable (String) -> HTTP2StreamStateMachine.Route?
+        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, gate: VisitorGate? = nil,
+        route: @escaping @Sendable (_ host: String, _ path: String?) -> HTTP2StreamStateMachine.Route?
     ) throws {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
@@ -51,7 +52,8 @@ enum HTTP2Ingress {
             mode: .server, connectionConfiguration: connection, streamConfiguration: streams, streamDelegate: idle.streamDelegate(on: channel.eventLoop)
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
-                let handler = HTTP2StreamHandler(directory: directory, pool: pool.value, flusher: batcher.value, logger: logger, visitor: visitor, idleTimeout: idleTimeout, route: route)
+                let handler = HTTP2StreamHandler(
+                    directory: directory, pool: pool.value, flusher: batcher.value, logger: logger, visitor: visitor, idleTimeout: idleTimeout, gate: gate, route: route)
                 try stream.pipeline.syncOperations.addHandler(handler)
             }
         }
@@ -60,11 +62,11 @@ enum HTTP2Ingress {
 
     /// How a host's h2 requests are routed: its tunnel, the rule's upstream protocol, HSTS by the
     /// rule's value else `defaultHSTS`.
-    static func route(directory: any TunnelDirectory, defaultHSTS: Int?) -> @Sendable (String) -> HTTP2StreamStateMachine.Route? {
-        { host in
-            guard let tunnel = directory.tunnel(forHost: host) else { return nil }
+    static func route(directory: any TunnelDirectory, defaultHSTS: Int?) -> @Sendable (_ host: String, _ path: String?) -> HTTP2StreamStateMachine.Route? {
+        { host, path in
+            guard let found = directory.route(host: host, path: path) else { return nil }
             let options = directory.options(forHost: host)
-            var route = HTTP2StreamStateMachine.Route(tunnel: tunnel, upstream: options?.upstream ?? .http1)
+            var route = HTTP2StreamStateMachine.Route(tunnel: found.tunnel, upstream: options?.upstream ?? .http1, policy: found.policy)
             if let maxAge = options?.hstsMaxAge ?? defaultHSTS, maxAge > 0 {
                 route.responseHeaders = [.init(name: "strict-transport-security", value: "max-age=\(maxAge)")]
             }

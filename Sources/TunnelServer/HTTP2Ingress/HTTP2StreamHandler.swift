@@ -23,6 +23,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         var client: String?
         var clientIP: String?
         var server: String?
+        /// The visitor's layer-4 address (the visitor policy's IP lists and rate limits).
+        var source: SocketAddress? = nil
     }
 
     private let directory: any TunnelDirectory
@@ -31,6 +33,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     private let flusher: HTTP2FlushBatcher?
     private let logger: Logger
     private let visitor: Visitor
+    private let gate: VisitorGate?
     private var machine: HTTP2StreamStateMachine
     private var context: ChannelHandlerContext?
     private var sawHead = false
@@ -42,14 +45,22 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
 
     init(
         directory: any TunnelDirectory, pool: HTTP2UpstreamPool, flusher: HTTP2FlushBatcher? = nil, logger: Logger, visitor: Visitor,
-        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, route: @escaping (String) -> HTTP2StreamStateMachine.Route?
+        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, gate: VisitorGate? = nil,
+        route: @escaping (_ host: String, _ path: String?) -> HTTP2StreamStateMachine.Route?
     ) {
         self.directory = directory
         self.pool = pool
         self.flusher = flusher
         self.logger = logger
         self.visitor = visitor
+        self.gate = gate
         self.machine = HTTP2StreamStateMachine(clientIP: visitor.clientIP, idleTimeout: idleTimeout, route: route)
+        if let gate {
+            let source = visitor.source
+            self.machine.admit = { headers, route in
+                gate.admit(VisitorGate.Request(source: source, host: HTTP2HeaderMapping.authority(headers) ?? "", field: { headers.first(name: $0) }), policy: route.policy)
+            }
+        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -124,8 +135,16 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
 
     private func perform(_ action: HTTP2StreamStateMachine.Action) {
         switch action {
-        case .openUpstream(let tunnel, let host, let proto):
-            openUpstream(tunnel: tunnel, host: host, proto: proto)
+        case .openUpstream(let tunnel, let host, let proto, let policy):
+            openUpstream(tunnel: tunnel, host: host, proto: proto, policy: policy)
+        case .verify(let check):
+            guard let context else { return }
+            let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+            check.run(context.eventLoop).whenComplete { result in
+                let me = me.value
+                guard me.context != nil else { return }
+                me.run(me.machine.credentialsChecked((try? result.get()) ?? false))
+            }
         case .writeUpstream(let part):
             upstream?.write(part)
         case .flushUpstream:
@@ -185,7 +204,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     /// Finds an upstream of `tunnel` for `proto`: an idle keep-alive one of this connection
     /// (`http1`), else a new Mux stream on one of the tunnel's sessions; reports the outcome to the
     /// machine.
-    private func openUpstream(tunnel: String, host: String, proto: RuleOptions.UpstreamProtocol) {
+    private func openUpstream(tunnel: String, host: String, proto: RuleOptions.UpstreamProtocol, policy: VisitorPolicy?) {
         guard let context else { return }
         let loop = context.eventLoop
         upstreamID += 1
@@ -203,7 +222,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
                 }
                 guard claimed else {
                     // It closed while idle: try the next one, or a new stream.
-                    return me.openUpstream(tunnel: tunnel, host: host, proto: proto)
+                    return me.openUpstream(tunnel: tunnel, host: host, proto: proto, policy: policy)
                 }
                 me.upstream = idle.handler
                 me.poolEntry = (tunnel, idle)
@@ -212,18 +231,30 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
             return
         }
         guard let session = directory.session(for: tunnel, near: loop) else {
-            return run(machine.upstreamUnavailable(host: host))
+            return run(machine.upstreamUnavailable(host: host, page: policy?.errorPages[503]))
+        }
+        // A new stream holds a place among the tunnel's connections until it closes.
+        let lease: ConnectionCounter.Lease?
+        switch gate?.lease(tunnel: tunnel, policy: policy, source: visitor.source, host: host) ?? .success(nil) {
+        case .success(let granted): lease = granted
+        case .failure(let refusal): return run(machine.upstreamRefused(refusal))
         }
         let made = NIOLockedValueBox<CrossLoopRef<HTTP2UpstreamHandler>?>(nil)
         let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: visitor.client, host: host, server: visitor.server)
         let reuse = proto == .http1 ? HTTP2UpstreamHandler.Reuse(pool: CrossLoopRef(pool, on: loop), tunnel: tunnel, serial: pool.serial()) : nil
         poolEntry = nil
         HTTP2Upstream.open(
-            proto, session: session, header: header, directory: directory, near: loop, logger: logger,
+            proto, session: session, header: header, directory: directory, near: loop, logger: logger, budget: policy?.bandwidth,
             handler: { carrier in HTTP2UpstreamHandler(id: id, ingress: me, partnerWritable: writable, carrier: carrier, reuse: reuse) },
             made: made
         ).hop(to: loop).whenComplete { result in
             let me = bound.value
+            if let lease {
+                switch result {
+                case .success(let channel): channel.closeFuture.whenComplete { _ in lease.release() }
+                case .failure: lease.release()
+                }
+            }
             guard id == me.upstreamID else {
                 made.withLockedValue { $0 }?.close()
                 return
@@ -231,14 +262,14 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
             switch result {
             case .success:
                 guard let ref = made.withLockedValue({ $0 }) else {
-                    return me.run(me.machine.upstreamOpenFailed(host: host))
+                    return me.run(me.machine.upstreamOpenFailed(host: host, page: policy?.errorPages[502]))
                 }
                 me.upstream = ref
                 if let reuse { me.poolEntry = (tunnel, HTTP2UpstreamPool.Idle(handler: ref, serial: reuse.serial)) }
                 me.run(me.machine.upstreamOpened())
             case .failure(let error):
                 me.logger.info("h2 entrypoint: tunnel unreachable", metadata: ["tunnel": "\(tunnel)", "error": "\(error)"])
-                me.run(me.machine.upstreamOpenFailed(host: host))
+                me.run(me.machine.upstreamOpenFailed(host: host, page: policy?.errorPages[502]))
             }
         }
     }

@@ -16,7 +16,10 @@ struct HTTP2StreamStateMachine {
     enum Action: Equatable {
         /// Open a stream of `tunnel` for this request, speaking `upstream` to the local service;
         /// report back with `upstreamOpened`, `upstreamUnavailable` or `upstreamOpenFailed`.
-        case openUpstream(tunnel: String, host: String, upstream: RuleOptions.UpstreamProtocol)
+        case openUpstream(tunnel: String, host: String, upstream: RuleOptions.UpstreamProtocol, policy: VisitorPolicy?)
+        /// Check a password off the event loop (`Admission.verify`); report back with
+        /// `credentialsChecked`.
+        case verify(CredentialCheck)
         case writeUpstream(HTTP2StreamPart)
         case flushUpstream
         /// The upstream may deliver its parts from now on.
@@ -44,11 +47,15 @@ struct HTTP2StreamStateMachine {
         var upstream: RuleOptions.UpstreamProtocol
         /// Added to final responses unless the origin set them (HSTS).
         var responseHeaders: [HTTPIngressStateMachine.AddedHeader] = []
+        /// The rule's visitor policy (`VisitorGate`).
+        var policy: VisitorPolicy? = nil
     }
 
     enum State: Equatable {
         /// The request head has not arrived yet.
         case waitingForHead
+        /// The gate is checking the visitor's credentials (`verify`).
+        case verifying
         case opening
         case open
         /// The relay answered itself; the upstream (if any) is gone.
@@ -63,11 +70,18 @@ struct HTTP2StreamStateMachine {
     /// A visitor that takes nothing of an answer for this long has its stream reset (nginx's
     /// send_timeout, as the HTTP/1 ingress does), so it cannot hold an upstream forever.
     let idleTimeout: TimeAmount
-    let route: (String) -> Route?
+    /// Where a request for a host and path goes (the directory's rules), nil: nowhere.
+    let route: (_ host: String, _ path: String?) -> Route?
+    /// The visitor gate's verdict on a routed request (`VisitorGate.admit`); nil: all pass.
+    var admit: ((HPACKHeaders, Route) -> Admission)?
 
     private(set) var state = State.waitingForHead
     private var queued: [HTTP2StreamPart] = []
     private var addedHeaders: [HTTPIngressStateMachine.AddedHeader] = []
+    /// The rule's edits of the answer's head.
+    private var responseEdits = HeaderEdits.none
+    /// While credentials are checked: the request's head, route and what a refusal answers.
+    private var checking: (headers: HPACKHeaders, end: Bool, host: String, route: Route, check: CredentialCheck)?
     private(set) var requestEnded = false
     private var responseStarted = false
     private var clientWritable = true
@@ -77,7 +91,7 @@ struct HTTP2StreamStateMachine {
     private var unwritableSince: NIODeadline?
     private var out: [Action] = []
 
-    init(clientIP: String?, proto: String = "https", idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, route: @escaping (String) -> Route?) {
+    init(clientIP: String?, proto: String = "https", idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, route: @escaping (_ host: String, _ path: String?) -> Route?) {
         self.clientIP = clientIP
         self.proto = proto
         self.idleTimeout = idleTimeout
@@ -109,15 +123,22 @@ struct HTTP2StreamStateMachine {
                 answer(501, "Not Implemented", "CONNECT is not supported over HTTP/2")
                 break
             }
-            guard let route = route(host) else {
+            guard let route = route(host, headers.first(name: ":path").map { String($0.prefix { $0 != "?" && $0 != "#" }) }) else {
                 answer(404, "Not Found", "no tunnel serves host \(host)")
                 break
             }
             addedHeaders = route.responseHeaders
-            queued = [.head(HTTP2HeaderMapping.forwardedRequest(headers, clientIP: clientIP, proto: proto), end: end)]
-            state = .opening
-            out.append(.openUpstream(tunnel: route.tunnel, host: host, upstream: route.upstream))
-        case .opening:
+            switch admit?(headers, route) ?? .pass(.none) {
+            case .pass(let rewrite):
+                open(headers, end: end, host: host, route: route, rewrite: rewrite)
+            case .refuse(let refusal):
+                answer(refusal)
+            case .verify(let check):
+                checking = (headers, end, host, route, check)
+                state = .verifying
+                out.append(.verify(check))
+            }
+        case .opening, .verifying:
             queued.append(part)
         case .open:
             out.append(.writeUpstream(part))
@@ -125,6 +146,29 @@ struct HTTP2StreamStateMachine {
             break
         }
         return actions()
+    }
+
+    /// The credentials of the request are right (`ok`) or not.
+    mutating func credentialsChecked(_ ok: Bool) -> [Action] {
+        guard state == .verifying, let c = checking else { return [] }
+        checking = nil
+        let body = queued
+        queued = []
+        if ok {
+            open(c.headers, end: c.end, host: c.host, route: c.route, rewrite: c.check.rewrite)
+            queued += body
+        } else {
+            answer(c.check.refusal)
+        }
+        return actions()
+    }
+
+    /// Queues the request as the local service gets it and asks for an upstream.
+    private mutating func open(_ headers: HPACKHeaders, end: Bool, host: String, route: Route, rewrite: RequestRewrite) {
+        responseEdits = rewrite.response
+        queued = [.head(HTTP2HeaderMapping.forwardedRequest(headers, clientIP: clientIP, proto: proto, rewrite: rewrite), end: end)]
+        state = .opening
+        out.append(.openUpstream(tunnel: route.tunnel, host: host, upstream: route.upstream, policy: route.policy))
     }
 
     mutating func clientReadComplete() -> [Action] {
@@ -190,17 +234,25 @@ struct HTTP2StreamStateMachine {
         return actions()
     }
 
-    mutating func upstreamUnavailable(host: String) -> [Action] {
+    mutating func upstreamUnavailable(host: String, page: String? = nil) -> [Action] {
         guard state == .opening else { return [] }
         queued = []
-        answer(503, "Service Unavailable", "the tunnel for \(host) is offline", extra: [("retry-after", "5")])
+        answer(503, "Service Unavailable", "the tunnel for \(host) is offline", extra: [("retry-after", "5")], page: page)
         return actions()
     }
 
-    mutating func upstreamOpenFailed(host: String) -> [Action] {
+    /// The tunnel is at its connection limit (the gate's `refusal`).
+    mutating func upstreamRefused(_ refusal: Refusal) -> [Action] {
         guard state == .opening else { return [] }
         queued = []
-        answer(502, "Bad Gateway", "the tunnel for \(host) cannot be reached")
+        answer(refusal)
+        return actions()
+    }
+
+    mutating func upstreamOpenFailed(host: String, page: String? = nil) -> [Action] {
+        guard state == .opening else { return [] }
+        queued = []
+        answer(502, "Bad Gateway", "the tunnel for \(host) cannot be reached", page: page)
         return actions()
     }
 
@@ -212,7 +264,7 @@ struct HTTP2StreamStateMachine {
         case .head(let headers, let end):
             let interim = headers.first(name: ":status")?.hasPrefix("1") ?? false
             if !interim { responseStarted = true }
-            deliver(.head(HTTP2HeaderMapping.response(headers, adding: addedHeaders), end: end))
+            deliver(.head(HTTP2HeaderMapping.response(headers, adding: addedHeaders, edits: responseEdits), end: end))
         case .body, .trailers:
             deliver(part)
         }
@@ -249,7 +301,7 @@ struct HTTP2StreamStateMachine {
         switch state {
         case .waitingForHead: return true
         case .open: return upstreamWritable
-        case .opening, .answered, .finished: return false
+        case .opening, .verifying, .answered, .finished: return false
         }
     }
 
@@ -270,8 +322,14 @@ struct HTTP2StreamStateMachine {
         out.append(requestEnded ? .releaseUpstream : .closeUpstream)
     }
 
-    /// Answers with the relay's own page, unless an answer already started (then: reset).
-    private mutating func answer(_ code: Int, _ reason: String, _ message: String, extra: [(String, String)] = []) {
+    /// Answers with the gate's refusal (or the rule's page for it).
+    private mutating func answer(_ refusal: Refusal) {
+        answer(refusal.status, refusal.reason, refusal.message, extra: refusal.headers.map { ($0.name.lowercased(), $0.value) }, page: refusal.page)
+    }
+
+    /// Answers with the relay's own page (or the rule's `page`), unless an answer already started
+    /// (then: reset).
+    private mutating func answer(_ code: Int, _ reason: String, _ message: String, extra: [(String, String)] = [], page: String? = nil) {
         if state == .open { out.append(.closeUpstream) }
         guard !responseStarted else {
             state = .finished
@@ -279,7 +337,7 @@ struct HTTP2StreamStateMachine {
             return
         }
         state = .answered
-        let (head, body) = HTTP2HeaderMapping.page(code, reason, message, extra: extra)
+        let (head, body) = HTTP2HeaderMapping.page(code, reason, message, extra: extra, body: page)
         out.append(.writeClient(.head(HTTP2HeaderMapping.response(head, adding: addedHeaders), end: false), thenReset: false))
         out.append(.writeClient(.body(body, end: true), thenReset: !requestEnded))
         out.append(.flushClient)

@@ -50,6 +50,62 @@ public enum HTTPFraming {
         /// Indices (into `lineRanges`) of the `X-Forwarded-For` / `X-Forwarded-Proto` lines.
         var forwardedFor: [Int] = []
         var forwardedProto: [Int] = []
+        /// Indices of `X-Forwarded-Host` lines (the relay sets its own).
+        var forwardedHost: [Int] = []
+        /// Request: where the request-target lies in `bytes`.
+        var targetRange: Range<Int> = 0..<0
+
+        /// Request: the request-target as sent (`/api/x?y`, or absolute-form).
+        var target: String {
+            bytes.getString(at: bytes.readerIndex + targetRange.lowerBound, length: targetRange.count) ?? ""
+        }
+
+        /// Request: the target's path (an absolute-form target's too), without the query.
+        var path: String {
+            var t = Substring(target)
+            if t.hasPrefix("http://") || t.hasPrefix("https://") {
+                t = t.drop(while: { $0 != "/" }).dropFirst(2)
+                t = t.drop(while: { $0 != "/" })
+            }
+            let path = t.prefix(while: { $0 != "?" && $0 != "#" })
+            return path.isEmpty ? "/" : String(path)
+        }
+
+        /// The value of the first field named `name` (lowercased), or nil.
+        func field(_ name: String) -> String? {
+            for index in lineRanges.indices.dropFirst() where nameOfLine(index, is: name) {
+                return value(ofLine: index)
+            }
+            return nil
+        }
+
+        /// Whether line `index`'s field name is `name` (lowercased), in any case.
+        func nameOfLine(_ index: Int, is name: String) -> Bool {
+            let r = lineRanges[index]
+            let n = name.utf8.count
+            guard r.count > n else { return false }
+            return bytes.withUnsafeReadableBytes { raw in
+                guard raw[r.lowerBound + n] == UInt8(ascii: ":") else { return false }
+                var k = r.lowerBound
+                for c in name.utf8 {
+                    var b = raw[k]
+                    if b >= 0x41 && b <= 0x5A { b |= 0x20 }
+                    if b != c { return false }
+                    k += 1
+                }
+                return true
+            }
+        }
+
+        /// The lowercased field name of line `index`.
+        func nameOfLine(_ index: Int) -> String {
+            let r = lineRanges[index]
+            return bytes.withUnsafeReadableBytes { raw in
+                var a = r.lowerBound
+                while a < r.upperBound && raw[a] != UInt8(ascii: ":") { a += 1 }
+                return String(decoding: UnsafeRawBufferPointer(rebasing: raw[r.lowerBound..<a]), as: UTF8.self).lowercased()
+            }
+        }
 
         /// The value of line `index` (after the colon, spaces trimmed), as text.
         func value(ofLine index: Int) -> String {
@@ -221,6 +277,7 @@ public enum HTTPFraming {
             if isRequest {
                 guard parts.count == 3, isVersion(parts[2]) else { throw Error.malformed("bad request line") }
                 head.method = String(decoding: UnsafeRawBufferPointer(rebasing: raw[parts[0]]), as: UTF8.self)
+                head.targetRange = parts[1]
                 head.http10 = isHTTP10(parts[2])
                 if head.method == "CONNECT" { head.upgrade = true }
             } else {
@@ -280,6 +337,8 @@ public enum HTTPFraming {
                     head.forwardedFor.append(index)
                 case 17 where nameIs(raw, a, colon, "x-forwarded-proto"):
                     head.forwardedProto.append(index)
+                case 16 where nameIs(raw, a, colon, "x-forwarded-host"):
+                    head.forwardedHost.append(index)
                 default:
                     break
                 }

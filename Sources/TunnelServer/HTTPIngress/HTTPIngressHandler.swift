@@ -47,19 +47,29 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Takes the connection when the machine hands it over (`ReservedAnswer.takeOver`).
     private let handOver: (@Sendable (Handshake) -> Void)?
 
+    /// The visitor policy's decision point; nil: no policy is applied (tests of routing alone).
+    private let gate: VisitorGate?
+
     init(
         directory: any TunnelDirectory, logger: Logger, client: String?, clientIP: String?, server: String?,
         idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout, scheme: String = "http",
-        hstsMaxAge: Int? = nil, reserved: ReservedRequests? = nil, handOver: (@Sendable (Handshake) -> Void)? = nil
+        hstsMaxAge: Int? = nil, reserved: ReservedRequests? = nil, gate: VisitorGate? = nil, source: SocketAddress? = nil,
+        handOver: (@Sendable (Handshake) -> Void)? = nil
     ) {
         self.handOver = handOver
         self.directory = directory
         self.logger = logger
         self.client = client
         self.server = server
+        self.gate = gate
         self.machine = HTTPIngressStateMachine(
             idleTimeout: idleTimeout, headTimeout: headTimeout, client: client, clientIP: clientIP, logger: logger, now: .now(),
-            route: { [directory] host in directory.tunnel(forHost: host) })
+            resolve: { [directory] head in head.host.flatMap { directory.route(host: $0, path: head.path) } })
+        if let gate {
+            self.machine.admit = { head, route in
+                gate.admit(VisitorGate.Request(source: source, host: head.host ?? "", field: head.field), policy: route.policy)
+            }
+        }
         self.machine.scheme = scheme
         if let reserved { self.machine.reserved = { reserved.answer($0) } }
         if let hstsMaxAge { self.machine.responseHeaders = [.init(name: "Strict-Transport-Security", value: "max-age=\(hstsMaxAge)")] }
@@ -156,8 +166,16 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 stream = nil
                 s.channel.close(promise: nil)
             }
-        case .openStream(let tunnel, let host):
-            openStream(tunnel: tunnel, host: host)
+        case .openStream(let tunnel, let host, let policy):
+            openStream(tunnel: tunnel, host: host, policy: policy)
+        case .verify(let check):
+            guard let context else { return }
+            let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+            check.run(context.eventLoop).whenComplete { result in
+                let me = me.value
+                guard me.context != nil else { return }
+                me.run(me.machine.credentialsChecked((try? result.get()) ?? false, now: .now()))
+            }
         case .adoptOpenedStream:
             stream = opened
             opened = nil
@@ -221,11 +239,18 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Opens a stream of `tunnel` on one of its sessions and reports the outcome to the machine.
-    private func openStream(tunnel: String, host: String) {
+    private func openStream(tunnel: String, host: String, policy: VisitorPolicy?) {
         guard let context else { return }
         guard let session = directory.session(for: tunnel, near: context.eventLoop) else {
             return run(machine.streamUnavailable())
         }
+        // The tunnel's connection limit counts streams: this one holds a place until it closes.
+        let lease: ConnectionCounter.Lease?
+        switch gate?.lease(tunnel: tunnel, policy: policy, source: context.channel.remoteAddress, host: host) ?? .success(nil) {
+        case .success(let granted): lease = granted
+        case .failure(let refusal): return run(machine.streamRefused(refusal))
+        }
+        let budget = policy?.bandwidth
         let ingress = CrossLoopRef(self, on: context.eventLoop)
         let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: host, server: server)
         let publicWritable = context.channel.isWritable
@@ -239,6 +264,8 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return a.next
             }
             let handler = HTTPUpstreamHandler(id: id, ingress: ingress, partnerWritable: publicWritable)
+            // The tunnel's bandwidth: what the stream delivers is paced by reads held back.
+            if let budget { try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget)) }
             try stream.pipeline.syncOperations.addHandler(handler)
             attempts.withLockedValue { $0.made = (id, CrossLoopRef(handler, on: stream.eventLoop)) }
         }.hop(to: context.eventLoop).whenComplete { result in
@@ -247,6 +274,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             me.nextID = made.next
             switch result {
             case .success(let channel):
+                if let lease { channel.closeFuture.whenComplete { _ in lease.release() } }
                 guard let (id, ref) = made.made else {
                     channel.close(promise: nil)
                     return me.run(me.machine.failure("stream opened without its handler"))
@@ -259,6 +287,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     orphan.channel.close(promise: nil)
                 }
             case .failure(let error):
+                lease?.release()
                 me.run(me.machine.streamOpenFailed(error))
             }
         }

@@ -8,22 +8,30 @@ extension HTTPIngressStateMachine {
         var value: String
     }
 
-    /// The response head as the client gets it: `head`'s bytes, plus `responseHeaders` the origin
-    /// did not set. Interim (1xx) heads pass untouched.
-    func clientHead(_ head: HTTPFraming.Head, bytes: ByteBuffer) -> ByteBuffer {
-        guard !responseHeaders.isEmpty, head.status >= 200 else { return bytes }
+    /// The response head as the client gets it: `head`'s bytes with the rule's response `edits`
+    /// (fields removed, set, added), plus `responseHeaders` the origin did not set. Interim (1xx)
+    /// heads pass untouched.
+    func clientHead(_ head: HTTPFraming.Head, bytes: ByteBuffer, edits: HeaderEdits = .none) -> ByteBuffer {
+        guard head.status >= 200, !responseHeaders.isEmpty || !edits.isEmpty else { return bytes }
         let missing = responseHeaders.filter { added in
-            !head.lineRanges.indices.dropFirst().contains { index in
+            let name = added.name.lowercased()
+            return !edits.fields.contains { $0.name.lowercased() == name }
+                && !head.lineRanges.indices.dropFirst().contains { head.nameOfLine($0, is: name) && !edits.removed.contains(name) }
+        }
+        guard !missing.isEmpty || !edits.isEmpty else { return bytes }
+        var out = allocator.buffer(capacity: bytes.readableBytes + 128)
+        if edits.removed.isEmpty {
+            var lines = bytes.getSlice(at: bytes.readerIndex, length: bytes.readableBytes - 2)!
+            out.writeBuffer(&lines)
+        } else {
+            for index in head.lineRanges.indices {
+                if index > 0, edits.removed.contains(head.nameOfLine(index)) { continue }
                 var line = head.line(index)
-                guard let text = line.readString(length: min(line.readableBytes, added.name.utf8.count + 1)) else { return false }
-                return text.lowercased() == added.name.lowercased() + ":"
+                out.writeBuffer(&line)
+                out.writeStaticString("\r\n")
             }
         }
-        guard !missing.isEmpty else { return bytes }
-        var out = allocator.buffer(capacity: bytes.readableBytes + 64)
-        var lines = bytes.getSlice(at: bytes.readerIndex, length: bytes.readableBytes - 2)!
-        out.writeBuffer(&lines)
-        for header in missing {
+        for header in edits.fields.map({ AddedHeader(name: $0.name, value: $0.value) }) + missing {
             out.writeString(header.name)
             out.writeStaticString(": ")
             out.writeString(header.value)

@@ -5,7 +5,7 @@ extension HTTPIngressStateMachine {
     // MARK: the rules
 
     var canRead: Bool {
-        !closing && opening == nil && pendingHead == nil && pendingReject == nil && (!(lastRequestSent || upgradePending) || requestBody != .none)
+        !closing && opening == nil && pendingHead == nil && verifying == nil && pendingReject == nil && (!(lastRequestSent || upgradePending) || requestBody != .none)
             && outstanding.count < Self.maxPipelined
             && (upstream?.writable ?? true) && (inbound?.readableBytes ?? 0) <= HTTPFraming.maxHead
     }
@@ -31,7 +31,7 @@ extension HTTPIngressStateMachine {
             if wrote, upstream != nil { emit(.flushUpstream) }
         }
         do {
-            while var buffer = inbound, buffer.readableBytes > 0, pendingHead == nil, opening == nil, pendingReject == nil,
+            while var buffer = inbound, buffer.readableBytes > 0, pendingHead == nil, verifying == nil, opening == nil, pendingReject == nil,
                 !((lastRequestSent || upgradePending) && requestBody == .none)
             {
                 if requestBody != .none {
@@ -61,12 +61,19 @@ extension HTTPIngressStateMachine {
                     }
                     return
                 }
-                if let up = upstream, up.reusable, let host = head.host, route(host) == up.tunnel {
-                    send(head, to: up)
-                    wrote = true
-                } else {
-                    pendingHead = head
-                    startPending()
+                guard head.host != nil, let route = resolve(head) else {
+                    return reject(404, "Not Found", "no tunnel serves host \(head.host ?? "(none)")")
+                }
+                switch admit?(head, route) ?? .pass(.none) {
+                case .pass(let rewrite):
+                    wrote = forward(PendingRequest(head: head, route: route, rewrite: rewrite)) || wrote
+                case .refuse(let refusal):
+                    return reject(refusal)
+                case .verify(let check):
+                    // Nothing more is read or sent until the answer: requests stay in order.
+                    verifying = PendingRequest(head: head, route: route, rewrite: check.rewrite, refusal: check.refusal)
+                    emit(.verify(check))
+                    return
                 }
             }
         } catch let error as HTTPFraming.Error {
@@ -76,7 +83,7 @@ extension HTTPIngressStateMachine {
         } catch {
             return fail("\(error)")
         }
-        if requestBody == .none, (inbound?.readableBytes ?? 0) > 0, pendingHead == nil, !(lastRequestSent || upgradePending) {
+        if requestBody == .none, (inbound?.readableBytes ?? 0) > 0, pendingHead == nil, verifying == nil, !(lastRequestSent || upgradePending) {
             // Part of a head is here: its time runs from its first byte, however it trickles.
             if headStarted == nil {
                 headStarted = now
@@ -85,12 +92,12 @@ extension HTTPIngressStateMachine {
         } else {
             headStarted = nil
         }
-        if inputEnded, requestBody == .none, pendingHead == nil, opening == nil, outstanding.isEmpty, (inbound?.readableBytes ?? 0) > 0 {
+        if inputEnded, requestBody == .none, pendingHead == nil, verifying == nil, opening == nil, outstanding.isEmpty, (inbound?.readableBytes ?? 0) > 0 {
             // The client ended its input inside a head, which can never complete now: close at
             // once rather than hold the socket (in CLOSE_WAIT) until a timer.
             return finishPublic()
         }
-        if inputEnded, (inbound?.readableBytes ?? 0) == 0, pendingHead == nil, opening == nil {
+        if inputEnded, (inbound?.readableBytes ?? 0) == 0, pendingHead == nil, verifying == nil, opening == nil {
             if requestBody == .raw {
                 // Spliced: the client's half-close reaches the origin.
                 if upstream != nil, !upstreamOutputClosed {
@@ -128,10 +135,25 @@ extension HTTPIngressStateMachine {
         reject(400, "Bad Request", "the request body cannot be read: \(error)")
     }
 
-    /// Writes a request head, with the forwarding headers, to its stream.
-    mutating func send(_ head: HTTPFraming.Head, to up: Upstream) {
-        emit(.writeUpstream(Self.forwardedHead(head, clientIP: clientIP, proto: scheme, allocator: allocator)))
-        outstanding.append(head.method)
+    /// Sends an admitted request on: on the current stream when it serves the request's tunnel and
+    /// may carry another, else once a stream of its tunnel is open (`startPending`). Whether it
+    /// was written now.
+    @discardableResult
+    mutating func forward(_ request: PendingRequest) -> Bool {
+        if let up = upstream, up.reusable, request.route.tunnel == up.tunnel {
+            send(request, to: up)
+            return true
+        }
+        pendingHead = request
+        startPending()
+        return false
+    }
+
+    /// Writes a request head, with the forwarding headers and the rule's rewrite, to its stream.
+    mutating func send(_ request: PendingRequest, to up: Upstream) {
+        let head = request.head
+        emit(.writeUpstream(Self.forwardedHead(head, clientIP: clientIP, proto: scheme, rewrite: request.rewrite, allocator: allocator)))
+        outstanding.append(Outstanding(method: head.method, response: request.rewrite.response))
         requestBody = HTTPFraming.requestBody(head)
         if head.upgrade {
             upgradePending = true
@@ -143,16 +165,14 @@ extension HTTPIngressStateMachine {
     /// Starts the waiting request once every earlier answer is complete: on a new stream of its
     /// tunnel, or answered here when it has none.
     mutating func startPending() {
-        guard let head = pendingHead, outstanding.isEmpty, opening == nil else { return }
+        guard let pending = pendingHead, outstanding.isEmpty, opening == nil else { return }
         if let old = upstream {
             emit(.flushClient)
             release(old)
         }
-        guard let host = head.host, let tunnel = route(host) else {
-            return reject(404, "Not Found", "no tunnel serves host \(head.host ?? "(none)")")
-        }
-        opening = (tunnel, host)
-        emit(.openStream(tunnel: tunnel, host: host))
+        let host = pending.head.host ?? ""
+        opening = (pending.route.tunnel, host)
+        emit(.openStream(tunnel: pending.route.tunnel, host: host, policy: pending.route.policy))
     }
 
     /// Hands the connection over from `head` on: the stream of earlier requests is let go, and the
@@ -231,6 +251,11 @@ extension HTTPIngressStateMachine {
     }
 
     // MARK: endings
+
+    /// Answers with the gate's (or a rule's) page after the answers already under way, then closes.
+    mutating func reject(_ refusal: Refusal) {
+        reject(refusal.status, refusal.reason, refusal.message, raw: refusal.http1)
+    }
 
     /// Answers with an error page after the answers already under way, then closes.
     mutating func reject(_ code: Int, _ reason: String, _ message: String, extra: String = "", raw: ByteBuffer? = nil) {

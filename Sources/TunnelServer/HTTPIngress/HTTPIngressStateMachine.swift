@@ -23,9 +23,13 @@ struct HTTPIngressStateMachine {
         case closeUpstreamOutput
         /// Let go of stream `id` and close it; its later events are ignored.
         case closeUpstream(id: Int)
-        /// Find a session of `tunnel` and open a stream for the waiting request; report back with
-        /// `streamOpened`, `streamUnavailable` or `streamOpenFailed`.
-        case openStream(tunnel: String, host: String)
+        /// Find a session of `tunnel` and open a stream for the waiting request (counted against
+        /// the connection limit of `policy`); report back with `streamOpened`,
+        /// `streamUnavailable`, `streamRefused` or `streamOpenFailed`.
+        case openStream(tunnel: String, host: String, policy: VisitorPolicy?)
+        /// Check a password off the event loop (`Admission.verify`); report back with
+        /// `credentialsChecked`.
+        case verify(CredentialCheck)
         /// Adopt the stream just opened as the current one (or close it: the connection is gone).
         case adoptOpenedStream
         case discardOpenedStream
@@ -60,6 +64,25 @@ struct HTTPIngressStateMachine {
         var writable = true
         /// The origin said `Connection: close`: no further request may go to this stream.
         var reusable = true
+    }
+
+    /// Where a request goes: its tunnel and the policy of the rule that routed it.
+    typealias Route = IngressRoute
+
+    /// A request admitted (or being checked) and not yet sent on.
+    struct PendingRequest: Equatable {
+        var head: HTTPFraming.Head
+        var route: Route
+        var rewrite: RequestRewrite
+        /// While credentials are checked: the answer if they are wrong.
+        var refusal: Refusal? = nil
+    }
+
+    /// A request sent on whose answer has not completed.
+    struct Outstanding: Equatable {
+        var method: String
+        /// The rule's edits of its answer's head.
+        var response: HeaderEdits
     }
 
     /// An error page owed to the client once the answers before it are delivered.
@@ -100,8 +123,10 @@ struct HTTPIngressStateMachine {
     /// Requests the relay answers itself rather than routing them (ACME HTTP-01 tokens, the
     /// redirect to HTTPS), decided per request head; nil or a nil answer: routed as usual.
     var reserved: ((HTTPFraming.Head) -> ReservedAnswer?)?
-    /// The tunnel a hostname routes to (the directory's ingress rules).
-    let route: (String) -> String?
+    /// Where a request goes (the directory's ingress rules, by `Host` and path), nil: nowhere.
+    let resolve: (HTTPFraming.Head) -> Route?
+    /// The visitor gate's verdict on a routed request (`VisitorGate.admit`); nil: all pass.
+    var admit: ((HTTPFraming.Head, Route) -> Admission)?
     let logger: Logger
     let allocator = ByteBufferAllocator()
 
@@ -124,7 +149,9 @@ struct HTTPIngressStateMachine {
     var inbound: ByteBuffer?
     var requestBody: HTTPFraming.Body = .none
     /// A request whose stream is not ready: being opened, or earlier answers outstanding.
-    var pendingHead: HTTPFraming.Head?
+    var pendingHead: PendingRequest?
+    /// A request whose credentials are being checked (`verify`): nothing after it is read.
+    var verifying: PendingRequest?
     var opening: (tunnel: String, host: String)?
     var inputEnded = false
     var readPending = false
@@ -139,7 +166,7 @@ struct HTTPIngressStateMachine {
 
     var upstream: Upstream?
     /// The methods of the requests sent and not yet answered, oldest first.
-    var outstanding = CircularBuffer<String>()
+    var outstanding = CircularBuffer<Outstanding>()
     var response: ByteBuffer?
     var responseBody: HTTPFraming.Body = .none
 
@@ -151,16 +178,26 @@ struct HTTPIngressStateMachine {
 
     init(
         idleTimeout: TimeAmount, headTimeout: TimeAmount, client: String?, clientIP: String?, logger: Logger, now: NIODeadline,
-        route: @escaping (String) -> String?
+        resolve: @escaping (HTTPFraming.Head) -> Route?
     ) {
         self.idleTimeout = idleTimeout
         self.headTimeout = headTimeout
         self.client = client
         self.clientIP = clientIP
         self.logger = logger
-        self.route = route
+        self.resolve = resolve
         self.lastActivity = now
         self.lastClientRead = now
+    }
+
+    /// Routed by `Host` alone to a tunnel ID, with no policy.
+    init(
+        idleTimeout: TimeAmount, headTimeout: TimeAmount, client: String?, clientIP: String?, logger: Logger, now: NIODeadline,
+        route: @escaping (String) -> String?
+    ) {
+        self.init(idleTimeout: idleTimeout, headTimeout: headTimeout, client: client, clientIP: clientIP, logger: logger, now: now) { head in
+            head.host.flatMap(route).map { Route(tunnel: $0) }
+        }
     }
 
     mutating func emit(_ action: Action) {
@@ -262,7 +299,7 @@ struct HTTPIngressStateMachine {
             fail("client stopped reading")
             return actions()
         }
-        let waiting = outstanding.isEmpty && opening == nil && pendingHead == nil && requestBody == .none && responseBody == .none
+        let waiting = outstanding.isEmpty && opening == nil && pendingHead == nil && verifying == nil && requestBody == .none && responseBody == .none
         var due = lastActivity + idleTimeout
         if let started = headStarted { due = min(due, started + headTimeout) }
         guard waiting, due <= now else {
@@ -285,7 +322,7 @@ struct HTTPIngressStateMachine {
     mutating func streamOpened(id: Int, now: NIODeadline) -> [Action] {
         guard let (tunnel, _) = opening else { return [.discardOpenedStream] }
         opening = nil
-        guard !closing, let head = pendingHead else { return [.discardOpenedStream] }
+        guard !closing, let pending = pendingHead else { return [.discardOpenedStream] }
         emit(.adoptOpenedStream)
         let up = Upstream(id: id, tunnel: tunnel)
         upstream = up
@@ -293,7 +330,7 @@ struct HTTPIngressStateMachine {
         pendingHead = nil
         // The public side's writability may have changed while the stream opened.
         emit(.setUpstreamPartnerWritable(clientWritable))
-        send(head, to: up)
+        send(pending, to: up)
         emit(.flushUpstream)
         emit(.startReadingUpstream)
         process(now: now)
@@ -305,7 +342,33 @@ struct HTTPIngressStateMachine {
         guard let (tunnel, host) = opening else { return [] }
         opening = nil
         logger.debug("http entrypoint: tunnel offline", metadata: ["tunnel": "\(tunnel)", "host": "\(host)"])
-        reject(503, "Service Unavailable", "the tunnel for \(host) is offline", extra: "Retry-After: 5\r\n")
+        reject(
+            Refusal(
+                status: 503, reason: "Service Unavailable", message: "the tunnel for \(host) is offline", headers: [.init(name: "Retry-After", value: "5")],
+                page: pendingHead?.route.policy?.errorPages[503]))
+        return actions()
+    }
+
+    /// The tunnel is at its connection limit (the gate's `refusal`).
+    mutating func streamRefused(_ refusal: Refusal) -> [Action] {
+        guard opening != nil else { return [] }
+        opening = nil
+        reject(refusal)
+        return actions()
+    }
+
+    /// The credentials of the request being checked are right (`ok`) or not.
+    mutating func credentialsChecked(_ ok: Bool, now: NIODeadline) -> [Action] {
+        guard let pending = verifying else { return [] }
+        verifying = nil
+        guard !closing else { return [] }
+        if ok {
+            forward(pending)
+            if upstream != nil { emit(.flushUpstream) }
+            process(now: now)
+        } else if let refusal = pending.refusal {
+            reject(refusal)
+        }
         return actions()
     }
 
@@ -315,7 +378,7 @@ struct HTTPIngressStateMachine {
         opening = nil
         guard !closing else { return [] }
         logger.info("http entrypoint: tunnel unreachable", metadata: ["tunnel": "\(tunnel)", "error": "\(error)"])
-        reject(502, "Bad Gateway", "the tunnel for \(host) cannot be reached")
+        reject(Refusal(status: 502, reason: "Bad Gateway", message: "the tunnel for \(host) cannot be reached", page: pendingHead?.route.policy?.errorPages[502]))
         return actions()
     }
 
@@ -348,7 +411,7 @@ struct HTTPIngressStateMachine {
                     completeResponse(now: now)
                     continue
                 }
-                guard let method = outstanding.first else {
+                guard let request = outstanding.first else {
                     // Bytes nobody asked for: the origin is out of step with the requests.
                     logger.info("http entrypoint: the origin sent bytes nobody asked for", metadata: ["tunnel": "\(up.tunnel)"])
                     emit(.flushClient)
@@ -356,11 +419,11 @@ struct HTTPIngressStateMachine {
                     return actions()
                 }
                 guard let head = try HTTPFraming.parseHead(buffer, isRequest: false) else { break }
-                emit(.writeClient(clientHead(head, bytes: buffer.readSlice(length: head.length)!)))
+                emit(.writeClient(clientHead(head, bytes: buffer.readSlice(length: head.length)!, edits: request.response)))
                 response = buffer
                 if head.status >= 100 && head.status < 200 && head.status != 101 { continue }  // interim
                 if head.connectionClose { upstream?.reusable = false }
-                let body = HTTPFraming.responseBody(head, method: method)
+                let body = HTTPFraming.responseBody(head, method: request.method)
                 if body == .raw {
                     // 101, or 2xx to CONNECT: only an upgrade request may be answered so.
                     guard upgradePending else {
