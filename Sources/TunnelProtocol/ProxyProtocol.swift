@@ -10,6 +10,12 @@ public enum ProxyProtocol {
         case v1, v2
     }
 
+    /// The 12 bytes that open every v2 header (chosen by the spec never to begin a v1 header or
+    /// any common protocol's first bytes).
+    public static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
+    /// What opens every v1 header.
+    public static let v1Prefix = "PROXY "
+
     /// The header for a TCP connection from `source` to `destination` (`ip:port` text, as carried in
     /// the stream header). Unknown or mixed families give the protocol's "unknown" form.
     public static func header(_ version: Version, source: String?, destination: String?) -> ByteBuffer {
@@ -20,7 +26,7 @@ public enum ProxyProtocol {
             guard let src, let dst, let family = family(src, dst) else { return ByteBuffer(string: "PROXY UNKNOWN\r\n") }
             return ByteBuffer(string: "PROXY \(family == 4 ? "TCP4" : "TCP6") \(src.host) \(dst.host) \(src.port) \(dst.port)\r\n")
         case .v2:
-            var out = ByteBuffer(bytes: [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A])
+            var out = ByteBuffer(bytes: v2Signature)
             guard let src, let dst, let family = family(src, dst),
                 let s = IPAddressBytes(src.host), let d = IPAddressBytes(dst.host)
             else {
