@@ -2,7 +2,9 @@
 """An HTTP/1.1 origin for the relay's HTTP entrypoint tests (keep-alive, chunked, upgrade).
 
 GET  /info          JSON: this origin's name, the Host, X-Forwarded-For/-Proto it received, the
-                    client's port (which connection carried the request)
+                    client's port (which connection carried the request), every header (lowercased
+                    names); any other path under /api/ or /p/ answers the same
+GET  /count         JSON: how many requests this origin answered (itself not counted)
 HEAD /info          the same head, no body
 GET  /blob/N        N deterministic bytes, Content-Length, header X-Sha256 (8 MiB and more: written
                     in 256 KiB slices, /stats "blob_sent" says how many went out so far)
@@ -25,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 name = sys.argv[1]
 lifetime = float(sys.argv[2]) if len(sys.argv) > 2 else 300
 stats = {"up101": -1, "sse_acked": None}
+answered = [0]
+count_lock = threading.Lock()
 sse_ack = threading.Event()
 
 
@@ -53,13 +57,19 @@ class Handler(BaseHTTPRequestHandler):
             "name": name, "host": self.headers.get("Host"), "path": self.path,
             "xff": self.headers.get("X-Forwarded-For"), "xfp": self.headers.get("X-Forwarded-Proto"),
             "peer": self.client_address[1],
+            "headers": {k.lower(): v for k, v in self.headers.items()},
         }).encode()
 
     def do_HEAD(self):
         self.send_body(self.info(), head_only=True)
 
     def do_GET(self):
-        if self.path == "/info":
+        if self.path != "/count":
+            with count_lock:
+                answered[0] += 1
+        if self.path == "/count":
+            self.send_body(json.dumps({"count": answered[0]}).encode())
+        elif self.path == "/info" or self.path.startswith("/api/") or self.path.startswith("/p/"):
             self.send_body(self.info())
         elif self.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
             self.websocket()

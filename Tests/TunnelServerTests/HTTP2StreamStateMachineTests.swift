@@ -10,7 +10,7 @@ final class HTTP2StreamStateMachineTests: XCTestCase {
     typealias Machine = HTTP2StreamStateMachine
 
     func machine(upstream: RuleOptions.UpstreamProtocol = .http1) -> Machine {
-        Machine(clientIP: "192.0.2.7") { host in
+        Machine(clientIP: "192.0.2.7") { host, _ in
             host == "app.test" ? .init(tunnel: "t1", upstream: upstream, responseHeaders: [.init(name: "strict-transport-security", value: "max-age=9")]) : nil
         }
     }
@@ -23,7 +23,7 @@ final class HTTP2StreamStateMachineTests: XCTestCase {
         var m = machine(upstream: .h2c)
         XCTAssertEqual(m.readRequested(), [.readClient])
         let opened = m.clientPart(.head(head("app.test", method: "POST"), end: false))
-        XCTAssertEqual(opened, [.openUpstream(tunnel: "t1", host: "app.test", upstream: .h2c)])
+        XCTAssertEqual(opened, [.openUpstream(tunnel: "t1", host: "app.test", upstream: .h2c, policy: nil)])
         // Held, and not read further, until the upstream is open.
         XCTAssertEqual(m.clientPart(.body(ByteBuffer(string: "ab"), end: false)), [])
         XCTAssertEqual(m.readRequested(), [])
@@ -104,7 +104,7 @@ final class HTTP2StreamStateMachineTests: XCTestCase {
     }
 
     func testAVisitorThatStopsReadingIsResetAfterTheIdleTimeout() {
-        var m = Machine(clientIP: nil, idleTimeout: .seconds(10)) { _ in .init(tunnel: "t1", upstream: .http1) }
+        var m = Machine(clientIP: nil, idleTimeout: .seconds(10)) { _, _ in .init(tunnel: "t1", upstream: .http1) }
         _ = m.clientPart(.head(head("app.test"), end: true))
         _ = m.upstreamOpened()
         let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)

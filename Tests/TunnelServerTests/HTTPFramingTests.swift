@@ -139,7 +139,7 @@ final class HTTPFramingTests: XCTestCase {
     func testForwardedHeadExtendsTheClientsChain() throws {
         let h = try XCTUnwrap(try head("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nx-forwarded-proto: https\r\nAccept: */*\r\n\r\n"))
         let out = HTTPIngressStateMachine.forwardedHead(h, clientIP: "192.0.2.7", allocator: ByteBufferAllocator())
-        XCTAssertEqual(String(buffer: out), "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nX-Forwarded-Proto: http\r\n\r\n")
+        XCTAssertEqual(String(buffer: out), "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\nForwarded: for=192.0.2.7;host=\"a\";proto=http\r\n\r\n")
     }
 }
 

@@ -13,7 +13,7 @@ final class HTTPIngressHTTPSTests: XCTestCase {
         s.machine.scheme = "https"
         s.machine.responseHeaders = [.init(name: "Strict-Transport-Security", value: "max-age=600")]
         _ = s.client("GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\n\r\n")
-        XCTAssertEqual(s.opened()[2], "up:GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nX-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: https\r\n\r\n")
+        XCTAssertEqual(s.opened()[2], "up:GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nX-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: a.test\r\nForwarded: for=192.0.2.1;host=\"a.test\";proto=https\r\n\r\n")
         XCTAssertEqual(s.origin("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"), [
             "client:HTTP/1.1 100 Continue\r\n\r\n",
             "client:HTTP/1.1 200 OK\r\nContent-Length: 2\r\nStrict-Transport-Security: max-age=600\r\n\r\n", "client:hi",

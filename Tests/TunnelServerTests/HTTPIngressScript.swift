@@ -55,7 +55,8 @@ struct HTTPIngressScript {
 
     /// The head the origin receives for `requestLine` to `host`, with the relay's headers.
     static func forwarded(_ requestLine: String, host: String, extra: String = "", clientIP: String = "192.0.2.1") -> String {
-        "up:\(requestLine)\r\nHost: \(host)\r\n\(extra)X-Forwarded-For: \(clientIP)\r\nX-Forwarded-Proto: http\r\n\r\n"
+        "up:\(requestLine)\r\nHost: \(host)\r\n\(extra)X-Forwarded-For: \(clientIP)\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: \(host)\r\n"
+            + "Forwarded: for=\(clientIP);host=\"\(host)\";proto=http\r\n\r\n"
     }
 
     static func render(_ actions: [Action]) -> [String] {
@@ -67,7 +68,8 @@ struct HTTPIngressScript {
             case .flushUpstream: return "flushUp"
             case .closeUpstreamOutput: return "closeUpOutput"
             case .closeUpstream(let id): return "closeUp(\(id))"
-            case .openStream(let tunnel, let host): return "open(\(tunnel),\(host))"
+            case .openStream(let tunnel, let host, _): return "open(\(tunnel),\(host))"
+            case .verify(let check): return "verify(\(check.label))"
             case .adoptOpenedStream: return "adopt"
             case .discardOpenedStream: return "discard"
             case .startReadingUpstream: return "startReadingUp"

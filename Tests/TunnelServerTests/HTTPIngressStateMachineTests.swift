@@ -25,7 +25,7 @@ final class HTTPIngressStateMachineTests: XCTestCase {
     func testTheClientsForwardedHeadersAreExtendedAndItsProtoReplaced() {
         var s = S()
         _ = s.client("GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\n\r\n")
-        XCTAssertEqual(s.opened()[2], "up:GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 10.0.0.1, 192.0.2.1\r\nX-Forwarded-Proto: http\r\n\r\n")
+        XCTAssertEqual(s.opened()[2], "up:GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 10.0.0.1, 192.0.2.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a.test\r\nForwarded: for=192.0.2.1;host=\"a.test\";proto=http\r\n\r\n")
     }
 
     func testPipelinedRequestsForOneTunnelShareTheStreamAndAnswersStayInOrder() {

@@ -37,7 +37,7 @@ final class IngressesSectionTests: XCTestCase {
 
     func testEntriesAreDecodedStrictlyWithTheirPath() {
         XCTAssertThrowsError(try ConfigLoader.parse("ingresses:\n- name: i\n  rules: [{hostname: a, endpoint: b, weight: 2}]\n", sections: [IngressesSection.self])) { error in
-            XCTAssertEqual("\(error)", "ingresses[0].rules[0].weight: unknown key \"weight\" (known here: certFile, endpoint, hostname, hstsMaxAge, keyFile, redirectHTTPS, tls, upstream)")
+            XCTAssertEqual("\(error)", "ingresses[0].rules[0].weight: unknown key \"weight\" (known here: certFile, endpoint, hostname, hstsMaxAge, keyFile, locations, policy, redirectHTTPS, tls, upstream)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Shared
+import TunnelProtocol
 
 /// GOST's top-level `ingresses:` section: named sets of hostname → tunnel rules that a relay's
 /// `tunnel` handler names with `metadata.ingress`. The relay contributes it to the config

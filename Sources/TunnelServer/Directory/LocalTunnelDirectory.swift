@@ -100,7 +100,7 @@ public final class LocalTunnelDirectory: TunnelDirectory {
         state.withLockedValue { $0.options.lookup(host) }
     }
 
-    func addLocation(_ host: String, prefix: String, tunnel: String, policy: VisitorPolicy?) {
+    public func addLocation(_ host: String, prefix: String, tunnel: String, policy: VisitorPolicy?) {
         state.withLockedValue { s in
             var list = s.locations.value(forPattern: host) ?? []
             list.append(LocationRule(prefix: prefix, route: IngressRoute(tunnel: tunnel, policy: policy)))

@@ -235,7 +235,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         }
         // A new stream holds a place among the tunnel's connections until it closes.
         let lease: ConnectionCounter.Lease?
-        switch gate?.lease(tunnel: tunnel, policy: policy, source: visitor.source, host: host) ?? .success(nil) {
+        switch gate?.lease(tunnel: tunnel, policy: policy, source: visitor.source, host: host) ?? Result<ConnectionCounter.Lease?, Refusal>.success(nil) {
         case .success(let granted): lease = granted
         case .failure(let refusal): return run(machine.upstreamRefused(refusal))
         }

@@ -246,7 +246,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // The tunnel's connection limit counts streams: this one holds a place until it closes.
         let lease: ConnectionCounter.Lease?
-        switch gate?.lease(tunnel: tunnel, policy: policy, source: context.channel.remoteAddress, host: host) ?? .success(nil) {
+        switch gate?.lease(tunnel: tunnel, policy: policy, source: context.channel.remoteAddress, host: host) ?? Result<ConnectionCounter.Lease?, Refusal>.success(nil) {
         case .success(let granted): lease = granted
         case .failure(let refusal): return run(machine.streamRefused(refusal))
         }

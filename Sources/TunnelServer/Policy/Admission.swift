@@ -13,7 +13,7 @@ enum Admission: Equatable {
 }
 
 /// An answer the relay gives in place of the local service's.
-struct Refusal: Equatable, Sendable {
+struct Refusal: Error, Equatable, Sendable {
     var status: Int
     var reason: String
     /// What the visitor reads (or the rule's own error page instead).

@@ -1,0 +1,279 @@
+import Foundation
+import XCTest
+
+/// Visitor policy at the relay, end to end: a relay configured with `ingresses` rules carrying
+/// `policy:`, agents exposing Python origins (`http_origin.py`, which counts what it answers and
+/// echoes the headers it got), curl as the visitor over HTTP, HTTPS and h2.
+final class PolicyEndToEndTests: EndToEndTestCase {
+    struct Setup {
+        var relay: Harness.Running
+        var publicPort: Int
+        var agentPort: Int
+        var ca: TestCA
+    }
+
+    /// A relay whose ingress rules are `rules` (YAML list items, indented as under `rules:`),
+    /// terminating TLS for `*.policy.test`, and one agent per `(tunnel ID, origin port)`.
+    func start(rules: String, agents: [(String, Int)]) throws -> Setup {
+        let ca = try makeCA(["*.policy.test"])
+        let yaml = """
+            services:
+            - name: agents
+              addr: 127.0.0.1:0
+              handler:
+                type: tunnel
+                metadata:
+                  entrypoint: 127.0.0.1:0
+                  ingress: ingress-0
+              listener:
+                type: tls
+            ingresses:
+            - name: ingress-0
+              rules:
+            \(rules)
+            """
+        let relay = try h.server(["-C", h.tempFile("relay.yaml", contents: yaml).path, "--tls-cert", ca.cert, "--tls-key", ca.key])
+        let agentPort = try relay.port(ofService: "agents")
+        let publicPort = try relay.port(ofService: "agents-entrypoint")
+        for (id, port) in agents {
+            let agent = try h.agent(["--relay", "127.0.0.1:\(agentPort)", "--tunnel-id", id, "--expose", "127.0.0.1:\(port)"])
+            _ = try agent.wait(for: "connected to relay")
+        }
+        return Setup(relay: relay, publicPort: publicPort, agentPort: agentPort, ca: ca)
+    }
+
+    func origin(_ name: String) throws -> Int {
+        Int(try h.python("http_origin.py", [name, "300"]).wait(for: "PORT (\\d+)"))!
+    }
+
+    /// curl to `host` on the relay's public port: `scheme` http, https (HTTP/1.1) or h2; prints the
+    /// status code on the last line after the body (and the headers first with `-i`).
+    func get(_ s: Setup, _ scheme: String, _ host: String, _ path: String, _ extra: [String] = []) throws -> (code: Int, body: String) {
+        var args = ["-s", "-w", "\n%{http_code}", "--resolve", "\(host):\(s.publicPort):127.0.0.1"] + extra
+        switch scheme {
+        case "https": args += ["--http1.1", "--cacert", s.ca.ca, "https://\(host):\(s.publicPort)\(path)"]
+        case "h2": args += ["--http2", "--cacert", s.ca.ca, "https://\(host):\(s.publicPort)\(path)"]
+        default: args += ["http://\(host):\(s.publicPort)\(path)"]
+        }
+        let r = try h.curl(args)
+        let lines = r.output.components(separatedBy: "\n")
+        return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
+    }
+
+    func count(_ port: Int) throws -> Int {
+        let r = try h.curl(["http://127.0.0.1:\(port)/count"])
+        let json = try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any]
+        return json?["count"] as? Int ?? -1
+    }
+
+    func bcrypt(_ user: String, _ password: String) throws -> String {
+        let r = try h.run("/usr/bin/env", ["htpasswd", "-nbBC", "4", user, password])
+        XCTAssertEqual(r.status, 0, r.output)
+        let line = r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(line.drop { $0 != ":" }.dropFirst())
+    }
+
+    /// Basic auth (a bcrypt hash from `htpasswd -B`) over HTTP, HTTPS and h2: no credentials and
+    /// wrong ones get 401 with `WWW-Authenticate` and never reach the origin (it counts what it
+    /// answers); the right ones pass, and the origin does not see the `Authorization` header.
+    func testBasicAuthOverHTTPHTTPSAndH2() throws {
+        let web = try origin("web")
+        let hash = try bcrypt("alice", "wonder land")
+        let s = try start(
+            rules: """
+                  - hostname: app.policy.test
+                    endpoint: web
+                    policy:
+                      basicAuth:
+                        realm: staff
+                        users:
+                          alice: "\(hash)"
+                """, agents: [("web", web)])
+        var passed = 0
+        for scheme in ["http", "https", "h2"] {
+            let none = try get(s, scheme, "app.policy.test", "/info", ["-D", "-"])
+            XCTAssertEqual(none.code, 401, "\(scheme): \(none.body)")
+            XCTAssertTrue(none.body.lowercased().contains("www-authenticate: basic realm=\"staff\""), "\(scheme): \(none.body)")
+            XCTAssertEqual(try get(s, scheme, "app.policy.test", "/info", ["-u", "alice:wrong"]).code, 401, scheme)
+            XCTAssertEqual(try get(s, scheme, "app.policy.test", "/info", ["-u", "bob:wonder land"]).code, 401, scheme)
+            // Twice: the second answer comes from the relay's cache of checked passwords.
+            for _ in 0..<2 {
+                let ok = try get(s, scheme, "app.policy.test", "/info", ["-u", "alice:wonder land"])
+                XCTAssertEqual(ok.code, 200, "\(scheme): \(ok.body)")
+                XCTAssertFalse(ok.body.contains("authorization"), "the origin saw the credentials: \(ok.body)")
+                passed += 1
+            }
+        }
+        XCTAssertEqual(try count(web), passed, "refused requests must never reach the origin")
+        XCTAssertTrue(s.relay.output.contains("reason=bad_password"), s.relay.output)
+        XCTAssertTrue(s.relay.output.contains("reason=no_credentials"), s.relay.output)
+    }
+
+    /// An IP deny list on the layer-4 source: 127.0.0.2 is refused (403 on HTTP, an alert on a TLS
+    /// passthrough), 127.0.0.1 passes; `X-Forwarded-For` sent by the client changes nothing.
+    func testIPDenyOnHTTPAndOnTLSPassthrough() throws {
+        let web = try origin("web")
+        let tlsCA = try makeCA(["pass.policy.test"])
+        let tls = try h.python("tls_server.py", [tlsCA.cert, tlsCA.key])
+        let tlsPort = Int(try tls.wait(for: "PORT (\\d+)"))!
+        let s = try start(
+            rules: """
+                  - hostname: app.policy.test
+                    endpoint: web
+                    policy:
+                      deny: ["127.0.0.2/32", "2001:db8::/32"]
+                  - hostname: pass.policy.test
+                    endpoint: pass
+                    tls: passthrough
+                    policy:
+                      allow: ["127.0.0.1"]
+                """, agents: [("web", web), ("pass", tlsPort)])
+        XCTAssertEqual(try get(s, "http", "app.policy.test", "/info").code, 200)
+        XCTAssertEqual(try get(s, "http", "app.policy.test", "/info", ["--interface", "127.0.0.2"]).code, 403)
+        XCTAssertEqual(try get(s, "http", "app.policy.test", "/info", ["--interface", "127.0.0.2", "-H", "X-Forwarded-For: 127.0.0.1"]).code, 403)
+        XCTAssertEqual(try get(s, "h2", "app.policy.test", "/info", ["--interface", "127.0.0.2"]).code, 403)
+        XCTAssertEqual(try count(web), 1)
+        let through = try h.curl(["--cacert", tlsCA.ca, "--resolve", "pass.policy.test:\(s.publicPort):127.0.0.1", "https://pass.policy.test:\(s.publicPort)/"])
+        XCTAssertEqual(through.status, 0, through.output)
+        let denied = try h.curl(["--interface", "127.0.0.2", "--cacert", tlsCA.ca, "--resolve", "pass.policy.test:\(s.publicPort):127.0.0.1", "https://pass.policy.test:\(s.publicPort)/"])
+        XCTAssertNotEqual(denied.status, 0, denied.output)
+        XCTAssertTrue(s.relay.output.contains("reason=ip_denied"), s.relay.output)
+    }
+
+    /// A rate limit per visitor address: the burst passes, the next request gets 429 with
+    /// `Retry-After`, and after that long requests pass again.
+    func testRateLimitIsReachedThenRecovers() throws {
+        let web = try origin("web")
+        let s = try start(
+            rules: """
+                  - hostname: app.policy.test
+                    endpoint: web
+                    policy:
+                      rateLimit: {rate: "1/s", burst: 3}
+                """, agents: [("web", web)])
+        var codes: [Int] = []
+        for _ in 0..<5 { codes.append(try get(s, "http", "app.policy.test", "/info").code) }
+        XCTAssertEqual(Array(codes.prefix(3)), [200, 200, 200], "\(codes)")
+        XCTAssertTrue(codes.contains(429), "\(codes)")
+        let limited = try get(s, "http", "app.policy.test", "/info", ["-D", "-"])
+        XCTAssertEqual(limited.code, 429)
+        let retry = limited.body.lowercased().components(separatedBy: "\r\n").first { $0.hasPrefix("retry-after:") }
+        let seconds = Int(retry?.dropFirst("retry-after:".count).trimmingCharacters(in: .whitespaces) ?? "") ?? 0
+        XCTAssertTrue((1...2).contains(seconds), "\(limited.body)")
+        // Another address has its own bucket.
+        XCTAssertEqual(try get(s, "http", "app.policy.test", "/info", ["--interface", "127.0.0.3"]).code, 200)
+        usleep(UInt32(seconds) * 1_000_000 + 200_000)
+        XCTAssertEqual(try get(s, "http", "app.policy.test", "/info").code, 200)
+        XCTAssertTrue(s.relay.output.contains("reason=rate_limited"), s.relay.output)
+    }
+
+    /// `hostHeaderRewrite`, request headers set/added/removed and response headers removed/set, as
+    /// the origin and the visitor see them; `X-Forwarded-Host` and `Forwarded` on HTTP/1 and h2.
+    func testHeaderRewritingAsTheOriginAndTheVisitorSeeIt() throws {
+        let web = try origin("web")
+        let s = try start(
+            rules: """
+                  - hostname: app.policy.test
+                    endpoint: web
+                    policy:
+                      hostHeaderRewrite: internal.local
+                      requestHeaders:
+                        set: {X-Team: blue}
+                        add: {X-Extra: one}
+                        remove: [X-Secret]
+                      responseHeaders:
+                        set: {X-Frame-Options: DENY}
+                        remove: [Server]
+                """, agents: [("web", web)])
+        for scheme in ["http", "h2"] {
+            let r = try get(s, scheme, "app.policy.test", "/info", ["-D", "-", "-H", "X-Secret: 42", "-H", "X-Team: red"])
+            XCTAssertEqual(r.code, 200, r.body)
+            let head = r.body.lowercased()
+            XCTAssertTrue(head.contains("x-frame-options: deny"), "\(scheme): \(r.body)")
+            XCTAssertFalse(head.contains("\nserver:"), "\(scheme): \(r.body)")
+            let json = String(r.body[r.body.range(of: "{")!.lowerBound...])
+            let info = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            let headers = try XCTUnwrap(info["headers"] as? [String: String])
+            XCTAssertEqual(info["host"] as? String, "internal.local", scheme)
+            XCTAssertEqual(headers["x-team"], "blue", scheme)
+            XCTAssertEqual(headers["x-extra"], "one", scheme)
+            XCTAssertNil(headers["x-secret"], scheme)
+            XCTAssertEqual(headers["x-forwarded-host"], "app.policy.test:\(s.publicPort)", scheme)
+            XCTAssertEqual(headers["forwarded"], "for=127.0.0.1;host=\"app.policy.test:\(s.publicPort)\";proto=\(scheme == "h2" ? "https" : "http")", scheme)
+        }
+    }
+
+    /// frp's `locations`: `/api/` of one host goes to one agent, every other path to another.
+    func testLocationsSendPathsOfOneHostToTwoAgents() throws {
+        let web = try origin("web")
+        let api = try origin("api")
+        let s = try start(
+            rules: """
+                  - hostname: app.policy.test
+                    endpoint: web
+                  - hostname: app.policy.test
+                    endpoint: api
+                    locations: ["/api/"]
+                """, agents: [("web", web), ("api", api)])
+        for scheme in ["http", "h2"] {
+            XCTAssertTrue(try get(s, scheme, "app.policy.test", "/api/users").body.contains("\"name\": \"api\""), scheme)
+            XCTAssertTrue(try get(s, scheme, "app.policy.test", "/info").body.contains("\"name\": \"web\""), scheme)
+            XCTAssertTrue(try get(s, scheme, "app.policy.test", "/p/api/").body.contains("\"name\": \"web\""), scheme)
+        }
+        // On one keep-alive connection, each request by its own path.
+        let both = try h.curl(["-s", "http://127.0.0.1:\(s.publicPort)/api/a", "-H", "Host: app.policy.test", "http://127.0.0.1:\(s.publicPort)/info", "-H", "Host: app.policy.test"])
+        XCTAssertTrue(both.output.contains("\"name\": \"api\"") && both.output.contains("\"name\": \"web\""), both.output)
+    }
+
+    /// Bandwidth per tunnel is an aggregate: two downloads at once through one tunnel limited to
+    /// 1 MiB/s together take as long as their sum at that rate (within ±15%), not half of it.
+    func testBandwidthIsSharedByTheTunnelsConnections() throws {
+        let web = try origin("web")
+        let s = try start(
+            rules: """
+                  - hostname: app.policy.test
+                    endpoint: web
+                    policy:
+                      bandwidth: 1MB/s
+                """, agents: [("web", web)])
+        let size = 3 << 20
+        let started = Date()
+        let downloads = try (0..<2).map { _ in
+            try h.start("/usr/bin/env", ["curl", "-sS", "-m", "30", "-o", "/dev/null", "-w", "%{size_download}", "-H", "Host: app.policy.test", "http://127.0.0.1:\(s.publicPort)/blob/\(size)"])
+        }
+        for d in downloads {
+            let deadline = Date().addingTimeInterval(40)
+            while d.process.isRunning && Date() < deadline { usleep(20_000) }
+            XCTAssertEqual(d.output, "\(size)")
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        let expected = Double(2 * size) / Double(1 << 20)
+        XCTAssertEqual(elapsed, expected, accuracy: expected * 0.15, "two downloads of \(size) bytes took \(elapsed) s at 1 MiB/s together")
+    }
+
+    /// The rule's own error page for a refusal, and for a tunnel with no agent.
+    func testCustomErrorPages() throws {
+        let page = h.tempFile("403.html", contents: "<h1>not from here</h1>")
+        let offline = h.tempFile("503.html", contents: "<h1>back soon</h1>")
+        let s = try start(
+            rules: """
+                  - hostname: app.policy.test
+                    endpoint: web
+                    policy:
+                      deny: ["127.0.0.0/8"]
+                      errorPages: {"403": "\(page.path)"}
+                  - hostname: down.policy.test
+                    endpoint: nobody
+                    policy:
+                      errorPages: {"503": "\(offline.path)"}
+                """, agents: [])
+        let refused = try get(s, "http", "app.policy.test", "/")
+        XCTAssertEqual(refused.code, 403)
+        XCTAssertEqual(refused.body, "<h1>not from here</h1>")
+        for scheme in ["http", "h2"] {
+            let down = try get(s, scheme, "down.policy.test", "/")
+            XCTAssertEqual(down.code, 503, scheme)
+            XCTAssertEqual(down.body, "<h1>back soon</h1>", scheme)
+        }
+    }
+}
