@@ -36,11 +36,15 @@ public enum TunnelMessages {
         public var udpPorts: [Int]?
         /// This session's share of the tunnel's new streams, 1–255 (255: exclusive); 1 if absent.
         public var weight: Int?
+        /// What the agent asks of the tunnel's visitors, on top of the relay's own policy (where
+        /// its token allows).
+        public var policy: VisitorPolicyConfig?
 
         /// The weight that takes a tunnel's new streams for itself (GOST's exclusive agent).
         public static let exclusiveWeight = 255
 
-        public init(id: String, hostnames: [String]? = nil, ports: [Int]? = nil, udpPorts: [Int]? = nil, weight: Int? = nil) {
+        public init(id: String, hostnames: [String]? = nil, ports: [Int]? = nil, udpPorts: [Int]? = nil, weight: Int? = nil, policy: VisitorPolicyConfig? = nil) {
+            self.policy = policy
             self.id = id
             self.hostnames = hostnames
             self.ports = ports

@@ -24,6 +24,17 @@ extension Registry {
     public func withTunnel(_ tunnels: any TunnelDirectory, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout, publicLimiter: ConnectionLimiter? = nil, agents: AgentAttachPoint = AgentAttachPoint(),
         https: HTTPSSettings? = nil, certificateFiles: CertificateFiles? = nil
     ) -> Registry {
+        withTunnel(
+            tunnels, ports: ports, policy: policy, registrationTimeout: registrationTimeout, publicLimiter: publicLimiter, agents: agents, https: https,
+            certificateFiles: certificateFiles, gate: VisitorGate())
+    }
+
+    /// As above, with the visitor gate every entrypoint asks (shared with the relay's ports).
+    func withTunnel(
+        _ tunnels: any TunnelDirectory, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout,
+        publicLimiter: ConnectionLimiter? = nil, agents: AgentAttachPoint = AgentAttachPoint(), https: HTTPSSettings? = nil, certificateFiles: CertificateFiles? = nil,
+        gate: VisitorGate
+    ) -> Registry {
         var r = self
         r.declare(TunnelHandlerOptions.self)
         r.declare(EntrypointOptions.self)
@@ -76,9 +87,6 @@ extension Registry {
             return .stream(handler)
         }
         let owners = SOCKS5BindOwners()
-        // One decision point for every entrypoint of this relay (their rate limits and connection
-        // counts are shared).
-        let gate = VisitorGate()
         r.handlers["socks5"] = { spec in
             .stream(RelaySOCKS5Handler(options: spec.options, auth: spec.auth, directory: tunnels, ports: ports, owners: owners, claims: policy.owners))
         }

@@ -276,4 +276,65 @@ final class PolicyEndToEndTests: EndToEndTestCase {
             XCTAssertEqual(down.body, "<h1>back soon</h1>", scheme)
         }
     }
+
+    /// An agent may add to the relay's policy (its own deny list, its own basic auth where the
+    /// relay has none) but never loosen it: a rule's deny list and basic auth stay as configured
+    /// when the agent claims `--allow 0.0.0.0/0` and its own user.
+    func testAnAgentAddsToTheRelaysPolicyButNeverLoosensIt() throws {
+        let web = try origin("web")
+        let hash = try bcrypt("alice", "pw-a")
+        let s = try start(
+            rules: """
+                  - hostname: app.policy.test
+                    endpoint: web
+                    policy:
+                      deny: ["127.0.0.2"]
+                      basicAuth: {users: {alice: "\(hash)"}}
+                """, agents: [])
+        let agent = try h.agent([
+            "--relay", "127.0.0.1:\(s.agentPort)", "--tunnel-id", "web", "--expose", "127.0.0.1:\(web)",
+            "--allow", "0.0.0.0/0", "--deny", "127.0.0.3", "--basic-auth", "mallory:pw-m",
+        ])
+        _ = try agent.wait(for: "connected to relay")
+        XCTAssertEqual(try get(s, "http", "app.policy.test", "/info", ["-u", "alice:pw-a"]).code, 200)
+        XCTAssertEqual(try get(s, "http", "app.policy.test", "/info", ["-u", "alice:pw-a", "--interface", "127.0.0.2"]).code, 403, "the relay's deny list stands")
+        XCTAssertEqual(try get(s, "http", "app.policy.test", "/info", ["-u", "alice:pw-a", "--interface", "127.0.0.3"]).code, 403, "the agent's deny list adds")
+        XCTAssertEqual(try get(s, "http", "app.policy.test", "/info", ["-u", "mallory:pw-m"]).code, 401, "the relay's credentials win")
+        XCTAssertEqual(try count(web), 1)
+    }
+
+    /// A token's policy in the relay's tokens file applies to what its agents serve: an rtcp and
+    /// an rudp port refuse 127.0.0.2 and serve 127.0.0.1; an agent whose token does not allow a
+    /// policy of its own is refused with the reason.
+    func testATokensPolicyGuardsItsRtcpAndRudpPorts() throws {
+        let file = h.tempFile("tokens.yaml", contents: """
+            tokens:
+            - token: ops
+              tunnels: ["*"]
+              ports: ["*"]
+              policy:
+                deny: ["127.0.0.2"]
+            """)
+        let tcpEcho = try h.echo("tcp")
+        let udpEcho = try h.echo("udp")
+        let relay = try startRelay(["--tokens", file.path])
+        let tcpPort = try freePort()
+        let udpPort = try freePort()
+        var args = ["--relay", "127.0.0.1:\(relay.agentPort)", "--token", "ops", "--pin", relay.pin]
+        let tcpAgent = try h.agent(args + ["--expose", "127.0.0.1:\(tcpEcho)", "--remote-port", "\(tcpPort)"])
+        let udpAgent = try h.agent(args + ["--expose", "127.0.0.1:\(udpEcho)", "--remote-udp-port", "\(udpPort)"])
+        _ = try tcpAgent.wait(for: "connected to relay")
+        _ = try udpAgent.wait(for: "connected to relay")
+        func peer(_ mode: String, _ port: Int, _ src: String) throws -> String {
+            try h.runPython("policy_peer.py", [mode, "\(port)", src], timeout: 30).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        XCTAssertEqual(try peer("tcp", tcpPort, "127.0.0.1"), "OK")
+        XCTAssertEqual(try peer("tcp", tcpPort, "127.0.0.2"), "CLOSED")
+        XCTAssertEqual(try peer("udp", udpPort, "127.0.0.1"), "OK")
+        XCTAssertEqual(try peer("udp", udpPort, "127.0.0.2"), "NOREPLY")
+        XCTAssertTrue(relay.process.output.contains("reason=ip_denied"), relay.process.output)
+        args += ["--expose", "127.0.0.1:\(tcpEcho)", "--remote-port", "\(try freePort())", "--allow", "127.0.0.0/8"]
+        let wishful = try h.agent(args)
+        _ = try wishful.wait(for: "may not set a visitor policy")
+    }
 }

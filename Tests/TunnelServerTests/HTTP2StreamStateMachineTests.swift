@@ -23,7 +23,7 @@ final class HTTP2StreamStateMachineTests: XCTestCase {
         var m = machine(upstream: .h2c)
         XCTAssertEqual(m.readRequested(), [.readClient])
         let opened = m.clientPart(.head(head("app.test", method: "POST"), end: false))
-        XCTAssertEqual(opened, [.openUpstream(tunnel: "t1", host: "app.test", upstream: .h2c, policy: nil)])
+        XCTAssertEqual(opened, [.openUpstream(tunnel: "t1", host: "app.test", upstream: .h2c, policies: [])])
         // Held, and not read further, until the upstream is open.
         XCTAssertEqual(m.clientPart(.body(ByteBuffer(string: "ab"), end: false)), [])
         XCTAssertEqual(m.readRequested(), [])

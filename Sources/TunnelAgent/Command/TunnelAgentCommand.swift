@@ -66,6 +66,24 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("This agent's share of the tunnel's new streams against other agents of the same tunnel (1-255; 255 = exclusive: it takes them all while connected).", valueName: "n"))
     var weight: Int?
 
+    @Option(help: ArgumentHelp("Ask the relay to require HTTP basic auth of visitors with this user and password (repeatable; the relay's own policy still applies and wins).", valueName: "user:pass"))
+    var basicAuth: [String] = []
+
+    @Option(help: ArgumentHelp("Ask the relay to admit only visitors from this CIDR (repeatable; IPv4 or IPv6).", valueName: "cidr"))
+    var allow: [String] = []
+
+    @Option(help: ArgumentHelp("Ask the relay to refuse visitors from this CIDR (repeatable).", valueName: "cidr"))
+    var deny: [String] = []
+
+    @Option(help: ArgumentHelp("Ask the relay to limit requests (or connections) per visitor address, e.g. 10/s, 600/m.", valueName: "rate"))
+    var rateLimit: String?
+
+    @Option(help: ArgumentHelp("Ask the relay to limit the tunnel's bandwidth, all connections and both directions together, e.g. 1MB/s.", valueName: "rate"))
+    var bandwidth: String?
+
+    @Option(help: ArgumentHelp("Ask the relay to cap the tunnel's concurrent connections.", valueName: "n"))
+    var maxConnections: Int?
+
     public func run() async throws {
         // Checked before anything starts, so a bad flag is a usage error.
         _ = try tunnelConfiguration(chain: nil, warn: true)
@@ -120,9 +138,32 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
             proxy = v
         }
         if let weight, !(1...255).contains(weight) { throw ValidationError("--weight takes 1-255 (255 = exclusive)") }
-        var config = TunnelClientConfiguration(relay: endpoint.address, dialer: dialer, token: token, tunnels: [.init(id: id, hostnames: hostname, target: target, proxyProtocol: proxy, remotePorts: remotePort, remoteUDPPorts: remoteUdpPort, weight: weight)])
+        var tunnel = TunnelClientConfiguration.Tunnel(
+            id: id, hostnames: hostname, target: target, proxyProtocol: proxy, remotePorts: remotePort, remoteUDPPorts: remoteUdpPort, weight: weight)
+        tunnel.policy = try visitorPolicy()
+        var config = TunnelClientConfiguration(relay: endpoint.address, dialer: dialer, token: token, tunnels: [tunnel])
         config.sessions = max(1, sessions)
         return config
+    }
+
+    /// The visitor policy the flags ask for (the relay checks it: CIDRs, rates), nil when none.
+    func visitorPolicy() throws -> VisitorPolicyConfig? {
+        var p = VisitorPolicyConfig()
+        if !basicAuth.isEmpty {
+            var users: [String: String] = [:]
+            for pair in basicAuth {
+                guard let colon = pair.firstIndex(of: ":"), colon != pair.startIndex else { throw ValidationError("--basic-auth takes user:pass, got \"\(pair)\"") }
+                users[String(pair[..<colon])] = String(pair[pair.index(after: colon)...])
+            }
+            p.basicAuth = .init(users: users)
+        }
+        if !allow.isEmpty { p.allow = allow }
+        if !deny.isEmpty { p.deny = deny }
+        p.rateLimit = rateLimit.map { .init(rate: $0) }
+        p.bandwidth = bandwidth
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections takes 1 or more") }
+        p.maxConnections = maxConnections
+        return p.isEmpty ? nil : p
     }
 
     /// A UUID-shaped ID from the hostnames, stable across restarts and agents.

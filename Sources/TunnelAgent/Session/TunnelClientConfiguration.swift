@@ -24,6 +24,9 @@ public struct TunnelClientConfiguration: Sendable {
         /// This agent's share of the tunnel's new streams against other agents of the tunnel,
         /// 1–255; 255 takes them all while it is connected (GOST's exclusive weight).
         public var weight: Int?
+        /// What this agent asks of the tunnel's visitors, on top of the relay's own policy (where
+        /// its token allows; `--basic-auth`, `--allow`, …).
+        public var policy: VisitorPolicyConfig?
         /// Hand each stream to this instead of joining it to `target`: the streams of an `rtcp`
         /// listener go to its service's handler, as a listener's connections do.
         public var accept: (@Sendable (Handshake) async -> Void)?

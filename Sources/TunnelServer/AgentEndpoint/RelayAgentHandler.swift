@@ -58,7 +58,8 @@ public struct RelayAgentHandler: StreamHandler {
                 return policy.refusal(for: hello)
             },
             onFailure: { limiter.recordFailure(source) },
-            onSuccess: { hello in limiter.recordSuccess(source, principal: policy.principal(of: hello.token)) })
+            onSuccess: { hello in limiter.recordSuccess(source, principal: policy.principal(of: hello.token)) },
+            visitorPolicies: { hello in try policy.visitorPolicies(for: hello) })
     }
 
     /// Turns a connection whose transport is ready (TLS terminated, or a SOCKS5 private command
@@ -72,7 +73,8 @@ public struct RelayAgentHandler: StreamHandler {
     static func startSession(
         _ io: Handshake, peer: String, directory: any TunnelDirectory, ports: RemotePorts?, muxConfiguration: MuxConfiguration,
         registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout, logger: Logger, refusal: @escaping @Sendable (TunnelMessages.Hello) -> String?, onFailure: @escaping @Sendable () -> Void,
-        onSuccess: @escaping @Sendable (TunnelMessages.Hello) -> Void = { _ in }
+        onSuccess: @escaping @Sendable (TunnelMessages.Hello) -> Void = { _ in },
+        visitorPolicies: @escaping @Sendable (TunnelMessages.Hello) throws -> [String: [VisitorPolicy]] = { _ in [:] }
     ) async throws -> MuxSession {
         let channel = io.channel
         let sessionBox = ControlSlot()
@@ -111,6 +113,15 @@ public struct RelayAgentHandler: StreamHandler {
                     logger.info("agent refused: bad token or claim: \(reason)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "unauthorized"), thenClose: true)
                 }
+                // The tunnels' own visitor policies (token, agent), in place before any port opens.
+                let layers: [String: [VisitorPolicy]]
+                do {
+                    layers = try visitorPolicies(hello)
+                } catch {
+                    logger.info("agent refused: \(error)", metadata: ["agent": "\(peer)"])
+                    return Self.answer(stream, .init(ok: false, error: "\(error)"), thenClose: true)
+                }
+                for claim in hello.tunnels { directory.setPolicies(layers[claim.id] ?? [], forTunnel: claim.id) }
                 // Ports first: a claim that cannot be served is refused whole, with the reason.
                 var opened: [EventLoopFuture<Void>] = []
                 let created = NIOLockedValueBox<[(key: String, tunnel: String)]>([])

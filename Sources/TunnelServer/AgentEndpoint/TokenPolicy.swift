@@ -88,6 +88,29 @@ public struct TokenPolicy: Sendable {
         return owners.claim(items, by: principal(of: hello.token))
     }
 
+    /// Each claimed tunnel's own visitor policies, compiled for it (a budget or a connection count
+    /// is per tunnel): the token's `policy:`, then the agent's claim where the token allows one.
+    /// Throws, with the reason for the agent, when the claim asks for a policy its token does not
+    /// allow or one that is malformed. Call after `refusal(for:)` accepted `hello`.
+    func visitorPolicies(for hello: TunnelMessages.Hello) throws -> [String: [VisitorPolicy]] {
+        let r = isOpen ? TokenRights.all : (Self.lookup(hello.token, in: rights) ?? TokenRights())
+        var out: [String: [VisitorPolicy]] = [:]
+        for claim in hello.tunnels {
+            var layers: [VisitorPolicy] = []
+            if let p = r.policy, !p.isEmpty {
+                layers.append(try VisitorPolicy(p, label: "tunnel \(claim.id)", path: "tokens.policy"))
+            }
+            if let p = claim.policy, !p.isEmpty {
+                guard r.agentPolicy else {
+                    throw ConfigError(path: "tunnels[\(claim.id)].policy", reason: "this token may not set a visitor policy (the relay's tokens file grants it with agentPolicy: true)")
+                }
+                layers.append(try VisitorPolicy(p, label: "tunnel \(claim.id) (agent)", path: "tunnels[\(claim.id)].policy", trusted: false))
+            }
+            out[claim.id] = layers
+        }
+        return out
+    }
+
     /// Constant-time token comparison, so response timing does not reveal a prefix.
     static func lookup(_ token: String, in rights: [String: TokenRights]) -> TokenRights? {
         var match: TokenRights?
@@ -137,7 +160,9 @@ public struct TokenPolicy: Sendable {
             var tunnels: [String]?
             var hostnames: [String]?
             var ports: [String]?
-            enum CodingKeys: String, CodingKey, CaseIterable { case token, tunnels, hostnames, ports }
+            var policy: VisitorPolicyConfig?
+            var agentPolicy: Bool?
+            enum CodingKeys: String, CodingKey, CaseIterable { case token, tunnels, hostnames, ports, policy, agentPolicy }
         }
         let file: File
         do {
@@ -162,7 +187,13 @@ public struct TokenPolicy: Sendable {
                     return parts.first!...parts.last!
                 }
             }
-            rights[e.token] = TokenRights(tunnels: e.tunnels ?? [], hostnames: e.hostnames ?? [], ports: ranges ?? [])
+            if let p = e.policy {
+                // Checked now, so a mistake is reported at start with its path, not at a claim.
+                let compiled = try VisitorPolicy(p, label: "token \(i)", path: "\(path): tokens[\(i)].policy")
+                warnings += compiled.warnings
+            }
+            rights[e.token] = TokenRights(
+                tunnels: e.tunnels ?? [], hostnames: e.hostnames ?? [], ports: ranges ?? [], policy: e.policy, agentPolicy: e.agentPolicy ?? false)
             if e.tunnels == nil {
                 warnings.append("\(path): tokens[\(i)]: no tunnels: key, so this token admits no agent (list tunnel IDs, or [\"*\"] for any)")
             }

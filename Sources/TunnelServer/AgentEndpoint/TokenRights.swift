@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import Shared
+import TunnelProtocol
 import Yams
 
 /// What one agent token may claim. Nothing is implied: a key missing from the tokens file grants
@@ -16,15 +17,24 @@ public struct TokenRights: Sendable, Equatable {
     /// An operator's own key (the generated token, `metadata.tokens`, `auth`): it may do anything,
     /// including taking a tunnel's new streams exclusively (weight 255) without naming the tunnel.
     public var isFull: Bool
+    /// The visitor policy of everything this token's agents serve (`policy:` in the tokens file).
+    public var policy: VisitorPolicyConfig?
+    /// Whether its agents may add a visitor policy of their own to their claims (`agentPolicy:`);
+    /// theirs only ever adds to the relay's (`IngressRoute.layers`).
+    public var agentPolicy: Bool
 
     /// Everything, as the relay's own keys have.
-    public static let all = TokenRights(tunnels: ["*"], hostnames: ["*"], ports: [1...65535], isFull: true)
+    public static let all = TokenRights(tunnels: ["*"], hostnames: ["*"], ports: [1...65535], isFull: true, agentPolicy: true)
 
-    public init(tunnels: [String] = [], hostnames: [String] = [], ports: [ClosedRange<Int>] = [], isFull: Bool = false) {
+    public init(
+        tunnels: [String] = [], hostnames: [String] = [], ports: [ClosedRange<Int>] = [], isFull: Bool = false, policy: VisitorPolicyConfig? = nil, agentPolicy: Bool = false
+    ) {
         self.tunnels = tunnels
         self.hostnames = hostnames
         self.ports = ports
         self.isFull = isFull
+        self.policy = policy
+        self.agentPolicy = agentPolicy
     }
 
     /// Whether the token may serve `tunnel` at all.

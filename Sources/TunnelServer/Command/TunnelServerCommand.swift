@@ -135,7 +135,9 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         guard (try? SocketAddress(ipAddress: portsAddr, port: 0)) != nil else {
             throw ValidationError("--ports-addr takes an IP address, e.g. 127.0.0.1 or ::, got \"\(portsAddr)\"")
         }
-        let remotePorts = RemotePorts(directory: tunnels, allowed: range[0]...range[1], bindHost: portsAddr, limiter: publicLimiter, loggerLabel: "tunnel-server")
+        // The visitor policy's one decision point, for the entrypoints and the agents' ports alike.
+        let gate = VisitorGate()
+        let remotePorts = RemotePorts(directory: tunnels, allowed: range[0]...range[1], bindHost: portsAddr, limiter: publicLimiter, gate: gate, loggerLabel: "tunnel-server")
         let agentAddr = self.agentAddr
         let publicAddr = self.publicAddr
         let advertise = self.advertise
@@ -163,7 +165,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         let httpsAddr = self.httpsAddr
         let registry = Registry.standard.withTunnel(
             tunnels, ports: remotePorts, policy: policy, registrationTimeout: .nanoseconds(Int64(registration / .nanoseconds(1))), publicLimiter: publicLimiter,
-            https: https, certificateFiles: certificateFiles)
+            https: https, certificateFiles: certificateFiles, gate: gate)
         let code = await EngineMain.run(
             options, program: "tunnel-server", registry: registry,
             defaults: {

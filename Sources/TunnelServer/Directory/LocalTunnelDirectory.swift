@@ -27,6 +27,8 @@ public final class LocalTunnelDirectory: TunnelDirectory {
         var options = HostTable<RuleOptions>()
         /// Path-prefix rules by hostname pattern, longest prefix first.
         var locations = HostTable<[LocationRule]>()
+        /// Each tunnel's own visitor policies (its token's, then its agent's), from its last claim.
+        var tunnelPolicies: [String: [VisitorPolicy]] = [:]
         /// Rules from the config, kept so agent-claimed ones can be withdrawn without losing them.
         var staticRules: [(String, String)] = []
     }
@@ -103,7 +105,7 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     public func addLocation(_ host: String, prefix: String, tunnel: String, policy: VisitorPolicy?) {
         state.withLockedValue { s in
             var list = s.locations.value(forPattern: host) ?? []
-            list.append(LocationRule(prefix: prefix, route: IngressRoute(tunnel: tunnel, policy: policy)))
+            list.append(LocationRule(prefix: prefix, tunnel: tunnel, policy: policy))
             list.sort { $0.prefix.count > $1.prefix.count }
             s.locations.set(host, to: list)
             s.staticRules.append((host, tunnel))
@@ -114,11 +116,19 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     public func route(host: String, path: String?) -> IngressRoute? {
         state.withLockedValue { s in
             if let path, let locations = s.locations.lookup(host), let match = locations.first(where: { $0.matches(path) }) {
-                return match.route
+                return IngressRoute(tunnel: match.tunnel, policy: match.policy, tunnelPolicies: s.tunnelPolicies[match.tunnel] ?? [])
             }
             guard let tunnel = s.ingress.lookup(host) else { return nil }
-            return IngressRoute(tunnel: tunnel, policy: s.options.lookup(host)?.policy)
+            return IngressRoute(tunnel: tunnel, policy: s.options.lookup(host)?.policy, tunnelPolicies: s.tunnelPolicies[tunnel] ?? [])
         }
+    }
+
+    public func setPolicies(_ policies: [VisitorPolicy], forTunnel tunnel: String) {
+        state.withLockedValue { $0.tunnelPolicies[tunnel] = policies.isEmpty ? nil : policies }
+    }
+
+    public func policies(forTunnel tunnel: String) -> [VisitorPolicy] {
+        state.withLockedValue { $0.tunnelPolicies[tunnel] ?? [] }
     }
 
     /// A live session of `tunnel` (not closed, not going away) for a new stream, nil when none.

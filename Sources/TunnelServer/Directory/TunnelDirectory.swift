@@ -45,6 +45,13 @@ public protocol TunnelDirectory: AnyObject, Sendable {
     /// host's rules, else the host's rule (with its policy); nil when no rule routes it.
     func route(host: String, path: String?) -> IngressRoute?
 
+    /// Sets a tunnel's own visitor policies (its token's, then its agent's), which apply to every
+    /// hostname, entrypoint and port that leads to it.
+    func setPolicies(_ policies: [VisitorPolicy], forTunnel tunnel: String)
+
+    /// A tunnel's own visitor policies (none: empty).
+    func policies(forTunnel tunnel: String) -> [VisitorPolicy]
+
     /// A live session of `tunnel` for a new stream (preferring one on `near`, never one in
     /// `excluding`), nil when none.
     func session(for tunnel: String, near loop: EventLoop?, excluding: [ObjectIdentifier]) -> MuxSession?

@@ -62,17 +62,11 @@ extension EntrypointHandler {
                 throw EngineError(.connectFailed, "TLS entrypoint: tunnel \(tunnel) has no agent")
             }
             // The rule's visitor policy, on the connection (its bytes are never read here).
-            let budget: BandwidthBudget?
-            switch gate?.admitConnection(source: io.channel.remoteAddress, tunnel: tunnel, policy: directory.route(host: name, path: nil)?.policy, host: name) ?? .pass(lease: nil, budget: nil) {
-            case .refuse(let reason):
+            let grant = try await admit(io, tunnel: tunnel, layers: directory.route(host: name, path: nil)?.layers ?? [], host: name) {
                 try? await io.write(ClientHello.accessDeniedAlert)
-                throw EngineError(.notAllowed, "TLS entrypoint: \(name): \(reason)")
-            case .pass(let lease, let granted):
-                budget = granted
-                if let lease { io.channel.closeFuture.whenComplete { _ in lease.release() } }
             }
             let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: name, server: server)
-            try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger, budget: budget)
+            try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger, budgets: grant.budgets)
         case .refuse(let reason):
             try? await io.write(ClientHello.unrecognizedNameAlert)
             throw EngineError(.notAllowed, "TLS entrypoint: \(reason)")

@@ -61,9 +61,10 @@ public struct EntrypointHandler: StreamHandler {
             guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {
                 throw EngineError(.connectFailed, "TCP entrypoint: tunnel \(tunnel) has no agent")
             }
+            let grant = try await admit(io, tunnel: tunnel, layers: directory.policies(forTunnel: tunnel), host: nil) {}
             let header = TunnelMessages.StreamHeader(
                 tunnel: tunnel, client: io.channel.remoteAddress.map { "\($0.hostPort)" }, host: nil, server: io.channel.localAddress.map { "\($0.hostPort)" })
-            return try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger)
+            return try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger, budgets: grant.budgets)
         }
         let route = try await io.read { buffer -> Route? in
             guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
@@ -146,17 +147,17 @@ public struct EntrypointHandler: StreamHandler {
     }
 
     /// Carries a whole connection (a TLS passthrough, an rtcp port) as one stream of the tunnel;
-    /// with a `budget`, the tunnel's bandwidth paces both directions (the reads of the connection
+    /// with `budgets`, the tunnel's bandwidth paces both directions (the reads of the connection
     /// and of the stream are held back while the budget is spent).
     static func forward(
-        _ io: Handshake, session: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory, logger: Logger, budget: BandwidthBudget? = nil
+        _ io: Handshake, session: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory, logger: Logger, budgets: [BandwidthBudget] = []
     ) async throws {
         let stream = try await openStream(session: session, header: header, directory: directory, near: io.channel.eventLoop, logger: logger) { stream in
-            if let budget { try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget), position: .first) }
+            for budget in budgets { try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget), position: .first) }
         }.get()
-        if let budget {
+        if !budgets.isEmpty {
             try await io.channel.eventLoop.submit {
-                try io.channel.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget), position: .first)
+                for budget in budgets { try io.channel.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget), position: .first) }
             }.get()
         }
         logger.debug("entrypoint stream", metadata: ["tunnel": "\(header.tunnel)", "host": "\(header.host ?? "")", "client": "\(header.client ?? "")"])
@@ -166,5 +167,23 @@ public struct EntrypointHandler: StreamHandler {
     static func page(_ code: Int, _ reason: String, _ message: String, extra: String = "") -> String {
         let body = "<!doctype html><title>\(code) \(reason)</title><h1>\(code) \(reason)</h1><p>\(message)</p>\n"
         return "HTTP/1.1 \(code) \(reason)\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\(extra)\r\n\(body)"
+    }
+}
+
+extension EntrypointHandler {
+    /// Puts a whole connection to `tunnel` to the visitor gate (a TLS passthrough, a TCP
+    /// entrypoint): refused, `refuse` answers (a TLS alert, or nothing) and the connection ends;
+    /// admitted, its places among the tunnel's connections are held until it closes.
+    func admit(_ io: Handshake, tunnel: String, layers: [VisitorPolicy], host: String?, refuse: () async -> Void) async throws -> VisitorGate.Grant {
+        guard let gate, !layers.isEmpty else { return VisitorGate.Grant() }
+        switch gate.admitConnection(source: io.channel.remoteAddress, tunnel: tunnel, layers: layers, host: host) {
+        case .refuse(let reason):
+            await refuse()
+            io.close()
+            throw EngineError(.notAllowed, "entrypoint: \(host ?? tunnel): \(reason)")
+        case .pass(let grant):
+            io.channel.closeFuture.whenComplete { _ in grant.release() }
+            return grant
+        }
     }
 }

@@ -66,7 +66,7 @@ enum HTTP2Ingress {
         { host, path in
             guard let found = directory.route(host: host, path: path) else { return nil }
             let options = directory.options(forHost: host)
-            var route = HTTP2StreamStateMachine.Route(tunnel: found.tunnel, upstream: options?.upstream ?? .http1, policy: found.policy)
+            var route = HTTP2StreamStateMachine.Route(tunnel: found.tunnel, upstream: options?.upstream ?? .http1, policies: found.layers)
             if let maxAge = options?.hstsMaxAge ?? defaultHSTS, maxAge > 0 {
                 route.responseHeaders = [.init(name: "strict-transport-security", value: "max-age=\(maxAge)")]
             }

@@ -58,7 +58,9 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         if let gate {
             let source = visitor.source
             self.machine.admit = { headers, route in
-                gate.admit(VisitorGate.Request(source: source, host: HTTP2HeaderMapping.authority(headers) ?? "", field: { headers.first(name: $0) }), policy: route.policy)
+                gate.admit(
+                    VisitorGate.Request(source: source, host: HTTP2HeaderMapping.authority(headers) ?? "", field: { headers.first(name: $0) }), tunnel: route.tunnel,
+                    layers: route.policies)
             }
         }
     }
@@ -135,8 +137,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
 
     private func perform(_ action: HTTP2StreamStateMachine.Action) {
         switch action {
-        case .openUpstream(let tunnel, let host, let proto, let policy):
-            openUpstream(tunnel: tunnel, host: host, proto: proto, policy: policy)
+        case .openUpstream(let tunnel, let host, let proto, let policies):
+            openUpstream(tunnel: tunnel, host: host, proto: proto, policies: policies)
         case .verify(let check):
             guard let context else { return }
             let me = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -204,7 +206,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     /// Finds an upstream of `tunnel` for `proto`: an idle keep-alive one of this connection
     /// (`http1`), else a new Mux stream on one of the tunnel's sessions; reports the outcome to the
     /// machine.
-    private func openUpstream(tunnel: String, host: String, proto: RuleOptions.UpstreamProtocol, policy: VisitorPolicy?) {
+    private func openUpstream(tunnel: String, host: String, proto: RuleOptions.UpstreamProtocol, policies: [VisitorPolicy]) {
         guard let context else { return }
         let loop = context.eventLoop
         upstreamID += 1
@@ -222,7 +224,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
                 }
                 guard claimed else {
                     // It closed while idle: try the next one, or a new stream.
-                    return me.openUpstream(tunnel: tunnel, host: host, proto: proto, policy: policy)
+                    return me.openUpstream(tunnel: tunnel, host: host, proto: proto, policies: policies)
                 }
                 me.upstream = idle.handler
                 me.poolEntry = (tunnel, idle)
@@ -231,12 +233,12 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
             return
         }
         guard let session = directory.session(for: tunnel, near: loop) else {
-            return run(machine.upstreamUnavailable(host: host, page: policy?.errorPages[503]))
+            return run(machine.upstreamUnavailable(host: host, page: policies.errorPage(503)))
         }
         // A new stream holds a place among the tunnel's connections until it closes.
-        let lease: ConnectionCounter.Lease?
-        switch gate?.lease(tunnel: tunnel, policy: policy, source: visitor.source, host: host) ?? Result<ConnectionCounter.Lease?, Refusal>.success(nil) {
-        case .success(let granted): lease = granted
+        let leases: [ConnectionCounter.Lease]
+        switch gate?.leases(tunnel: tunnel, layers: policies, source: visitor.source, host: host) ?? .success([]) {
+        case .success(let granted): leases = granted
         case .failure(let refusal): return run(machine.upstreamRefused(refusal))
         }
         let made = NIOLockedValueBox<CrossLoopRef<HTTP2UpstreamHandler>?>(nil)
@@ -244,15 +246,15 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         let reuse = proto == .http1 ? HTTP2UpstreamHandler.Reuse(pool: CrossLoopRef(pool, on: loop), tunnel: tunnel, serial: pool.serial()) : nil
         poolEntry = nil
         HTTP2Upstream.open(
-            proto, session: session, header: header, directory: directory, near: loop, logger: logger, budget: policy?.bandwidth,
+            proto, session: session, header: header, directory: directory, near: loop, logger: logger, budgets: policies.budgets,
             handler: { carrier in HTTP2UpstreamHandler(id: id, ingress: me, partnerWritable: writable, carrier: carrier, reuse: reuse) },
             made: made
         ).hop(to: loop).whenComplete { result in
             let me = bound.value
-            if let lease {
+            if !leases.isEmpty {
                 switch result {
-                case .success(let channel): channel.closeFuture.whenComplete { _ in lease.release() }
-                case .failure: lease.release()
+                case .success(let channel): channel.closeFuture.whenComplete { _ in for lease in leases { lease.release() } }
+                case .failure: for lease in leases { lease.release() }
                 }
             }
             guard id == me.upstreamID else {
@@ -262,14 +264,14 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
             switch result {
             case .success:
                 guard let ref = made.withLockedValue({ $0 }) else {
-                    return me.run(me.machine.upstreamOpenFailed(host: host, page: policy?.errorPages[502]))
+                    return me.run(me.machine.upstreamOpenFailed(host: host, page: policies.errorPage(502)))
                 }
                 me.upstream = ref
                 if let reuse { me.poolEntry = (tunnel, HTTP2UpstreamPool.Idle(handler: ref, serial: reuse.serial)) }
                 me.run(me.machine.upstreamOpened())
             case .failure(let error):
                 me.logger.info("h2 entrypoint: tunnel unreachable", metadata: ["tunnel": "\(tunnel)", "error": "\(error)"])
-                me.run(me.machine.upstreamOpenFailed(host: host, page: policy?.errorPages[502]))
+                me.run(me.machine.upstreamOpenFailed(host: host, page: policies.errorPage(502)))
             }
         }
     }

@@ -16,7 +16,7 @@ struct HTTP2StreamStateMachine {
     enum Action: Equatable {
         /// Open a stream of `tunnel` for this request, speaking `upstream` to the local service;
         /// report back with `upstreamOpened`, `upstreamUnavailable` or `upstreamOpenFailed`.
-        case openUpstream(tunnel: String, host: String, upstream: RuleOptions.UpstreamProtocol, policy: VisitorPolicy?)
+        case openUpstream(tunnel: String, host: String, upstream: RuleOptions.UpstreamProtocol, policies: [VisitorPolicy])
         /// Check a password off the event loop (`Admission.verify`); report back with
         /// `credentialsChecked`.
         case verify(CredentialCheck)
@@ -47,8 +47,8 @@ struct HTTP2StreamStateMachine {
         var upstream: RuleOptions.UpstreamProtocol
         /// Added to final responses unless the origin set them (HSTS).
         var responseHeaders: [HTTPIngressStateMachine.AddedHeader] = []
-        /// The rule's visitor policy (`VisitorGate`).
-        var policy: VisitorPolicy? = nil
+        /// The visitor policies that apply (`IngressRoute.layers`).
+        var policies: [VisitorPolicy] = []
     }
 
     enum State: Equatable {
@@ -168,7 +168,7 @@ struct HTTP2StreamStateMachine {
         responseEdits = rewrite.response
         queued = [.head(HTTP2HeaderMapping.forwardedRequest(headers, clientIP: clientIP, proto: proto, rewrite: rewrite), end: end)]
         state = .opening
-        out.append(.openUpstream(tunnel: route.tunnel, host: host, upstream: route.upstream, policy: route.policy))
+        out.append(.openUpstream(tunnel: route.tunnel, host: host, upstream: route.upstream, policies: route.policies))
     }
 
     mutating func clientReadComplete() -> [Action] {

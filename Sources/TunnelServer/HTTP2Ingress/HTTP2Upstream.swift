@@ -20,7 +20,7 @@ enum HTTP2Upstream {
 
     static func open(
         _ proto: RuleOptions.UpstreamProtocol, session: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory,
-        near loop: EventLoop, logger: Logger, budget: BandwidthBudget? = nil,
+        near loop: EventLoop, logger: Logger, budgets: [BandwidthBudget] = [],
         handler: @escaping @Sendable (_ carrier: Channel?) -> HTTP2UpstreamHandler,
         made: NIOLockedValueBox<CrossLoopRef<HTTP2UpstreamHandler>?>
     ) -> EventLoopFuture<Channel> {
@@ -30,7 +30,7 @@ enum HTTP2Upstream {
                 let upstream = handler(nil)
                 let ops = stream.pipeline.syncOperations
                 // The tunnel's bandwidth: the answer is paced by reads held back.
-                if let budget { try ops.addHandler(BandwidthPacer(budget: budget)) }
+                for budget in budgets { try ops.addHandler(BandwidthPacer(budget: budget)) }
                 try ops.addHandler(HTTPRequestEncoder())
                 try ops.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
                 try ops.addHandler(HTTP1UpstreamTranslator())
@@ -39,7 +39,7 @@ enum HTTP2Upstream {
             }
         case .h2c:
             return EntrypointHandler.openStream(session: session, header: header, directory: directory, near: loop, logger: logger) { stream in
-                if let budget { try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget)) }
+                for budget in budgets { try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget)) }
                 var connection = NIOHTTP2Handler.ConnectionConfiguration()
                 connection.initialSettings = [
                     HTTP2Setting(parameter: .maxConcurrentStreams, value: 1),

@@ -67,7 +67,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             resolve: { [directory] head in head.host.flatMap { directory.route(host: $0, path: head.path) } })
         if let gate {
             self.machine.admit = { head, route in
-                gate.admit(VisitorGate.Request(source: source, host: head.host ?? "", field: head.field), policy: route.policy)
+                gate.admit(VisitorGate.Request(source: source, host: head.host ?? "", field: head.field), tunnel: route.tunnel, layers: route.layers)
             }
         }
         self.machine.scheme = scheme
@@ -166,8 +166,8 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 stream = nil
                 s.channel.close(promise: nil)
             }
-        case .openStream(let tunnel, let host, let policy):
-            openStream(tunnel: tunnel, host: host, policy: policy)
+        case .openStream(let tunnel, let host, let policies):
+            openStream(tunnel: tunnel, host: host, policies: policies)
         case .verify(let check):
             guard let context else { return }
             let me = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -239,18 +239,18 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Opens a stream of `tunnel` on one of its sessions and reports the outcome to the machine.
-    private func openStream(tunnel: String, host: String, policy: VisitorPolicy?) {
+    private func openStream(tunnel: String, host: String, policies: [VisitorPolicy]) {
         guard let context else { return }
         guard let session = directory.session(for: tunnel, near: context.eventLoop) else {
             return run(machine.streamUnavailable())
         }
         // The tunnel's connection limit counts streams: this one holds a place until it closes.
-        let lease: ConnectionCounter.Lease?
-        switch gate?.lease(tunnel: tunnel, policy: policy, source: context.channel.remoteAddress, host: host) ?? Result<ConnectionCounter.Lease?, Refusal>.success(nil) {
-        case .success(let granted): lease = granted
+        let leases: [ConnectionCounter.Lease]
+        switch gate?.leases(tunnel: tunnel, layers: policies, source: context.channel.remoteAddress, host: host) ?? .success([]) {
+        case .success(let granted): leases = granted
         case .failure(let refusal): return run(machine.streamRefused(refusal))
         }
-        let budget = policy?.bandwidth
+        let budgets = policies.budgets
         let ingress = CrossLoopRef(self, on: context.eventLoop)
         let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: host, server: server)
         let publicWritable = context.channel.isWritable
@@ -265,7 +265,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             let handler = HTTPUpstreamHandler(id: id, ingress: ingress, partnerWritable: publicWritable)
             // The tunnel's bandwidth: what the stream delivers is paced by reads held back.
-            if let budget { try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget)) }
+            for budget in budgets { try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget)) }
             try stream.pipeline.syncOperations.addHandler(handler)
             attempts.withLockedValue { $0.made = (id, CrossLoopRef(handler, on: stream.eventLoop)) }
         }.hop(to: context.eventLoop).whenComplete { result in
@@ -274,7 +274,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             me.nextID = made.next
             switch result {
             case .success(let channel):
-                if let lease { channel.closeFuture.whenComplete { _ in lease.release() } }
+                if !leases.isEmpty { channel.closeFuture.whenComplete { _ in for lease in leases { lease.release() } } }
                 guard let (id, ref) = made.made else {
                     channel.close(promise: nil)
                     return me.run(me.machine.failure("stream opened without its handler"))
@@ -287,7 +287,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     orphan.channel.close(promise: nil)
                 }
             case .failure(let error):
-                lease?.release()
+                for lease in leases { lease.release() }
                 me.run(me.machine.streamOpenFailed(error))
             }
         }

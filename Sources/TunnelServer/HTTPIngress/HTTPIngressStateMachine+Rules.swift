@@ -172,7 +172,7 @@ extension HTTPIngressStateMachine {
         }
         let host = pending.head.host ?? ""
         opening = (pending.route.tunnel, host)
-        emit(.openStream(tunnel: pending.route.tunnel, host: host, policy: pending.route.policy))
+        emit(.openStream(tunnel: pending.route.tunnel, host: host, policies: pending.route.layers))
     }
 
     /// Hands the connection over from `head` on: the stream of earlier requests is let go, and the

@@ -26,7 +26,7 @@ struct HTTPIngressStateMachine {
         /// Find a session of `tunnel` and open a stream for the waiting request (counted against
         /// the connection limit of `policy`); report back with `streamOpened`,
         /// `streamUnavailable`, `streamRefused` or `streamOpenFailed`.
-        case openStream(tunnel: String, host: String, policy: VisitorPolicy?)
+        case openStream(tunnel: String, host: String, policies: [VisitorPolicy])
         /// Check a password off the event loop (`Admission.verify`); report back with
         /// `credentialsChecked`.
         case verify(CredentialCheck)
@@ -345,7 +345,7 @@ struct HTTPIngressStateMachine {
         reject(
             Refusal(
                 status: 503, reason: "Service Unavailable", message: "the tunnel for \(host) is offline", headers: [.init(name: "Retry-After", value: "5")],
-                page: pendingHead?.route.policy?.errorPages[503]))
+                page: pendingHead?.route.layers.errorPage(503)))
         return actions()
     }
 
@@ -378,7 +378,7 @@ struct HTTPIngressStateMachine {
         opening = nil
         guard !closing else { return [] }
         logger.info("http entrypoint: tunnel unreachable", metadata: ["tunnel": "\(tunnel)", "error": "\(error)"])
-        reject(Refusal(status: 502, reason: "Bad Gateway", message: "the tunnel for \(host) cannot be reached", page: pendingHead?.route.policy?.errorPages[502]))
+        reject(Refusal(status: 502, reason: "Bad Gateway", message: "the tunnel for \(host) cannot be reached", page: pendingHead?.route.layers.errorPage(502)))
         return actions()
     }
 

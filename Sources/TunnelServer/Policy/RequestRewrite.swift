@@ -11,4 +11,15 @@ struct RequestRewrite: Sendable, Equatable {
     static let none = RequestRewrite()
 
     var isEmpty: Bool { host == nil && request.isEmpty && response.isEmpty }
+
+    /// This rewrite, then `later`'s, which wins where both say something.
+    func then(_ later: RequestRewrite) -> RequestRewrite {
+        RequestRewrite(host: later.host ?? host, request: request.then(later.request), response: response.then(later.response))
+    }
+
+    /// The rewrites of `layers` (the relay's first), applied so the relay's own win.
+    static func merged(_ layers: [VisitorPolicy]) -> RequestRewrite {
+        if layers.count == 1 { return layers[0].rewrite }
+        return layers.reversed().reduce(RequestRewrite.none) { $0.then($1.rewrite) }
+    }
 }

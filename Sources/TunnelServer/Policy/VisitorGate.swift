@@ -5,9 +5,11 @@ import NIOPosix
 
 /// The relay's one decision point for visitors: every HTTP request (HTTP/1, each h2 stream) and
 /// every connection or UDP peer (TLS passthrough, TCP entrypoints, rtcp, rudp) is put to it before
-/// any stream to the agent is opened, with the policy of the rule (or tunnel) it routes to. It
-/// checks, in this order, the visitor's layer-4 address against the IP lists, the rate limit, and
-/// the credentials; every refusal is logged with the rule and the reason and counted by reason.
+/// any stream to the agent is opened, with the policies of where it goes (`IngressRoute.layers`:
+/// the rule's, the tunnel's token's, the agent's). It checks, for every layer, the visitor's
+/// layer-4 address against the IP lists and the rate limit; then the credentials, by the first
+/// layer that asks for any; every refusal is logged with the rule and the reason and counted by
+/// reason (`PolicyCounters`).
 ///
 /// Why one place: peers that checked policy in several (frp routed by one header and checked
 /// another; chisel checked its ACL only at the handshake) let requests through the gaps. Here the
@@ -37,27 +39,31 @@ final class VisitorGate: Sendable {
         var field: (String) -> String?
     }
 
-    /// The verdict on one HTTP request routed to a rule with `policy` (nil: no policy, passed).
-    func admit(_ request: Request, policy: VisitorPolicy?, now: NIODeadline = .now()) -> Admission {
-        guard let policy else { return .pass(.none) }
-        if let refusal = checkAddress(request.source, policy: policy, now: now, host: request.host) { return .refuse(refusal) }
-        guard policy.requiresCredentials else { return .pass(policy.rewrite) }
+    /// The verdict on one HTTP request for `tunnel` under `layers` (`IngressRoute.layers`).
+    func admit(_ request: Request, tunnel: String, layers: [VisitorPolicy], now: NIODeadline = .now()) -> Admission {
+        guard !layers.isEmpty else { return .pass(.none) }
+        for layer in layers {
+            if let refusal = checkAddress(request.source, layer, tunnel: tunnel, layers: layers, now: now, host: request.host) { return .refuse(refusal) }
+        }
+        let rewrite = RequestRewrite.merged(layers)
+        // The relay's own layers come first: an agent's credentials count only where the
+        // operator asked for none.
+        guard let policy = layers.first(where: \.requiresCredentials) else { return .pass(rewrite) }
         let authorization = request.field("authorization")
         var reason = authorization == nil ? "no_credentials" : "bad_credentials"
         if let bearer = policy.bearer, let token = authorization.flatMap(BearerTokens.token(fromAuthorization:)) {
-            if bearer.accepts(token) { return .pass(policy.rewrite) }
+            if bearer.accepts(token) { return .pass(rewrite) }
             reason = "bad_bearer_token"
         }
         if let jwt = policy.jwt, let token = jwt.settings.token(in: request.field) {
             switch jwt.verify(token) {
-            case .success: return .pass(policy.rewrite)
+            case .success: return .pass(rewrite)
             case .failure(let refusal): reason = "jwt_\(refusal.reason)"
             }
         }
         if let users = policy.basicAuth, let (user, password) = authorization.flatMap(BasicAuthUsers.credentials(fromAuthorization:)) {
-            let refusal = unauthorized(policy)
             switch users.quickCheck(user: user, password: password) {
-            case true?: return .pass(policy.rewrite)
+            case true?: return .pass(rewrite)
             case false?: reason = "bad_password"
             case nil:
                 let pool = self.pool
@@ -70,68 +76,90 @@ final class VisitorGate: Sendable {
                                 if !ok { self.refused("bad_password", policy: policy, source: source, host: host) }
                                 return ok
                             }
-                        }, label: "basic:\(user)", rewrite: policy.rewrite, refusal: refusal))
+                        }, label: "basic:\(user)", rewrite: rewrite, refusal: unauthorized(policy, layers: layers)))
             }
         }
         refused(reason, policy: policy, source: request.source, host: request.host)
-        return .refuse(unauthorized(policy))
+        return .refuse(unauthorized(policy, layers: layers))
     }
 
-    /// What a connection (or UDP peer) of `tunnel` gets: refused, or admitted with the lease that
-    /// counts it against `maxConnections` (held until it closes) and the tunnel's bandwidth budget.
+    /// What a connection (or UDP peer) gets: refused, or admitted with the leases that count it
+    /// against `maxConnections` (held until it closes) and the bandwidth budgets that pace it.
     enum ConnectionAdmission {
-        case pass(lease: ConnectionCounter.Lease?, budget: BandwidthBudget?)
+        case pass(Grant)
         case refuse(reason: String)
     }
 
-    /// The verdict on a connection routed to `tunnel` under `policy`: the IP lists, the rate limit
-    /// (a connection counts as a request) and the connection limit.
-    func admitConnection(source: SocketAddress?, tunnel: String, policy: VisitorPolicy?, host: String? = nil, now: NIODeadline = .now()) -> ConnectionAdmission {
-        guard let policy else { return .pass(lease: nil, budget: nil) }
-        if let refusal = checkAddress(source, policy: policy, now: now, host: host) { return .refuse(reason: refusal.message) }
-        switch lease(tunnel: tunnel, policy: policy, source: source, host: host) {
-        case .success(let lease): return .pass(lease: lease, budget: policy.bandwidth)
+    /// What an admitted connection holds.
+    struct Grant {
+        var leases: [ConnectionCounter.Lease] = []
+        var budgets: [BandwidthBudget] = []
+
+        /// Gives the places back (once the connection is over).
+        func release() {
+            for lease in leases { lease.release() }
+        }
+    }
+
+    /// The verdict on a connection to `tunnel` under `layers`: the IP lists and the rate limit of
+    /// every layer (a connection counts as a request), then the connection limits.
+    func admitConnection(source: SocketAddress?, tunnel: String, layers: [VisitorPolicy], host: String? = nil, now: NIODeadline = .now()) -> ConnectionAdmission {
+        guard !layers.isEmpty else { return .pass(Grant()) }
+        for layer in layers {
+            if let refusal = checkAddress(source, layer, tunnel: tunnel, layers: layers, now: now, host: host) { return .refuse(reason: refusal.message) }
+        }
+        switch leases(tunnel: tunnel, layers: layers, source: source, host: host) {
+        case .success(let leases): return .pass(Grant(leases: leases, budgets: layers.compactMap(\.bandwidth)))
         case .failure(let refusal): return .refuse(reason: refusal.message)
         }
     }
 
-    /// A place among `tunnel`'s connections under `policy.maxConnections` (nil lease: no limit),
-    /// or the 503 that says it is full.
-    func lease(tunnel: String, policy: VisitorPolicy?, source: SocketAddress?, host: String?) -> Result<ConnectionCounter.Lease?, Refusal> {
-        guard let policy, let max = policy.maxConnections else { return .success(nil) }
-        if let lease = connections.acquire(tunnel, limit: max) { return .success(lease) }
-        refused("too_many_connections", policy: policy, source: source, host: host)
-        return .failure(
-            refusal(503, "Service Unavailable", "the tunnel has \(max) connections open, its limit", policy: policy, headers: [.init(name: "Retry-After", value: "1")]))
+    /// A place among the tunnel's connections under every layer's `maxConnections`, or the 503
+    /// that says one is full (nothing held then).
+    func leases(tunnel: String, layers: [VisitorPolicy], source: SocketAddress?, host: String?) -> Result<[ConnectionCounter.Lease], Refusal> {
+        var held: [ConnectionCounter.Lease] = []
+        for layer in layers {
+            guard let max = layer.maxConnections else { continue }
+            guard let lease = connections.acquire("\(tunnel)|\(layer.label)", limit: max) else {
+                for lease in held { lease.release() }
+                refused("too_many_connections", policy: layer, source: source, host: host)
+                return .failure(
+                    refusal(503, "Service Unavailable", "the service has \(max) connections open, its limit", layers: layers, headers: [.init(name: "Retry-After", value: "1")]))
+            }
+            held.append(lease)
+        }
+        return .success(held)
     }
 
     // MARK: the checks
 
-    /// The IP lists, then the rate limit: nil when the address may go on.
-    private func checkAddress(_ source: SocketAddress?, policy: VisitorPolicy, now: NIODeadline, host: String?) -> Refusal? {
+    /// One layer's IP lists, then its rate limit: nil when the address may go on.
+    private func checkAddress(_ source: SocketAddress?, _ policy: VisitorPolicy, tunnel: String, layers: [VisitorPolicy], now: NIODeadline, host: String?) -> Refusal? {
         if let access = policy.access, !access.admits(source) {
             refused("ip_denied", policy: policy, source: source, host: host)
-            return refusal(403, "Forbidden", "your address may not reach this service", policy: policy)
+            return refusal(403, "Forbidden", "your address may not reach this service", layers: layers)
         }
-        if let rate = policy.rate, case .limited(let retryAfter) = limiter.take(key: policy.label, limit: rate, address: source, now: now) {
+        if let rate = policy.rate, case .limited(let retryAfter) = limiter.take(key: "\(policy.label)|\(tunnel)", limit: rate, address: source, now: now) {
             refused("rate_limited", policy: policy, source: source, host: host)
-            return refusal(429, "Too Many Requests", "too many requests from your address; retry in \(retryAfter) s", policy: policy, headers: [.init(name: "Retry-After", value: "\(retryAfter)")])
+            return refusal(
+                429, "Too Many Requests", "too many requests from your address; retry in \(retryAfter) s", layers: layers, headers: [.init(name: "Retry-After", value: "\(retryAfter)")])
         }
         return nil
     }
 
-    private func unauthorized(_ policy: VisitorPolicy) -> Refusal {
+    private func unauthorized(_ policy: VisitorPolicy, layers: [VisitorPolicy]) -> Refusal {
         var challenges: [HeaderEdits.Field] = []
         if policy.basicAuth != nil {
             let realm = policy.realm.replacingOccurrences(of: "\"", with: "")
             challenges.append(.init(name: "WWW-Authenticate", value: "Basic realm=\"\(realm)\", charset=\"UTF-8\""))
         }
         if policy.bearer != nil || policy.jwt != nil { challenges.append(.init(name: "WWW-Authenticate", value: "Bearer")) }
-        return refusal(401, "Unauthorized", "this service asks for credentials", policy: policy, headers: challenges)
+        return refusal(401, "Unauthorized", "this service asks for credentials", layers: layers, headers: challenges)
     }
 
-    private func refusal(_ status: Int, _ reason: String, _ message: String, policy: VisitorPolicy, headers: [HeaderEdits.Field] = []) -> Refusal {
-        Refusal(status: status, reason: reason, message: message, headers: headers, page: policy.errorPages[status])
+    /// The refusal, with the first layer's own page for that status.
+    private func refusal(_ status: Int, _ reason: String, _ message: String, layers: [VisitorPolicy], headers: [HeaderEdits.Field] = []) -> Refusal {
+        Refusal(status: status, reason: reason, message: message, headers: headers, page: layers.lazy.compactMap { $0.errorPages[status] }.first)
     }
 
     /// Logs and counts one refusal.

@@ -32,13 +32,20 @@ public final class VisitorPolicy: Sendable, Equatable, CustomStringConvertible {
 
     var requiresCredentials: Bool { basicAuth != nil || bearer != nil || jwt != nil }
 
-    init(_ config: VisitorPolicyConfig, label: String, path: String) throws {
+    /// `trusted`: written by the operator. An agent's policy is not: it may not make the relay
+    /// read files (`errorPages`, `jwt.jwksFile`) or fetch URLs (`jwt.jwksURL`), and its plain
+    /// passwords (sent over the session's TLS, held in memory only) draw no warning.
+    init(_ config: VisitorPolicyConfig, label: String, path: String, trusted: Bool = true) throws {
         self.label = label
         var warnings: [String] = []
+        if !trusted {
+            if config.errorPages != nil { throw ConfigError(path: "\(path).errorPages", reason: "only the relay's own config may name files for error pages") }
+            if config.jwt != nil { throw ConfigError(path: "\(path).jwt", reason: "only the relay's own config may name a JWKS file or URL") }
+        }
         if let basic = config.basicAuth {
             guard !basic.users.isEmpty else { throw ConfigError(path: "\(path).basicAuth.users", reason: "basic auth needs at least one user") }
             let users = try BasicAuthUsers(users: basic.users, path: "\(path).basicAuth.users")
-            warnings += users.warnings
+            if trusted { warnings += users.warnings }
             basicAuth = users
         } else {
             basicAuth = nil

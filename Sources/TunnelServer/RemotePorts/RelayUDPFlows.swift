@@ -21,6 +21,9 @@ public final class RelayUDPFlows: Sendable {
         var socket: Channel
         var session: MuxSession
         var lastActive: NIODeadline
+        /// The tunnel's bandwidth budgets: replies spend them too (and are dropped when a budget
+        /// is more than a second in debt), so both directions share the tunnel's rate.
+        var budgets: [BandwidthBudget] = []
     }
 
     struct State {
@@ -42,7 +45,15 @@ public final class RelayUDPFlows: Sendable {
     public let idleTimeout: TimeAmount
     private let state = NIOLockedValueBox(State())
 
-    public init(maxFlows: Int = RelayDefaults.maxUDPFlows, idleTimeout: TimeAmount = EngineDefaults.udpIdleTimeout) {
+    /// Puts each new client address of a port to the visitor policy of its tunnel.
+    private let gate: VisitorGate?
+
+    public convenience init(maxFlows: Int = RelayDefaults.maxUDPFlows, idleTimeout: TimeAmount = EngineDefaults.udpIdleTimeout) {
+        self.init(maxFlows: maxFlows, idleTimeout: idleTimeout, gate: nil)
+    }
+
+    init(maxFlows: Int = RelayDefaults.maxUDPFlows, idleTimeout: TimeAmount = EngineDefaults.udpIdleTimeout, gate: VisitorGate?) {
+        self.gate = gate
         self.maxFlows = maxFlows
         self.idleTimeout = idleTimeout
     }
@@ -50,6 +61,15 @@ public final class RelayUDPFlows: Sendable {
     /// A datagram from a public client on a relay UDP port: forward it to a session of the tunnel.
     func fromClient(_ payload: ByteBuffer, client: SocketAddress, port: Int, socket: Channel, tunnel: String, directory: any TunnelDirectory) {
         let key = "\(port)|\(client)"
+        let known = state.withLockedValue { s in s.byClient[key].flatMap { s.byID[$0] }.map { !$0.session.isClosed } ?? false }
+        var budgets: [BandwidthBudget] = []
+        if !known, let gate {
+            // A new peer: the tunnel's policies decide before a flow is made (a refused peer's
+            // datagrams are dropped, each one counted). A flow holds no connection place.
+            guard case .pass(let grant) = gate.admitConnection(source: client, tunnel: tunnel, layers: directory.policies(forTunnel: tunnel)) else { return }
+            grant.release()
+            budgets = grant.budgets
+        }
         let target: (UInt32, MuxSession)? = state.withLockedValue { s in
             if let id = s.byClient[key], var flow = s.byID[id], !flow.session.isClosed {
                 flow.lastActive = .now()
@@ -58,7 +78,7 @@ public final class RelayUDPFlows: Sendable {
             }
             guard s.byID.count < maxFlows, let session = directory.session(for: tunnel) else { return nil }
             let id = s.newID()
-            s.byID[id] = Flow(id: id, port: port, client: client, socket: socket, session: session, lastActive: .now())
+            s.byID[id] = Flow(id: id, port: port, client: client, socket: socket, session: session, lastActive: .now(), budgets: budgets)
             s.byClient[key] = id
             return (id, session)
         }
@@ -84,6 +104,7 @@ public final class RelayUDPFlows: Sendable {
             return f
         }
         guard let flow, flow.socket.isWritable else { return }
+        for budget in flow.budgets where budget.spend(data.readableBytes) > .seconds(1) { return }
         flow.socket.writeAndFlush(AddressedEnvelope(remoteAddress: flow.client, data: data), promise: nil)
     }
 

@@ -36,8 +36,22 @@ public final class RemotePorts: Sendable {
 
     /// Caps the connections the TCP ports hold at once (shared with the public entrypoints).
     private let limiter: ConnectionLimiter?
+    /// The visitor policy's decision point: every connection and UDP peer is put to it with its
+    /// tunnel's policies.
+    private let gate: VisitorGate?
 
-    public init(directory: any TunnelDirectory, allowed: ClosedRange<Int> = 1024...65535, bindHost: String = "0.0.0.0", limiter: ConnectionLimiter? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, loggerLabel: String) {
+    public convenience init(
+        directory: any TunnelDirectory, allowed: ClosedRange<Int> = 1024...65535, bindHost: String = "0.0.0.0", limiter: ConnectionLimiter? = nil,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, loggerLabel: String
+    ) {
+        self.init(directory: directory, allowed: allowed, bindHost: bindHost, limiter: limiter, gate: nil, group: group, loggerLabel: loggerLabel)
+    }
+
+    init(
+        directory: any TunnelDirectory, allowed: ClosedRange<Int> = 1024...65535, bindHost: String = "0.0.0.0", limiter: ConnectionLimiter? = nil, gate: VisitorGate?,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, loggerLabel: String
+    ) {
+        self.gate = gate
         self.directory = directory
         self.limiter = limiter
         self.allowed = allowed
@@ -45,7 +59,7 @@ public final class RemotePorts: Sendable {
         self.group = group
         self.label = loggerLabel
         self.bound = NIOLockedValueBox([:])
-        let flows = RelayUDPFlows()
+        let flows = RelayUDPFlows(gate: gate)
         self.flows = flows
         self.sweeper = group.next().scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { _ in flows.sweep() }
     }
@@ -114,11 +128,15 @@ public final class RemotePorts: Sendable {
     private func bindUDP(_ key: String, port: Int, tunnel: String, promise: EventLoopPromise<Void>) {
         let directory = self.directory
         let flows = self.flows
+        // The tunnel's bandwidth: the port's socket is read only as its budgets allow (what the
+        // kernel cannot hold meanwhile is dropped, as UDP is).
+        let budgets = gate == nil ? [] : directory.policies(forTunnel: tunnel).budgets
         DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: UDPLimits.maxDatagram))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    for budget in budgets { try channel.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget)) }
                     try channel.pipeline.syncOperations.addHandler(RelayUDPPortHandler(port: port, tunnel: tunnel, directory: directory, flows: flows))
                 }
             }
@@ -139,6 +157,7 @@ public final class RemotePorts: Sendable {
         let logger = self.logger
         let group = self.group
         let limiter = self.limiter
+        let gate = self.gate
         // The engine's TCP listener: children reach `accept` once active, with a handshake reader.
         let started = NIOLockedValueBox(false)
         let task = Task {
@@ -151,7 +170,7 @@ public final class RemotePorts: Sendable {
                     },
                     accept: { io in
                         guard limiter?.acquire(for: io, logger: logger) ?? true else { return }
-                        await Self.accept(io, tunnel: tunnel, port: port, directory: directory, logger: logger)
+                        await Self.accept(io, tunnel: tunnel, port: port, directory: directory, gate: gate, logger: logger)
                     })
             } catch {
                 // A failure to bind refuses the claim; an end after binding (release) is expected.
@@ -208,16 +227,28 @@ public final class RemotePorts: Sendable {
         }
     }
 
-    static func accept(_ io: Handshake, tunnel: String, port: Int, directory: any TunnelDirectory, logger: Logger) async {
+    static func accept(_ io: Handshake, tunnel: String, port: Int, directory: any TunnelDirectory, gate: VisitorGate?, logger: Logger) async {
         guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {
             io.close()
             return
+        }
+        var budgets: [BandwidthBudget] = []
+        if let gate {
+            switch gate.admitConnection(source: io.channel.remoteAddress, tunnel: tunnel, layers: directory.policies(forTunnel: tunnel)) {
+            case .refuse:
+                // Logged and counted by the gate; the visitor only sees the connection close.
+                io.close()
+                return
+            case .pass(let grant):
+                io.channel.closeFuture.whenComplete { _ in grant.release() }
+                budgets = grant.budgets
+            }
         }
         let header = TunnelMessages.StreamHeader(
             tunnel: tunnel, client: io.channel.remoteAddress.map { "\($0.hostPort)" }, host: nil,
             server: io.channel.localAddress.map { "\($0.hostPort)" })
         do {
-            try await EntrypointHandler.forward(io, session: session, header: header, directory: directory, logger: logger)
+            try await EntrypointHandler.forward(io, session: session, header: header, directory: directory, logger: logger, budgets: budgets)
         } catch {
             logger.info("remote port connection failed", metadata: ["port": "\(port)", "error": "\(error)"])
             io.close()

@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""A visitor of a relay port from a chosen loopback source address, for the visitor-policy tests.
+
+tcp PORT SRC: connects to 127.0.0.1:PORT from SRC, sends "ping", prints "OK" when "ping" comes
+              back, "CLOSED" when the relay closes without an answer.
+udp PORT SRC: sends one datagram to 127.0.0.1:PORT from SRC, prints "OK" for the echo, "NOREPLY"
+              when none comes within 1.5 s (tries 3 times).
+Every wait is bounded."""
+import socket, sys
+
+mode, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if mode == "tcp":
+    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
+    try:
+        s.sendall(b"ping")
+        got = b""
+        while len(got) < 4:
+            d = s.recv(16)
+            if not d:
+                break
+            got += d
+        print("OK" if got == b"ping" else "CLOSED")
+    except (ConnectionResetError, socket.timeout, BrokenPipeError):
+        print("CLOSED")
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.settimeout(1.5)
+    for _ in range(3):
+        s.sendto(b"ping", ("127.0.0.1", port))
+        try:
+            d, _ = s.recvfrom(64)
+            if d == b"ping":
+                print("OK")
+                sys.exit(0)
+        except socket.timeout:
+            pass
+    print("NOREPLY")
