@@ -95,7 +95,8 @@ extension Registry {
         // entrypoint whose every connection goes to that one tunnel.
         r.handlers["entrypoint"] = { spec in
             let options = try EntrypointOptions(metadata: spec.options.metadata)
-            return .stream(EntrypointHandler(directory: tunnels, fixedTunnel: options.fixedTunnel, idleTimeout: options.idleTimeout, headTimeout: options.headTimeout, agents: agents, https: https, tlsOnly: options.tlsOnly, gate: gate))
+            return .stream(EntrypointHandler(directory: tunnels, fixedTunnel: options.fixedTunnel, idleTimeout: options.idleTimeout, headTimeout: options.headTimeout, agents: agents, https: https, tlsOnly: options.tlsOnly, gate: gate,
+                    trustedProxies: options.trustedProxies))
         }
         // Only our agents dial the agent endpoint, so it takes TLS 1.3 only; and
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.

@@ -8,7 +8,7 @@ import TunnelProtocol
 extension EntrypointHandler {
     /// Serves a TLS connection as `TLSRoute` decides from its ClientHello (still unconsumed in
     /// `io`'s reader).
-    func serveTLS(_ io: Handshake, hello: ClientHello.Info, context: HandlerContext) async throws {
+    func serveTLS(_ io: Handshake, hello: ClientHello.Info, peer: SocketAddress?, context: HandlerContext) async throws {
         let directory = self.directory
         let store = https?.certificates
         let facts = TLSRoute.Facts(
@@ -17,7 +17,7 @@ extension EntrypointHandler {
             hasCertificate: { store?.certificate(forServerName: $0) != nil },
             mode: { directory.options(forHost: $0)?.tls },
             tunnel: { directory.tunnel(forHost: $0) })
-        let client = io.channel.remoteAddress.map { "\($0.hostPort)" }
+        let client = peer.map { "\($0.hostPort)" }
         let server = io.channel.localAddress.map { "\($0.hostPort)" }
         switch TLSRoute.decide(hello, facts) {
         case .agent:
@@ -48,12 +48,12 @@ extension EntrypointHandler {
             try await terminate(io, with: certificate.context, context: context) { negotiated, channel in
                 if negotiated == "h2" {
                     // h2 never reaches the agent path: agents upgrade over HTTP/1.1 only.
-                    let visitor = HTTP2StreamHandler.Visitor(client: client, clientIP: channel.remoteAddress?.ipAddress, server: server, source: channel.remoteAddress)
+                    let visitor = HTTP2StreamHandler.Visitor(client: client, clientIP: peer?.ipAddress, server: server, source: peer)
                     try HTTP2Ingress.configure(channel, directory: directory, logger: logger, visitor: visitor, idleTimeout: idleTimeout, gate: entrypoint.gate, route: h2Route)
                     return
                 }
                 // Of the relay's own answers, HTTPS has only the agent path (`agentRequests`).
-                let ingress = entrypoint.ingress(for: channel, context: context, scheme: "https", hstsMaxAge: hsts, reserved: entrypoint.agentRequests())
+                let ingress = entrypoint.ingress(for: channel, peer: peer, context: context, scheme: "https", hstsMaxAge: hsts, reserved: entrypoint.agentRequests())
                 try channel.pipeline.syncOperations.addHandler(ingress)
             }
         case .passthrough(let tunnel, let name):
@@ -62,7 +62,7 @@ extension EntrypointHandler {
                 throw EngineError(.connectFailed, "TLS entrypoint: tunnel \(tunnel) has no agent")
             }
             // The rule's visitor policy, on the connection (its bytes are never read here).
-            let grant = try await admit(io, tunnel: tunnel, layers: directory.route(host: name, path: nil)?.layers ?? [], host: name) {
+            let grant = try await admit(io, peer: peer, tunnel: tunnel, layers: directory.route(host: name, path: nil)?.layers ?? [], host: name) {
                 try? await io.write(ClientHello.accessDeniedAlert)
             }
             let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: name, server: server)

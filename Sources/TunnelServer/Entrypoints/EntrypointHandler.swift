@@ -28,6 +28,10 @@ public struct EntrypointHandler: StreamHandler {
     public let tlsOnly: Bool
     /// The visitor policy's decision point, asked for every request and connection.
     let gate: VisitorGate?
+    /// Load balancers in front of this port: a connection from one starts with a PROXY protocol
+    /// header naming the visitor, whose address then counts (policy, `X-Forwarded-For`, the stream
+    /// header). From anyone else no header is read.
+    let trustedProxies: TrustedProxies
 
     public init(
         directory: any TunnelDirectory, fixedTunnel: String? = nil, idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout,
@@ -38,9 +42,10 @@ public struct EntrypointHandler: StreamHandler {
 
     init(
         directory: any TunnelDirectory, fixedTunnel: String? = nil, idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout,
-        agents: AgentAttachPoint? = nil, https: HTTPSSettings? = nil, tlsOnly: Bool = false, gate: VisitorGate?
+        agents: AgentAttachPoint? = nil, https: HTTPSSettings? = nil, tlsOnly: Bool = false, gate: VisitorGate?, trustedProxies: TrustedProxies = TrustedProxies()
     ) {
         self.gate = gate
+        self.trustedProxies = trustedProxies
         self.directory = directory
         self.agents = agents
         self.https = https
@@ -57,13 +62,14 @@ public struct EntrypointHandler: StreamHandler {
     }
 
     public func handle(_ io: Handshake, context: HandlerContext) async throws {
+        let peer = try await visitorAddress(io)
         if let tunnel = fixedTunnel {
             guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {
                 throw EngineError(.connectFailed, "TCP entrypoint: tunnel \(tunnel) has no agent")
             }
-            let grant = try await admit(io, tunnel: tunnel, layers: directory.policies(forTunnel: tunnel), host: nil) {}
+            let grant = try await admit(io, peer: peer, tunnel: tunnel, layers: directory.policies(forTunnel: tunnel), host: nil) {}
             let header = TunnelMessages.StreamHeader(
-                tunnel: tunnel, client: io.channel.remoteAddress.map { "\($0.hostPort)" }, host: nil, server: io.channel.localAddress.map { "\($0.hostPort)" })
+                tunnel: tunnel, client: peer.map { "\($0.hostPort)" }, host: nil, server: io.channel.localAddress.map { "\($0.hostPort)" })
             return try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger, budgets: grant.budgets)
         }
         let route = try await io.read { buffer -> Route? in
@@ -76,20 +82,46 @@ public struct EntrypointHandler: StreamHandler {
             }
             return .tls(peek)
         }
-        let client = io.channel.remoteAddress.map { "\($0.hostPort)" }
+        let client = peer.map { "\($0.hostPort)" }
         switch route {
         case .tls(let peek):
             guard case .hello(let hello) = peek else {
                 try? await io.write(ClientHello.unrecognizedNameAlert)
                 throw EngineError(.notAllowed, "TLS entrypoint: not a ClientHello")
             }
-            try await serveTLS(io, hello: hello, context: context)
+            try await serveTLS(io, hello: hello, peer: peer, context: context)
         case .http where tlsOnly:
             try? await io.write(Self.page(400, "Bad Request", "This port speaks HTTPS only."))
             io.close()
             throw EngineError(.notAllowed, "HTTPS entrypoint: plain HTTP from \(client ?? "?")")
         case .http:
-            try await serveHTTP(io, context: context, scheme: "http", hstsMaxAge: nil, reserved: reservedRequests(localPort: io.channel.localAddress?.port))
+            try await serveHTTP(io, peer: peer, context: context, scheme: "http", hstsMaxAge: nil, reserved: reservedRequests(localPort: io.channel.localAddress?.port))
+        }
+    }
+
+    /// Who the visitor is: the peer, or, from a trusted load balancer, the source its PROXY
+    /// protocol header names (a `LOCAL` header, the balancer's own health check, names none: the
+    /// peer stands). A malformed header from a trusted peer closes the connection.
+    func visitorAddress(_ io: Handshake) async throws -> SocketAddress? {
+        let peer = io.channel.remoteAddress
+        guard trustedProxies.trusts(peer) else { return peer }
+        let result = try await io.read { buffer -> ProxyProtocolReader.Result? in
+            let result = ProxyProtocolReader.parse(buffer)
+            switch result {
+            case .needMore: return nil
+            case .header(_, _, let length): buffer.moveReaderIndex(forwardBy: length)
+            case .invalid: break
+            }
+            return result
+        }
+        switch result {
+        case .header(let source, _, _):
+            return source ?? peer
+        case .invalid(let reason):
+            io.close()
+            throw EngineError(.notAllowed, "entrypoint: bad PROXY protocol header from trusted \(peer.map { "\($0)" } ?? "?"): \(reason)")
+        case .needMore:
+            return peer
         }
     }
 
@@ -97,20 +129,20 @@ public struct EntrypointHandler: StreamHandler {
     /// where every request is routed on its own (`HTTPIngressHandler`) and requests the relay
     /// answers itself are answered (`ReservedRequests`); an agent's WebSocket on the agent path is
     /// handed over to the agent endpoint (`takeOverAgent`). The bytes read so far go to the ingress.
-    func serveHTTP(_ io: Handshake, context: HandlerContext, scheme: String, hstsMaxAge: Int?, reserved: ReservedRequests?) async throws {
+    func serveHTTP(_ io: Handshake, peer: SocketAddress?, context: HandlerContext, scheme: String, hstsMaxAge: Int?, reserved: ReservedRequests?) async throws {
         try await io.handOver { channel, _ in
-            try channel.pipeline.syncOperations.addHandler(self.ingress(for: channel, context: context, scheme: scheme, hstsMaxAge: hstsMaxAge, reserved: reserved))
+            try channel.pipeline.syncOperations.addHandler(self.ingress(for: channel, peer: peer, context: context, scheme: scheme, hstsMaxAge: hstsMaxAge, reserved: reserved))
         }
     }
 
     /// The HTTP ingress of `channel`, which hands an agent's connection to `takeOverAgent`.
-    func ingress(for channel: Channel, context: HandlerContext, scheme: String, hstsMaxAge: Int?, reserved: ReservedRequests?) -> HTTPIngressHandler {
+    func ingress(for channel: Channel, peer: SocketAddress?, context: HandlerContext, scheme: String, hstsMaxAge: Int?, reserved: ReservedRequests?) -> HTTPIngressHandler {
         let entrypoint = self
         let logger = context.logger
         return HTTPIngressHandler(
-            directory: directory, logger: logger, client: channel.remoteAddress.map { "\($0.hostPort)" }, clientIP: channel.remoteAddress?.ipAddress,
+            directory: directory, logger: logger, client: peer.map { "\($0.hostPort)" }, clientIP: peer?.ipAddress,
             server: channel.localAddress.map { "\($0.hostPort)" }, idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: scheme, hstsMaxAge: hstsMaxAge,
-            reserved: reserved, gate: gate, source: channel.remoteAddress,
+            reserved: reserved, gate: gate, source: peer,
             handOver: { io in
                 Task {
                     do {
@@ -174,9 +206,9 @@ extension EntrypointHandler {
     /// Puts a whole connection to `tunnel` to the visitor gate (a TLS passthrough, a TCP
     /// entrypoint): refused, `refuse` answers (a TLS alert, or nothing) and the connection ends;
     /// admitted, its places among the tunnel's connections are held until it closes.
-    func admit(_ io: Handshake, tunnel: String, layers: [VisitorPolicy], host: String?, refuse: () async -> Void) async throws -> VisitorGate.Grant {
+    func admit(_ io: Handshake, peer: SocketAddress?, tunnel: String, layers: [VisitorPolicy], host: String?, refuse: () async -> Void) async throws -> VisitorGate.Grant {
         guard let gate, !layers.isEmpty else { return VisitorGate.Grant() }
-        switch gate.admitConnection(source: io.channel.remoteAddress, tunnel: tunnel, layers: layers, host: host) {
+        switch gate.admitConnection(source: peer, tunnel: tunnel, layers: layers, host: host) {
         case .refuse(let reason):
             await refuse()
             io.close()

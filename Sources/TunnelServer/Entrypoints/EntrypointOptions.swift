@@ -2,14 +2,17 @@ import NIOCore
 import Shared
 
 /// The `entrypoint` handler's metadata: HTTP timeouts, a fixed tunnel for a plain TCP
-/// entrypoint (`tunnel.id`, or GOST's `tunnel`), and `https: true` for the TLS-only HTTPS port.
+/// entrypoint (`tunnel.id`, or GOST's `tunnel`), `https: true` for the TLS-only HTTPS port, and
+/// `trustedProxies` (comma-separated CIDRs): the load balancers whose PROXY protocol header names
+/// the visitor.
 public struct EntrypointOptions: MetadataOptions, Equatable {
-    public static let metadataKeys: Set<String> = ["idleTimeout", "headTimeout", "tunnel.id", "tunnel", "https"]
+    public static let metadataKeys: Set<String> = ["idleTimeout", "headTimeout", "tunnel.id", "tunnel", "https", "trustedProxies"]
 
     public var idleTimeout = RelayDefaults.httpIdleTimeout
     public var headTimeout = RelayDefaults.httpHeadTimeout
     public var fixedTunnel: String?
     public var tlsOnly = false
+    public var trustedProxies = TrustedProxies()
 
     public init() {}
 
@@ -23,6 +26,10 @@ public struct EntrypointOptions: MetadataOptions, Equatable {
                 throw ConfigError(path: "handler.metadata.https", reason: "expected true or false, got \"\(text)\"")
             }
             tlsOnly = value
+        }
+        if let list = metadata["trustedProxies"] {
+            let entries = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            trustedProxies = try TrustedProxies(parsing: entries, path: "handler.metadata.trustedProxies")
         }
     }
 }
