@@ -1,4 +1,5 @@
 import Foundation
+import Mux
 import NIOCore
 import NIOPosix
 import XCTest
@@ -7,9 +8,10 @@ import XCTest
 
 /// The aggregate limit measured on real sockets: two TCP connections on loopback, each downloading
 /// as fast as a local NIO server can send, share one `BandwidthBudget` through their pacers; the
-/// bytes both receive in 3 s come to the budget's rate (±15 %), not twice it. A measured property of
-/// the limiter's correctness (a per-connection limiter gives 2×), not a performance check: the
-/// loopback could carry hundreds of times more.
+/// bytes both receive in 3 s come to the budget's rate (±15 %), not twice it. The same with two Mux
+/// streams of one session (the relay's side of a tunnel: the stream channel is paced, the agent's
+/// writes wait for window). A measured property of the limiter's correctness (a per-connection
+/// limiter gives 2×), not a performance check: the loopback could carry hundreds of times more.
 final class BandwidthPacerLoopbackTests: XCTestCase {
     /// Sends the same 64 KiB chunk for as long as the connection is writable (bounded by the
     /// channel's write-buffer water marks), until closed.
@@ -17,6 +19,10 @@ final class BandwidthPacerLoopbackTests: XCTestCase {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
         let chunk = ByteBuffer(repeating: 0x61, count: 64 * 1024)
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            if context.channel.isActive { pump(context) }
+        }
 
         func channelActive(context: ChannelHandlerContext) {
             pump(context)
@@ -80,20 +86,74 @@ final class BandwidthPacerLoopbackTests: XCTestCase {
             clients.append(client)
         }
 
-        // Measure from a point in the flow (the initial burst and socket buffers already drawn),
-        // over 3 s.
+        measure(perClient, rate: rate)
+        for c in clients { XCTAssertTrue(c.isActive) }
+    }
+
+    /// Two streams of one Mux session: the relay (responder) opens them and paces its stream
+    /// channels; the agent (initiator) answers each with a download.
+    func testTwoMuxStreamsShareOneBudget() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        defer { try? group.syncShutdownGracefully() }
+        let relaySession = group.next().makePromise(of: MuxSession.self)
+        let server = try ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let session = try channel.pipeline.syncOperations.addMuxSession(
+                        role: .responder, inboundStreamInitializer: { stream, _ in stream.eventLoop.makeSucceededVoidFuture() })
+                    relaySession.succeed(session)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+        defer { try? server.close().wait() }
+        let port = try XCTUnwrap(server.localAddress?.port)
+        let agent = try ClientBootstrap(group: group)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    _ = try channel.pipeline.syncOperations.addMuxSession(
+                        role: .initiator,
+                        inboundStreamInitializer: { stream, _ in
+                            stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(Pump()) }
+                        })
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).wait()
+        defer { try? agent.close().wait() }
+        let session = try relaySession.futureResult.wait()
+
+        let rate = 2_000_000
+        let budget = BandwidthBudget(bytesPerSecond: rate)
+        let perStream = [ManagedCounter(), ManagedCounter()]
+        var streams: [Channel] = []
+        for received in perStream {
+            let stream = try session.openStream(metadata: ByteBuffer(string: "download")) { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget))
+                    try stream.pipeline.syncOperations.addHandler(Count(received))
+                }
+            }.wait()
+            streams.append(stream)
+        }
+        measure(perStream, rate: rate)
+        for s in streams { XCTAssertTrue(s.isActive) }
+    }
+
+    /// Waits for the flow to settle (the initial burst and buffers drawn), then checks the bytes all
+    /// the counters gain over 3 s come to `rate` ±15 %, each taking a fair part.
+    func measure(_ counters: [ManagedCounter], rate: Int, file: StaticString = #filePath, line: UInt = #line) {
         Thread.sleep(forTimeInterval: 0.5)
-        let startBytes = perClient.map(\.value)
+        let startBytes = counters.map(\.value)
         let start = DispatchTime.now().uptimeNanoseconds
         Thread.sleep(forTimeInterval: 3)
-        let each = zip(perClient, startBytes).map { $0.value - $1 }
+        let each = zip(counters, startBytes).map { $0.value - $1 }
         let bytes = each.reduce(0, +)
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let measured = Double(bytes) / elapsed
-        XCTAssertGreaterThan(measured, Double(rate) * 0.85, "measured \(Int(measured)) B/s over \(elapsed) s")
-        XCTAssertLessThan(measured, Double(rate) * 1.15, "measured \(Int(measured)) B/s over \(elapsed) s")
+        XCTAssertGreaterThan(measured, Double(rate) * 0.85, "measured \(Int(measured)) B/s over \(elapsed) s", file: file, line: line)
+        XCTAssertLessThan(measured, Double(rate) * 1.15, "measured \(Int(measured)) B/s over \(elapsed) s", file: file, line: line)
         // Both downloads ran (the budget is shared, not taken by one).
-        for got in each { XCTAssertGreaterThan(got, bytes / 5, "per connection: \(each)") }
-        for c in clients { XCTAssertTrue(c.isActive) }
+        for got in each { XCTAssertGreaterThan(got, bytes / 5, "per connection: \(each)", file: file, line: line) }
     }
 }
