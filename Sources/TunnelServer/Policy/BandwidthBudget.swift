@@ -22,11 +22,9 @@ public final class BandwidthBudget: Sendable {
         var updated: Int64?
     }
     private let state: NIOLockedValueBox<State>
-    private let perNanosecond: Double
 
     public init(_ limit: BandwidthLimit) {
         self.limit = limit
-        self.perNanosecond = Double(limit.bytesPerSecond) / 1e9
         self.state = NIOLockedValueBox(State(tokens: Double(limit.burst), updated: nil))
     }
 
@@ -39,16 +37,16 @@ public final class BandwidthBudget: Sendable {
     public func spend(_ bytes: Int, now: NIODeadline = .now()) -> TimeAmount {
         let nanos = now.uptimeNanoseconds > UInt64(Int64.max) ? Int64.max : Int64(now.uptimeNanoseconds)
         let burst = Double(limit.burst)
-        let rate = perNanosecond
+        let rate = Double(limit.bytesPerSecond)
         let debt: Double = state.withLockedValue { s in
             if let updated = s.updated, nanos > updated {
-                s.tokens = min(burst, s.tokens + Double(nanos - updated) * rate)
+                s.tokens = min(burst, s.tokens + Double(nanos - updated) * rate / 1e9)
             }
             if s.updated.map({ nanos > $0 }) ?? true { s.updated = nanos }
             s.tokens -= Double(max(0, bytes))
             return -s.tokens
         }
         guard debt > 0 else { return .zero }
-        return .nanoseconds(Int64((debt / rate).rounded(.up)))
+        return .nanoseconds(Int64((debt * 1e9 / rate).rounded(.up)))
     }
 }

@@ -104,7 +104,8 @@ public struct IPRange: Sendable, Hashable, CustomStringConvertible {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let parts = trimmed.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         let addressText = String(parts[0])
-        guard let address = Bits(text: addressText) else {
+        // A zone (`fe80::1%eth0`) names an interface, which a visitor's address never carries.
+        guard !addressText.contains("%"), let address = Bits(text: addressText) else {
             throw ConfigError(path: path, reason: "'\(text)' is not an IP address or CIDR range (such as 192.0.2.0/24 or 2001:db8::/32)")
         }
         // Written as IPv4 only when it has no colon: `::ffff:1.2.3.4/120` stays an IPv6 range.
@@ -113,7 +114,7 @@ public struct IPRange: Sendable, Hashable, CustomStringConvertible {
         var prefix = maxPrefix
         if parts.count == 2 {
             let p = parts[1]
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isASCII), let n = Int(p), (0...maxPrefix).contains(n) else {
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(p), (0...maxPrefix).contains(n) else {
                 throw ConfigError(path: path, reason: "'\(text)': the prefix length must be 0 to \(maxPrefix)")
             }
             prefix = n

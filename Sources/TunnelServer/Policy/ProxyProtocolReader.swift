@@ -50,9 +50,10 @@ public enum ProxyProtocolReader {
 
     static func parseV1(_ bytes: ByteBufferView) -> Result {
         let window = bytes.prefix(maxV1Length)
-        guard let cr = window.firstIndex(of: UInt8(ascii: "\r")) else {
+        guard let cr = window.firstIndex(where: { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }) else {
             return bytes.count >= maxV1Length ? .invalid(reason: "v1 header longer than \(maxV1Length) bytes") : .needMore
         }
+        guard bytes[cr] == UInt8(ascii: "\r") else { return .invalid(reason: "v1 header not ended by CRLF") }
         let afterCR = window.index(after: cr)
         guard afterCR < window.endIndex else { return bytes.count >= maxV1Length ? .invalid(reason: "v1 header not ended by CRLF") : .needMore }
         guard bytes[afterCR] == UInt8(ascii: "\n") else { return .invalid(reason: "v1 header not ended by CRLF") }

@@ -43,9 +43,6 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
         self.init(requests: n, per: per, burst: burst)
     }
 
-    /// Tokens gained per nanosecond.
-    var perNanosecond: Double { Double(requests) / Double(per.nanoseconds) }
-
     public var description: String {
         let unit = per == .hours(1) ? "h" : per == .minutes(1) ? "m" : per == .seconds(1) ? "s" : "\(per)"
         return "\(requests)/\(unit) burst \(burst)"

@@ -33,19 +33,27 @@ public final class RateLimiter: Sendable {
         /// Nanoseconds (NIODeadline's uptime) when `tokens` was last brought up to date.
         var updated: Int64
         var burst: Double
-        var perNanosecond: Double
+        /// The rate as `requests` per `period` nanoseconds (kept apart, not divided, so whole
+        /// periods give whole tokens without rounding).
+        var requests: Double
+        var period: Double
+
+        /// Tokens gained in `nanoseconds`.
+        func gained(_ nanoseconds: Int64) -> Double {
+            Double(max(0, nanoseconds)) * requests / period
+        }
 
         /// Brings the tokens up to `now` (never above the burst).
         mutating func refill(_ now: Int64) {
             if now > updated {
-                tokens = min(burst, tokens + Double(now - updated) * perNanosecond)
+                tokens = min(burst, tokens + gained(now - updated))
                 updated = now
             }
         }
 
         /// Whether the bucket would be full at `now` (then it can be forgotten).
         func isFull(at now: Int64) -> Bool {
-            tokens + Double(max(0, now - updated)) * perNanosecond >= burst
+            tokens + gained(now - updated) >= burst
         }
     }
 
@@ -76,26 +84,29 @@ public final class RateLimiter: Sendable {
         let index = Int(truncatingIfNeeded: UInt(bitPattern: visitorHash(visitor)) % UInt(shards.count))
         let nanos = now.uptimeNanoseconds > UInt64(Int64.max) ? Int64.max : Int64(now.uptimeNanoseconds)
         let burst = Double(limit.burst)
-        let rate = limit.perNanosecond
+        let requests = Double(limit.requests)
+        let period = Double(limit.per.nanoseconds)
         let capacity = shardCapacity
         return shards[index].withLockedValue { shard in
             var bucket: Bucket
             if let existing = shard.buckets[key] {
                 bucket = existing
                 bucket.burst = burst  // the rule's limit may have been reloaded
-                bucket.perNanosecond = rate
+                bucket.requests = requests
+                bucket.period = period
                 bucket.refill(nanos)
             } else {
                 if shard.buckets.count >= capacity { Self.evict(&shard, capacity: capacity, now: nanos) }
-                bucket = Bucket(tokens: burst, updated: nanos, burst: burst, perNanosecond: rate)
+                bucket = Bucket(tokens: burst, updated: nanos, burst: burst, requests: requests, period: period)
             }
             let decision: RateDecision
-            if bucket.tokens >= 1 {
-                bucket.tokens -= 1
+            // The tolerances absorb floating-point dust (a token due now must not be a second away).
+            if bucket.tokens >= 1 - 1e-9 {
+                bucket.tokens = max(0, bucket.tokens - 1)
                 decision = .allowed
             } else {
-                let wait = (1 - bucket.tokens) / rate / 1e9
-                decision = .limited(retryAfter: max(1, Int(wait.rounded(.up))))
+                let seconds = (1 - bucket.tokens) * period / requests / 1e9
+                decision = .limited(retryAfter: max(1, Int((seconds - 1e-6).rounded(.up))))
             }
             shard.buckets[key] = bucket
             return decision
