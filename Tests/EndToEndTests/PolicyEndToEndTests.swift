@@ -337,4 +337,29 @@ final class PolicyEndToEndTests: EndToEndTestCase {
         let wishful = try h.agent(args)
         _ = try wishful.wait(for: "may not set a visitor policy")
     }
+
+    /// Behind a trusted load balancer the PROXY protocol header names the visitor: its address is
+    /// the one the deny list and `X-Forwarded-For` see. From an untrusted peer the same header is
+    /// not read (the request is malformed HTTP, 400), so no one can claim another address.
+    func testTheProxyProtocolAddressOfATrustedBalancerIsTheVisitors() throws {
+        let web = try origin("web")
+        let relay = try startRelay(["--trusted-proxies", "127.0.0.1/32"])
+        let agent = try h.agent(agentArgs(relay) + ["--expose", "127.0.0.1:\(web)", "--hostname", "app.policy.test", "--deny", "203.0.113.9"])
+        _ = try agent.wait(for: "connected to relay")
+        func visit(_ src: String, _ prefix: String) throws -> (code: String, body: String) {
+            let out = try h.runPython("policy_peer.py", ["http", "\(relay.publicPort)", src, "app.policy.test", prefix], timeout: 30).output
+            let lines = out.split(separator: "\n", maxSplits: 1).map(String.init)
+            return (lines.first ?? "", lines.count > 1 ? lines[1] : "")
+        }
+        let denied = try visit("127.0.0.1", "PROXY TCP4 203.0.113.9 127.0.0.1 5555 80\\r\\n")
+        XCTAssertEqual(denied.code, "403", denied.body)
+        let allowed = try visit("127.0.0.1", "PROXY TCP4 198.51.100.7 127.0.0.1 5555 80\\r\\n")
+        XCTAssertEqual(allowed.code, "200", allowed.body)
+        XCTAssertTrue(allowed.body.contains("\"xff\": \"198.51.100.7\""), allowed.body)
+        // The balancer must send the header: a request without one is refused outright.
+        XCTAssertEqual(try visit("127.0.0.1", "").code, "NONE")
+        // Not the balancer: its header is just bytes, and not HTTP.
+        XCTAssertEqual(try visit("127.0.0.2", "PROXY TCP4 198.51.100.7 127.0.0.1 5555 80\\r\\n").code, "400")
+        XCTAssertEqual(try visit("127.0.0.2", "").code, "200")
+    }
 }

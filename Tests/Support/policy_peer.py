@@ -5,11 +5,30 @@ tcp PORT SRC: connects to 127.0.0.1:PORT from SRC, sends "ping", prints "OK" whe
               back, "CLOSED" when the relay closes without an answer.
 udp PORT SRC: sends one datagram to 127.0.0.1:PORT from SRC, prints "OK" for the echo, "NOREPLY"
               when none comes within 1.5 s (tries 3 times).
+http PORT SRC HOST PREFIX: sends PREFIX (a PROXY protocol line, `\\r\\n` written as such; empty:
+              none) then `GET /info` for HOST from SRC; prints the status code and the body.
 Every wait is bounded."""
 import socket, sys
 
 mode, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-if mode == "tcp":
+if mode == "http":
+    host, prefix = sys.argv[4], sys.argv[5].replace("\\r\\n", "\r\n")
+    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
+    s.sendall(prefix.encode() + b"GET /info HTTP/1.1\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")
+    got = b""
+    try:
+        while len(got) < 1 << 20:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+    except (ConnectionResetError, socket.timeout):
+        pass
+    line = got.split(b"\r\n", 1)[0].decode(errors="replace")
+    parts = line.split(" ")
+    print(parts[1] if len(parts) > 1 else "NONE")
+    print(got.split(b"\r\n\r\n", 1)[-1].decode(errors="replace"))
+elif mode == "tcp":
     s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
     try:
         s.sendall(b"ping")

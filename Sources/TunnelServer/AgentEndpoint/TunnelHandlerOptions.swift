@@ -5,7 +5,7 @@ import Shared
 /// rules, the registration deadline, and the public entrypoint it brings along.
 public struct TunnelHandlerOptions: MetadataOptions, Equatable {
     public static let metadataKeys: Set<String> = [
-        "tokens", "token", "tunnel", "ingress", "registrationTimeout", "entrypoint", "entrypoint.idleTimeout", "entrypoint.headTimeout",
+        "tokens", "token", "tunnel", "ingress", "registrationTimeout", "entrypoint", "entrypoint.idleTimeout", "entrypoint.headTimeout", "entrypoint.trustedProxies",
     ]
 
     /// A host pattern and the tunnel it leads to (GOST's `tunnel=host:id,host2:id2`).
@@ -47,6 +47,7 @@ public struct TunnelHandlerOptions: MetadataOptions, Equatable {
         var timeouts: [String: String] = [:]
         timeouts["idleTimeout"] = meta["entrypoint.idleTimeout"]
         timeouts["headTimeout"] = meta["entrypoint.headTimeout"]
+        timeouts["trustedProxies"] = meta["entrypoint.trustedProxies"]
         return ServiceConfig(
             name: "\(service.name)-entrypoint", addr: entrypoint,
             handler: HandlerConfig(type: "entrypoint", metadata: timeouts.isEmpty ? nil : Metadata(timeouts)),

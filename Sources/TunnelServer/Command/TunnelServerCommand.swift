@@ -59,6 +59,9 @@ public struct TunnelServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The challenge tried first for a single name: http-01 (on the public entrypoint) or tls-alpn-01 (on the HTTPS port); the other is the fallback.", valueName: "type"))
     var acmeChallenge: String = "http-01"
 
+    @Option(help: ArgumentHelp("A load balancer in front of the public ports (CIDR, repeatable): its connections start with a PROXY protocol header (v1 or v2) whose source address is the visitor's, for policy and X-Forwarded-For. No one else's header is read.", valueName: "cidr"))
+    var trustedProxies: [String] = []
+
     @Option(help: ArgumentHelp("A YAML file of agent tokens and what each may claim (tunnels, hostnames, ports).", valueName: "file"))
     var tokens: String?
 
@@ -143,6 +146,12 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         let advertise = self.advertise
         let clientCA = self.clientCa
         let tokensFile = self.tokens
+        do {
+            _ = try TrustedProxies(parsing: trustedProxies, path: "--trusted-proxies")
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let trusted = trustedProxies.joined(separator: ",")
         if let hstsMaxAge, hstsMaxAge < 0 { throw ValidationError("--hsts-max-age takes seconds (0 or more)") }
         if let httpsAddr, (try? HostPort(parsing: httpsAddr)) == nil { throw ValidationError("--https-addr takes host:port, e.g. :443") }
         let https = HTTPSSettings(relayNames: HostPort(host: advertise, port: 0).isIPLiteral ? [] : [advertise], redirectHTTPS: redirectHttps, hstsMaxAge: hstsMaxAge,
@@ -170,7 +179,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
             options, program: "tunnel-server", registry: registry,
             defaults: {
                 let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
-                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout, httpHeadTimeout: httpHeadTimeout, tokensFile: tokensFile, httpsAddr: httpsAddr)
+                return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout, httpHeadTimeout: httpHeadTimeout, tokensFile: tokensFile, httpsAddr: httpsAddr, trustedProxies: trusted)
             },
             extraServices: { config, logger in
                 if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }
@@ -215,15 +224,17 @@ public struct TunnelServerCommand: AsyncParsableCommand {
 
     /// With a tokens file, only its tokens (with their rights) admit agents: the generated token
     /// would otherwise be a second, unrestricted key the operator did not ask for.
-    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = RelayDefaults.httpIdleTimeout.goDuration, httpHeadTimeout: String = RelayDefaults.httpHeadTimeout.goDuration, tokensFile: String? = nil, httpsAddr: String? = nil) -> (Config, String) {
+    static func relayDefaults(state: RelayState, agentAddr: String, publicAddr: String, advertise: String, clientCA: String? = nil, httpIdleTimeout: String = RelayDefaults.httpIdleTimeout.goDuration, httpHeadTimeout: String = RelayDefaults.httpHeadTimeout.goDuration, tokensFile: String? = nil, httpsAddr: String? = nil, trustedProxies: String = "") -> (Config, String) {
+        var entryMetadata = ["idleTimeout": httpIdleTimeout, "headTimeout": httpHeadTimeout]
+        if !trustedProxies.isEmpty { entryMetadata["trustedProxies"] = trustedProxies }
         let agents = ServiceConfig(
             name: "agents", addr: agentAddr,
             handler: HandlerConfig(type: "tunnel", metadata: tokensFile == nil ? Metadata(["tokens": state.token]) : nil),
             listener: ListenerConfig(type: "tls", tls: TLSConfig(certFile: state.certificateFile, keyFile: state.keyFile, caFile: clientCA)))
-        let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(["idleTimeout": httpIdleTimeout, "headTimeout": httpHeadTimeout])), listener: ListenerConfig(type: "tcp"))
+        let entry = ServiceConfig(name: "public", addr: publicAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(entryMetadata)), listener: ListenerConfig(type: "tcp"))
         var services = [agents, entry]
         if let httpsAddr {
-            services.append(ServiceConfig(name: "https", addr: httpsAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(["idleTimeout": httpIdleTimeout, "headTimeout": httpHeadTimeout, "https": "true"])), listener: ListenerConfig(type: "tcp")))
+            services.append(ServiceConfig(name: "https", addr: httpsAddr, handler: HandlerConfig(type: "entrypoint", metadata: Metadata(entryMetadata.merging(["https": "true"]) { $1 })), listener: ListenerConfig(type: "tcp")))
         }
         let agentPort = (try? HostPort(parsing: agentAddr).port) ?? 8443
         let publicPort = (try? HostPort(parsing: publicAddr).port) ?? 8080
