@@ -43,15 +43,18 @@ final class TokenPolicyTests: XCTestCase {
     func testTokensFileIsStrict() throws {
         let dir = FileManager.default.temporaryDirectory
         let good = dir.appendingPathComponent("tokens-\(UUID()).yaml")
+        addTeardownBlock { [good] in try? FileManager.default.removeItem(at: good) }
         try "tokens:\n- token: a\n  hostnames: ['*.x.test']\n  ports: ['20000-20005', '30000']\n".write(to: good, atomically: true, encoding: .utf8)
         let p = try TokenPolicy.load(path: good.path)
         XCTAssertEqual(p.rights["a"]?.ports, [20000...20005, 30000...30000])
         let bad = dir.appendingPathComponent("tokens-\(UUID()).yaml")
+        addTeardownBlock { [bad] in try? FileManager.default.removeItem(at: bad) }
         try "tokens:\n- token: a\n  portz: ['1']\n".write(to: bad, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try TokenPolicy.load(path: bad.path)) {
             XCTAssertEqual("\($0)".components(separatedBy: ": ").dropFirst().first, "tokens[0].portz", "the key's path, no decoder dump: \($0)")
         }
         let empty = dir.appendingPathComponent("tokens-\(UUID()).yaml")
+        addTeardownBlock { [empty] in try? FileManager.default.removeItem(at: empty) }
         try "tokens: []\n".write(to: empty, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try TokenPolicy.load(path: empty.path)) { XCTAssertTrue("\($0)".contains("at least one token"), "\($0)") }
     }
@@ -61,12 +64,13 @@ final class TokenPolicyTests: XCTestCase {
     func testTokensFileRefusesUnknownKeysWithTheFileAndTheFullPath() throws {
         func write(_ yaml: String) throws -> String {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID()).yaml")
+            addTeardownBlock { [file] in try? FileManager.default.removeItem(at: file) }
             try yaml.write(to: file, atomically: true, encoding: .utf8)
             return file.path
         }
         let nested = try write("tokens:\n- token: a\n  tunnels: ['*']\n- token: b\n  tunnel: ['x']\n")
         XCTAssertThrowsError(try TokenPolicy.load(path: nested)) {
-            XCTAssertEqual("\($0)", "\(nested): tokens[1].tunnel: unknown key \"tunnel\" (known here: hostnames, ports, token, tunnels)")
+            XCTAssertEqual("\($0)", "\(nested): tokens[1].tunnel: unknown key \"tunnel\" (known here: agentPolicy, hostnames, policy, ports, token, tunnels)")
         }
         let top = try write("tokenz: []\n")
         XCTAssertThrowsError(try TokenPolicy.load(path: top)) {
@@ -87,6 +91,7 @@ final class TokenPolicyTests: XCTestCase {
 
         let dir = FileManager.default.temporaryDirectory
         let file = dir.appendingPathComponent("tokens-\(UUID()).yaml")
+        addTeardownBlock { [file] in try? FileManager.default.removeItem(at: file) }
         try "tokens:\n- token: a\n  hostnames: ['*.x.test']\n- token: b\n  tunnels: ['*']\n  ports: ['*']\n".write(to: file, atomically: true, encoding: .utf8)
         let loaded = try TokenPolicy.load(path: file.path)
         XCTAssertEqual(loaded.rights["a"]?.tunnels, [])
@@ -223,5 +228,28 @@ extension TunnelMessages.Hello {
         var copy = self
         copy.tunnels[0].id = id
         return copy
+    }
+
+    /// A token's visitor policy is compiled per tunnel it serves; an agent's own comes after it,
+    /// only where the token allows, and never names files.
+    func testVisitorPoliciesLayerTheTokensThenTheAgents() throws {
+        var tokenPolicy = VisitorPolicyConfig()
+        tokenPolicy.deny = ["192.0.2.0/24"]
+        var agentPolicy = VisitorPolicyConfig()
+        agentPolicy.allow = ["10.0.0.0/8"]
+        let strict = TokenPolicy(rights: ["s": TokenRights(tunnels: ["*"], policy: tokenPolicy)])
+        var claim = TunnelMessages.TunnelClaim(id: "t1")
+        XCTAssertEqual(try strict.visitorPolicies(for: .init(token: "s", tunnels: [claim]))["t1"]?.map(\.label), ["tunnel t1"])
+        claim.policy = agentPolicy
+        XCTAssertThrowsError(try strict.visitorPolicies(for: .init(token: "s", tunnels: [claim]))) {
+            XCTAssertTrue("\($0)".contains("may not set a visitor policy"), "\($0)")
+        }
+        let open = TokenPolicy(rights: ["o": TokenRights(tunnels: ["*"], policy: tokenPolicy, agentPolicy: true)])
+        let layers = try XCTUnwrap(try open.visitorPolicies(for: .init(token: "o", tunnels: [claim, .init(id: "t2")])))
+        XCTAssertEqual(layers["t1"]?.map(\.label), ["tunnel t1", "tunnel t1 (agent)"])
+        XCTAssertEqual(layers["t2"]?.count, 1)
+        XCTAssertFalse(layers["t1"]![0] === layers["t2"]![0], "compiled per tunnel: a budget or a connection count is the tunnel's own")
+        claim.policy?.errorPages = ["404": "/etc/passwd"]
+        XCTAssertThrowsError(try open.visitorPolicies(for: .init(token: "o", tunnels: [claim])))
     }
 }
