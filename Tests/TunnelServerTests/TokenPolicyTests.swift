@@ -229,7 +229,9 @@ extension TunnelMessages.Hello {
         copy.tunnels[0].id = id
         return copy
     }
+}
 
+extension TokenPolicyTests {
     /// A token's visitor policy is compiled per tunnel it serves; an agent's own comes after it,
     /// only where the token allows, and never names files.
     func testVisitorPoliciesLayerTheTokensThenTheAgents() throws {
