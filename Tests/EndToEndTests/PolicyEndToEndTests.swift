@@ -249,6 +249,13 @@ final class PolicyEndToEndTests: EndToEndTestCase {
         let elapsed = Date().timeIntervalSince(started)
         let expected = Double(2 * size) / Double(1 << 20)
         XCTAssertEqual(elapsed, expected, accuracy: expected * 0.15, "two downloads of \(size) bytes took \(elapsed) s at 1 MiB/s together")
+        // The other way too: an upload through the same tunnel is paced by the same budget.
+        let body = h.tempFile("upload", contents: String(repeating: "u", count: 2 << 20))
+        let upStart = Date()
+        let up = try h.curl(["-s", "-H", "Host: app.policy.test", "--data-binary", "@\(body.path)", "http://127.0.0.1:\(s.publicPort)/sha"])
+        let upElapsed = Date().timeIntervalSince(upStart)
+        XCTAssertTrue(up.output.contains("\"length\": \(2 << 20)"), up.output)
+        XCTAssertEqual(upElapsed, 2, accuracy: 2 * 0.15, "an upload of 2 MiB took \(upElapsed) s at 1 MiB/s")
     }
 
     /// The rule's own error page for a refusal, and for a tunnel with no agent.

@@ -42,6 +42,9 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     private var poolEntry: (tunnel: String, idle: HTTP2UpstreamPool.Idle)?
     private var upstreamID = 0
     private var timer: Scheduled<Void>?
+    /// The tunnel's bandwidth, for what the visitor sends (its answer is paced on the upstream).
+    private var pacing = ReadPacing()
+    private var pacedRead: Scheduled<Void>?
 
     init(
         directory: any TunnelDirectory, pool: HTTP2UpstreamPool, flusher: HTTP2FlushBatcher? = nil, logger: Logger, visitor: Visitor,
@@ -73,6 +76,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         self.context = nil
         timer?.cancel()
         timer = nil
+        pacedRead?.cancel()
+        pacedRead = nil
         run(machine.clientClosed())
     }
 
@@ -148,6 +153,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
                 me.run(me.machine.credentialsChecked((try? result.get()) ?? false))
             }
         case .writeUpstream(let part):
+            if !pacing.budgets.isEmpty, case .body(let bytes, _) = part { pacing.spent(bytes.readableBytes, now: .now()) }
             upstream?.write(part)
         case .flushUpstream:
             upstream?.flush()
@@ -186,7 +192,17 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
                 context.flush()
             }
         case .readClient:
-            context?.read()
+            guard let context, pacedRead == nil else { return }
+            if let at = pacing.readDeadline(now: .now()) {
+                let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+                pacedRead = context.eventLoop.scheduleTask(deadline: at) {
+                    let me = me.value
+                    me.pacedRead = nil
+                    me.context?.read()
+                }
+            } else {
+                context.read()
+            }
         case .resetClient:
             context?.close(promise: nil)
         case .scheduleTimer(let deadline):
@@ -208,6 +224,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     /// machine.
     private func openUpstream(tunnel: String, host: String, proto: RuleOptions.UpstreamProtocol, policies: [VisitorPolicy]) {
         guard let context else { return }
+        pacing.budgets = policies.budgets
         let loop = context.eventLoop
         upstreamID += 1
         let id = upstreamID

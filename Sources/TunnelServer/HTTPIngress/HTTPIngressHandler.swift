@@ -31,6 +31,8 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let id: Int
         let channel: Channel
         let handler: CrossLoopRef<HTTPUpstreamHandler>
+        /// Its tunnel's bandwidth budgets.
+        var budgets: [BandwidthBudget] = []
     }
 
     private let directory: any TunnelDirectory
@@ -44,6 +46,10 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var opened: Stream?
     private var nextID = 0
     private var timer: Scheduled<Void>?
+    /// The current tunnel's bandwidth, for what the visitor sends (what it gets is paced on the
+    /// stream by `BandwidthPacer`).
+    private var pacing = ReadPacing()
+    private var pacedRead: Scheduled<Void>?
     /// Takes the connection when the machine hands it over (`ReservedAnswer.takeOver`).
     private let handOver: (@Sendable (Handshake) -> Void)?
 
@@ -84,6 +90,8 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = nil
         timer?.cancel()
         timer = nil
+        pacedRead?.cancel()
+        pacedRead = nil
         // The stream's handler points back here: let go of it and of any buffered bytes.
         run(machine.removed())
     }
@@ -156,6 +164,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func perform(_ action: HTTPIngressStateMachine.Action) {
         switch action {
         case .writeUpstream(let bytes):
+            if !pacing.budgets.isEmpty { pacing.spent(bytes.readableBytes, now: .now()) }
             stream?.channel.write(bytes, promise: nil)
         case .flushUpstream:
             stream?.channel.flush()
@@ -164,6 +173,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .closeUpstream(let id):
             if let s = stream, s.id == id {
                 stream = nil
+                pacing.budgets = []
                 s.channel.close(promise: nil)
             }
         case .openStream(let tunnel, let host, let policies):
@@ -178,6 +188,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         case .adoptOpenedStream:
             stream = opened
+            pacing.budgets = opened?.budgets ?? []
             opened = nil
         case .discardOpenedStream:
             opened?.channel.close(promise: nil)
@@ -191,7 +202,17 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .flushClient:
             context?.flush()
         case .readClient:
-            context?.read()
+            guard let context, pacedRead == nil else { return }
+            if let at = pacing.readDeadline(now: .now()) {
+                let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+                pacedRead = context.eventLoop.scheduleTask(deadline: at) {
+                    let me = me.value
+                    me.pacedRead = nil
+                    me.context?.read()
+                }
+            } else {
+                context.read()
+            }
         case .respondAndClose(let page):
             guard let context else { return }
             let channel = context.channel
@@ -279,7 +300,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     channel.close(promise: nil)
                     return me.run(me.machine.failure("stream opened without its handler"))
                 }
-                me.opened = Stream(id: id, channel: channel, handler: ref)
+                me.opened = Stream(id: id, channel: channel, handler: ref, budgets: budgets)
                 me.run(me.machine.streamOpened(id: id, now: .now()))
                 if let orphan = me.opened {
                     // Neither adopted nor discarded (cannot happen): never leak the stream.
