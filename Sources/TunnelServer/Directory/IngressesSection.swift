@@ -128,7 +128,9 @@ public struct IngressRuleConfig: Codable, Sendable, Equatable {
             if o.tls == .passthrough, policy.requiresHTTP {
                 throw ConfigError(path: "\(path).policy", reason: "a passthrough rule's requests are never seen by the relay: only allow, deny, rateLimit, maxConnections and bandwidth apply")
             }
-            o.policy = try VisitorPolicy(policy, label: hostname, path: "\(path).policy")
+            // The label names the rule in logs and counters (and keys its rate buckets).
+            let label = (locations ?? []).isEmpty ? hostname : "\(hostname) \((locations ?? []).joined(separator: ","))"
+            o.policy = try VisitorPolicy(policy, label: label, path: "\(path).policy")
         }
         return o
     }
