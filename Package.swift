@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
     ],
     targets: [
         // The multiplexed stream protocol. Depends on NIO only, never on Shared.
@@ -108,6 +110,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Yams", package: "Yams"),
+                // bcrypt for visitors' basic-auth passwords (only this product: no server code).
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                // Visitors' JWTs: JWKS keys and signature algorithms.
+                .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
         // The agent: sessions to the relay and reconnect, streams served through the engine's
@@ -207,7 +213,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Shared", "TestSupport"]
+            dependencies: ["Shared", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
     ],
     swiftLanguageModes: [.v6]

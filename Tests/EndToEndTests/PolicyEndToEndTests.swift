@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import XCTest
 
@@ -368,5 +369,74 @@ final class PolicyEndToEndTests: EndToEndTestCase {
         // Not the balancer: its header is just bytes, and not HTTP.
         XCTAssertEqual(try visit("127.0.0.2", "PROXY TCP4 198.51.100.7 127.0.0.1 5555 80\\r\\n").code, "400")
         XCTAssertEqual(try visit("127.0.0.2", "").code, "200")
+    }
+
+    /// A compact JWS signed here with P-256 (ES256), independently of the relay's JWT library.
+    func jwt(_ key: P256.Signing.PrivateKey, kid: String, claims: [String: Any]) throws -> String {
+        func b64(_ data: Data) -> String {
+            data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        let header = b64(try JSONSerialization.data(withJSONObject: ["alg": "ES256", "typ": "JWT", "kid": kid]))
+        let payload = b64(try JSONSerialization.data(withJSONObject: claims))
+        let signature = try key.signature(for: Data("\(header).\(payload)".utf8)).rawRepresentation
+        return "\(header).\(payload).\(b64(signature))"
+    }
+
+    func jwk(_ key: P256.Signing.PrivateKey, kid: String) -> String {
+        let raw = key.publicKey.rawRepresentation  // x || y
+        func b64(_ data: Data) -> String {
+            data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        return "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"\(kid)\",\"use\":\"sig\",\"x\":\"\(b64(raw.prefix(32)))\",\"y\":\"\(b64(raw.suffix(32)))\"}"
+    }
+
+    /// JWTs checked against a JWKS file: a valid token passes (HTTP and h2), an expired one, one
+    /// signed by another key, one for another audience and none at all get 401 and never reach the
+    /// origin; the key set is re-read when the file changes (a rotated key is accepted).
+    func testJWTsAreCheckedAgainstTheJWKS() throws {
+        let web = try origin("web")
+        let key = P256.Signing.PrivateKey()
+        let other = P256.Signing.PrivateKey()
+        let jwks = h.tempFile("jwks.json", contents: "{\"keys\":[\(jwk(key, kid: "k1"))]}")
+        let s = try start(
+            rules: """
+                  - hostname: app.policy.test
+                    endpoint: web
+                    policy:
+                      jwt: {jwksFile: "\(jwks.path)", issuer: "https://id.policy.test", audience: app}
+                """, agents: [("web", web)])
+        _ = try s.relay.wait(for: "JWKS loaded")
+        let now = Int(Date().timeIntervalSince1970)
+        let good: [String: Any] = ["iss": "https://id.policy.test", "aud": "app", "sub": "alice", "exp": now + 300]
+        let valid = try jwt(key, kid: "k1", claims: good)
+        for scheme in ["http", "h2"] {
+            let ok = try get(s, scheme, "app.policy.test", "/info", ["-H", "Authorization: Bearer \(valid)"])
+            XCTAssertEqual(ok.code, 200, "\(scheme): \(ok.body)")
+            XCTAssertFalse(ok.body.contains("authorization"), "the checked token is not passed on: \(ok.body)")
+        }
+        var expired = good
+        expired["exp"] = now - 3600
+        var otherAudience = good
+        otherAudience["aud"] = "billing"
+        for (token, reason) in [
+            (try jwt(key, kid: "k1", claims: expired), "jwt_expired"), (try jwt(other, kid: "k1", claims: good), "jwt_bad_signature"),
+            (try jwt(other, kid: "k2", claims: good), "jwt_unknown_key"), (try jwt(key, kid: "k1", claims: otherAudience), "jwt_wrong_audience"),
+        ] {
+            let r = try get(s, "http", "app.policy.test", "/info", ["-D", "-", "-H", "Authorization: Bearer \(token)"])
+            XCTAssertEqual(r.code, 401, reason)
+            XCTAssertTrue(r.body.lowercased().contains("www-authenticate: bearer"), r.body)
+            XCTAssertTrue(s.relay.output.contains("reason=\(reason)"), "\(reason) not logged")
+        }
+        XCTAssertEqual(try get(s, "h2", "app.policy.test", "/info").code, 401)
+        XCTAssertEqual(try count(web), 2)
+        // Key rotation: the file now holds k2 as well.
+        try "{\"keys\":[\(jwk(key, kid: "k1")),\(jwk(other, kid: "k2"))]}".write(to: jwks, atomically: true, encoding: .utf8)
+        let rotated = try jwt(other, kid: "k2", claims: good)
+        var code = 0
+        for _ in 0..<50 where code != 200 {
+            code = try get(s, "http", "app.policy.test", "/info", ["-H", "Authorization: Bearer \(rotated)"]).code
+            if code != 200 { usleep(200_000) }
+        }
+        XCTAssertEqual(code, 200, "the rotated key was not picked up")
     }
 }

@@ -60,7 +60,7 @@ public final class VisitorPolicy: Sendable, Equatable, CustomStringConvertible {
             bearer = nil
         }
         if let j = config.jwt {
-            jwt = try JWTVerifier(settings: JWTSettings(j, path: "\(path).jwt"))
+            jwt = JWTVerifier(settings: try JWTSettings(j, path: "\(path).jwt"))
         } else {
             jwt = nil
         }
