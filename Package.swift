@@ -175,6 +175,8 @@ let package = Package(
             name: "TunnelServerTests",
             dependencies: [
                 "TunnelServer", "TunnelProtocol", "Shared", "Mux",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
