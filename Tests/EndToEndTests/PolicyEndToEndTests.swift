@@ -312,7 +312,7 @@ final class PolicyEndToEndTests: EndToEndTestCase {
     }
 
     /// A token's policy in the relay's tokens file applies to what its agents serve: an rtcp and
-    /// an rudp port refuse 127.0.0.2 and serve 127.0.0.1; an agent whose token does not allow a
+    /// an rudp port refuse 127.0.0.2 and serve 127.0.0.1, the rtcp port holds one connection at a time; an agent whose token does not allow a
     /// policy of its own is refused with the reason.
     func testATokensPolicyGuardsItsRtcpAndRudpPorts() throws {
         let file = h.tempFile("tokens.yaml", contents: """
@@ -322,6 +322,7 @@ final class PolicyEndToEndTests: EndToEndTestCase {
               ports: ["*"]
               policy:
                 deny: ["127.0.0.2"]
+                maxConnections: 1
             """)
         let tcpEcho = try h.echo("tcp")
         let udpEcho = try h.echo("udp")
@@ -340,6 +341,9 @@ final class PolicyEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(try peer("tcp", tcpPort, "127.0.0.2"), "CLOSED")
         XCTAssertEqual(try peer("udp", udpPort, "127.0.0.1"), "OK")
         XCTAssertEqual(try peer("udp", udpPort, "127.0.0.2"), "NOREPLY")
+        // maxConnections: 1 for the tunnel: a second connection is turned away while the first
+        // is open, and admitted again once it closed.
+        XCTAssertEqual(try peer("limit", tcpPort, "127.0.0.1"), "OK CLOSED OK")
         XCTAssertTrue(relay.process.output.contains("reason=ip_denied"), relay.process.output)
         args += ["--expose", "127.0.0.1:\(tcpEcho)", "--remote-port", "\(try freePort())", "--allow", "127.0.0.0/8"]
         let wishful = try h.agent(args)

@@ -7,11 +7,36 @@ udp PORT SRC: sends one datagram to 127.0.0.1:PORT from SRC, prints "OK" for the
               when none comes within 1.5 s (tries 3 times).
 http PORT SRC HOST PREFIX: sends PREFIX (a PROXY protocol line, `\\r\\n` written as such; empty:
               none) then `GET /info` for HOST from SRC; prints the status code and the body.
+limit PORT SRC: holds one TCP connection (echo checked), opens a second (prints its fate: OK or
+              CLOSED), closes the first, opens a third: prints the three outcomes on one line.
 Every wait is bounded."""
 import socket, sys
 
 mode, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-if mode == "http":
+def echo_once(c):
+    try:
+        c.sendall(b"ping")
+        got = b""
+        while len(got) < 4:
+            d = c.recv(16)
+            if not d:
+                break
+            got += d
+        return "OK" if got == b"ping" else "CLOSED"
+    except (ConnectionResetError, socket.timeout, BrokenPipeError):
+        return "CLOSED"
+
+if mode == "limit":
+    import time
+    a = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
+    first = echo_once(a)
+    b = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
+    second = echo_once(b)
+    b.close(); a.close()
+    time.sleep(0.5)
+    c = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
+    print(first, second, echo_once(c))
+elif mode == "http":
     host, prefix = sys.argv[4], sys.argv[5].replace("\\r\\n", "\r\n")
     s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
     s.sendall(prefix.encode() + b"GET /info HTTP/1.1\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")

@@ -60,15 +60,27 @@ public enum HTTPFraming {
             bytes.getString(at: bytes.readerIndex + targetRange.lowerBound, length: targetRange.count) ?? ""
         }
 
-        /// Request: the target's path (an absolute-form target's too), without the query.
+        /// Request: the target's path (an absolute-form target's too), without the query. Read
+        /// from the bytes (asked for every request: the routes by path).
         var path: String {
-            var t = Substring(target)
-            if t.hasPrefix("http://") || t.hasPrefix("https://") {
-                t = t.drop(while: { $0 != "/" }).dropFirst(2)
-                t = t.drop(while: { $0 != "/" })
+            bytes.withUnsafeReadableBytes { raw in
+                var a = targetRange.lowerBound
+                let b = targetRange.upperBound
+                if a < b, raw[a] != UInt8(ascii: "/") {
+                    // Absolute form (`http://host/p`): the path starts at the third slash.
+                    var slashes = 0
+                    while a < b {
+                        if raw[a] == UInt8(ascii: "/") {
+                            slashes += 1
+                            if slashes == 3 { break }
+                        }
+                        a += 1
+                    }
+                }
+                var end = a
+                while end < b, raw[end] != UInt8(ascii: "?"), raw[end] != UInt8(ascii: "#") { end += 1 }
+                return end > a ? String(decoding: UnsafeRawBufferPointer(rebasing: raw[a..<end]), as: UTF8.self) : "/"
             }
-            let path = t.prefix(while: { $0 != "?" && $0 != "#" })
-            return path.isEmpty ? "/" : String(path)
         }
 
         /// The value of the first field named `name` (lowercased), or nil.
@@ -97,14 +109,9 @@ public enum HTTPFraming {
             }
         }
 
-        /// The lowercased field name of line `index`.
-        func nameOfLine(_ index: Int) -> String {
-            let r = lineRanges[index]
-            return bytes.withUnsafeReadableBytes { raw in
-                var a = r.lowerBound
-                while a < r.upperBound && raw[a] != UInt8(ascii: ":") { a += 1 }
-                return String(decoding: UnsafeRawBufferPointer(rebasing: raw[r.lowerBound..<a]), as: UTF8.self).lowercased()
-            }
+        /// Whether line `index`'s field name is one of `names` (lowercased), without allocating.
+        func nameOfLine(_ index: Int, isAnyOf names: Set<String>) -> Bool {
+            names.contains { nameOfLine(index, is: $0) }
         }
 
         /// The value of line `index` (after the colon, spaces trimmed), as text.

@@ -29,7 +29,7 @@ extension HTTPIngressStateMachine {
                         out.writeStaticString("\r\n")
                         continue
                     }
-                    if removes, rewrite.request.removed.contains(head.nameOfLine(index)) { continue }
+                    if removes, head.nameOfLine(index, isAnyOf: rewrite.request.removed) { continue }
                 }
                 var line = head.line(index)
                 out.writeBuffer(&line)

@@ -25,7 +25,7 @@ extension HTTPIngressStateMachine {
             out.writeBuffer(&lines)
         } else {
             for index in head.lineRanges.indices {
-                if index > 0, edits.removed.contains(head.nameOfLine(index)) { continue }
+                if index > 0, head.nameOfLine(index, isAnyOf: edits.removed) { continue }
                 var line = head.line(index)
                 out.writeBuffer(&line)
                 out.writeStaticString("\r\n")

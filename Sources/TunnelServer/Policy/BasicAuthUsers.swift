@@ -64,15 +64,19 @@ final class BasicAuthUsers: Sendable {
         return u[2] == UInt8(ascii: "y") ? "$2b" + value.dropFirst(3) : value
     }
 
-    /// `Basic <base64(user:password)>` (scheme in any case), split at the first colon.
+    /// `Basic <base64(user:password)>` (scheme in any case), split at the first colon. On the
+    /// bytes (asked for every request of a rule with basic auth).
     static func credentials(fromAuthorization value: String) -> (user: String, password: String)? {
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "basic",
-            let data = Data(base64Encoded: parts[1].trimmingCharacters(in: .whitespaces)),
-            let text = String(data: data, encoding: .utf8),
-            let colon = text.firstIndex(of: ":")
-        else { return nil }
-        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+        let u = Array(value.utf8)
+        guard u.count > 6, u[5] == UInt8(ascii: " "), String(decoding: u[0..<5], as: UTF8.self).lowercased() == "basic" else { return nil }
+        var a = 6
+        var b = u.count
+        while a < b, u[a] == UInt8(ascii: " ") { a += 1 }
+        while b > a, u[b - 1] == UInt8(ascii: " ") { b -= 1 }
+        guard let data = Data(base64Encoded: Data(u[a..<b])), let colon = data.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let user = String(decoding: data[data.startIndex..<colon], as: UTF8.self)
+        let password = String(decoding: data[data.index(after: colon)...], as: UTF8.self)
+        return (user, password)
     }
 
     /// The answer when it is known at once: plain passwords, and bcrypt outcomes cached; nil when

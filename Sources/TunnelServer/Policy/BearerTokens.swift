@@ -17,11 +17,14 @@ final class BearerTokens: Sendable {
         return found
     }
 
-    /// The token of `Bearer <token>` (scheme in any case).
+    /// The token of `Bearer <token>` (scheme in any case), on the bytes.
     static func token(fromAuthorization value: String) -> String? {
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
+        let u = Array(value.utf8)
+        guard u.count > 7, u[6] == UInt8(ascii: " "), String(decoding: u[0..<6], as: UTF8.self).lowercased() == "bearer" else { return nil }
+        var a = 7
+        var b = u.count
+        while a < b, u[a] == UInt8(ascii: " ") { a += 1 }
+        while b > a, u[b - 1] == UInt8(ascii: " ") { b -= 1 }
+        return a < b ? String(decoding: u[a..<b], as: UTF8.self) : nil
     }
 }
