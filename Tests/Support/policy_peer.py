@@ -54,18 +54,7 @@ elif mode == "http":
     print(parts[1] if len(parts) > 1 else "NONE")
     print(got.split(b"\r\n\r\n", 1)[-1].decode(errors="replace"))
 elif mode == "tcp":
-    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
-    try:
-        s.sendall(b"ping")
-        got = b""
-        while len(got) < 4:
-            d = s.recv(16)
-            if not d:
-                break
-            got += d
-        print("OK" if got == b"ping" else "CLOSED")
-    except (ConnectionResetError, socket.timeout, BrokenPipeError):
-        print("CLOSED")
+    print(echo_once(socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))))
 else:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((src, 0))

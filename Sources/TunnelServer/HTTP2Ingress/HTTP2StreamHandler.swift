@@ -44,7 +44,6 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     private var timer: Scheduled<Void>?
     /// The tunnel's bandwidth, for what the visitor sends (its answer is paced on the upstream).
     private var pacing = ReadPacing()
-    private var pacedRead: Scheduled<Void>?
 
     init(
         directory: any TunnelDirectory, pool: HTTP2UpstreamPool, flusher: HTTP2FlushBatcher? = nil, logger: Logger, visitor: Visitor,
@@ -76,8 +75,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         self.context = nil
         timer?.cancel()
         timer = nil
-        pacedRead?.cancel()
-        pacedRead = nil
+        pacing.cancel()
         run(machine.clientClosed())
     }
 
@@ -192,17 +190,10 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
                 context.flush()
             }
         case .readClient:
-            guard let context, pacedRead == nil else { return }
-            if let at = pacing.readDeadline(now: .now()) {
-                let me = NIOLoopBound(self, eventLoop: context.eventLoop)
-                pacedRead = context.eventLoop.scheduleTask(deadline: at) {
-                    let me = me.value
-                    me.pacedRead = nil
-                    me.context?.read()
-                }
-            } else {
-                context.read()
-            }
+            guard let context else { return }
+            if pacing.budgets.isEmpty && pacing.scheduled == nil { return context.read() }
+            let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+            if pacing.mayRead(now: .now(), on: context.eventLoop, wake: { me.value.pacedReadDue() }) { context.read() }
         case .resetClient:
             context?.close(promise: nil)
         case .scheduleTimer(let deadline):
@@ -211,6 +202,12 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
             let me = NIOLoopBound(self, eventLoop: context.eventLoop)
             timer = context.eventLoop.scheduleTask(deadline: deadline) { me.value.timerFired() }
         }
+    }
+
+    /// The tunnel's budget allows the read put off.
+    private func pacedReadDue() {
+        pacing.woke()
+        context?.read()
     }
 
     private func timerFired() {

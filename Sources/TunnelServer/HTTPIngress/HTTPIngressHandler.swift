@@ -49,7 +49,6 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The current tunnel's bandwidth, for what the visitor sends (what it gets is paced on the
     /// stream by `BandwidthPacer`).
     private var pacing = ReadPacing()
-    private var pacedRead: Scheduled<Void>?
     /// Takes the connection when the machine hands it over (`ReservedAnswer.takeOver`).
     private let handOver: (@Sendable (Handshake) -> Void)?
 
@@ -90,8 +89,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = nil
         timer?.cancel()
         timer = nil
-        pacedRead?.cancel()
-        pacedRead = nil
+        pacing.cancel()
         // The stream's handler points back here: let go of it and of any buffered bytes.
         run(machine.removed())
     }
@@ -202,17 +200,10 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .flushClient:
             context?.flush()
         case .readClient:
-            guard let context, pacedRead == nil else { return }
-            if let at = pacing.readDeadline(now: .now()) {
-                let me = NIOLoopBound(self, eventLoop: context.eventLoop)
-                pacedRead = context.eventLoop.scheduleTask(deadline: at) {
-                    let me = me.value
-                    me.pacedRead = nil
-                    me.context?.read()
-                }
-            } else {
-                context.read()
-            }
+            guard let context else { return }
+            if pacing.budgets.isEmpty && pacing.scheduled == nil { return context.read() }
+            let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+            if pacing.mayRead(now: .now(), on: context.eventLoop, wake: { me.value.pacedReadDue() }) { context.read() }
         case .respondAndClose(let page):
             guard let context else { return }
             let channel = context.channel
@@ -251,6 +242,12 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let me = NIOLoopBound(self, eventLoop: context.eventLoop)
             timer = context.eventLoop.scheduleTask(deadline: deadline) { me.value.timerFired() }
         }
+    }
+
+    /// The tunnel's budget allows the read put off.
+    private func pacedReadDue() {
+        pacing.woke()
+        context?.read()
     }
 
     private func timerFired() {

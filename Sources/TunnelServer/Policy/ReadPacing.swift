@@ -19,6 +19,28 @@ struct ReadPacing {
         }
     }
 
+    /// The wake-up of a read put off.
+    private(set) var scheduled: Scheduled<Void>?
+
+    /// Whether a read asked for now may happen; if not, `wake` runs on `loop` once it may (one
+    /// wake-up stands for every read asked for meanwhile; call `woke()` in it).
+    mutating func mayRead(now: NIODeadline, on loop: EventLoop, wake: @escaping @Sendable () -> Void) -> Bool {
+        if scheduled != nil { return false }
+        guard let at = readDeadline(now: now) else { return true }
+        scheduled = loop.scheduleTask(deadline: at, wake)
+        return false
+    }
+
+    mutating func woke() {
+        scheduled = nil
+    }
+
+    /// The handler leaves: no wake-up.
+    mutating func cancel() {
+        scheduled?.cancel()
+        scheduled = nil
+    }
+
     /// When a read asked for now may happen: nil at once, else the deadline to wait for.
     mutating func readDeadline(now: NIODeadline) -> NIODeadline? {
         guard let at = resumeAt, at > now else {
