@@ -157,6 +157,9 @@ final class JWTVerifier: Sendable {
                 state.withLockedValue { $0.lastFetch = .now() }
                 var request = HTTPClientRequest(url: url.absoluteString)
                 request.headers.add(name: "Accept", value: "application/json")
+                // A fetch every few minutes gains nothing from a pooled connection, and a pooled one
+                // may outlive the server it was made to.
+                request.headers.add(name: "Connection", value: "close")
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
                 guard response.status == .ok else { throw Refusal(reason: "no_keys", detail: "\(url) answered \(response.status.code)") }
                 data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)

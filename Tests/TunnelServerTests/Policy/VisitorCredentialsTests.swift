@@ -158,7 +158,11 @@ final class VisitorCredentialsTests: XCTestCase {
         }
         XCTAssertNotEqual(port, 0, "the JWKS server did not start")
         let v = JWTVerifier(settings: try JWTSettings(.init(jwksURL: "http://127.0.0.1:\(port)/jwks.json"), path: "p"))
-        await v.refresh()
+        // Bounded retries: the server may take a moment to answer its first request.
+        for _ in 0..<10 where v.loadedCount == 0 {
+            await v.refresh()
+            if v.loadedCount == 0 { try await Task.sleep(nanoseconds: 200_000_000) }
+        }
         let t = try token(key, kid: "k1", claims: ["exp": Int(Date().timeIntervalSince1970) + 60])
         guard case .success = v.verify(t) else { return XCTFail("the key from the URL was not used") }
     }
