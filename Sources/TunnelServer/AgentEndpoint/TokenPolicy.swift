@@ -115,14 +115,7 @@ public struct TokenPolicy: Sendable {
     static func lookup(_ token: String, in rights: [String: TokenRights]) -> TokenRights? {
         var match: TokenRights?
         let given = Array(token.utf8)
-        for (candidate, r) in rights {
-            let c = Array(candidate.utf8)
-            var diff = c.count ^ given.count
-            for i in 0..<max(c.count, given.count) {
-                diff |= Int((i < c.count ? c[i] : 0) ^ (i < given.count ? given[i] : 0))
-            }
-            if diff == 0 { match = r }
-        }
+        for (candidate, r) in rights where ConstantTime.equal(Array(candidate.utf8), given) { match = r }
         return match
     }
 

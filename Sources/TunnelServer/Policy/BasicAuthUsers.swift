@@ -84,7 +84,7 @@ final class BasicAuthUsers: Sendable {
     func quickCheck(user: String, password: String, now: NIODeadline = .now()) -> Bool? {
         switch users[user] {
         case .plain(let expected)?:
-            return Self.constantTimeEqual(expected, Array(password.utf8))
+            return ConstantTime.equal(expected, Array(password.utf8))
         case .bcrypt?, nil:
             let key = Self.key(user, password)
             return cache.withLockedValue { c in
@@ -102,7 +102,7 @@ final class BasicAuthUsers: Sendable {
         return pool.runIfActive(eventLoop: eventLoop) {
             switch stored {
             case .bcrypt(let hash)?: return Bcrypt.verify(password, hash: hash)
-            case .plain(let expected)?: return Self.constantTimeEqual(expected, Array(password.utf8))
+            case .plain(let expected)?: return ConstantTime.equal(expected, Array(password.utf8))
             case nil:
                 _ = Bcrypt.verify(password, hash: Self.dummyHash)
                 return false
@@ -129,14 +129,5 @@ final class BasicAuthUsers: Sendable {
         hasher.update(data: [0])
         hasher.update(data: Array(password.utf8))
         return hasher.finalize()
-    }
-
-    /// Equal bytes, in time that depends only on the lengths.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
-        for i in 0..<max(a.count, b.count) {
-            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return diff == 0
     }
 }

@@ -13,7 +13,7 @@ final class BearerTokens: Sendable {
     func accepts(_ token: String) -> Bool {
         let given = Array(token.utf8)
         var found = false
-        for candidate in tokens where BasicAuthUsers.constantTimeEqual(candidate, given) { found = true }
+        for candidate in tokens where ConstantTime.equal(candidate, given) { found = true }
         return found
     }
 
