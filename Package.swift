@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        // The admin API, dashboard and metrics listeners. No traits: swift-configuration is not used.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The multiplexed stream protocol. Depends on NIO only, never on Shared.
@@ -90,7 +93,9 @@ let package = Package(
                 "Mux",
                 "TunnelProtocol",
                 "EngineCLI",
+                "Operations",
                 "ACME",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,6 +130,8 @@ let package = Package(
                 "Mux",
                 "TunnelProtocol",
                 "EngineCLI",
+                "Operations",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -134,11 +141,28 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Operating either binary: Prometheus metrics on -metrics, the admin API and dashboard on
+        // -api (Hummingbird), the request inspector's ring. Knows no relay or agent internals: each
+        // binary hands it its routes.
+        .target(
+            name: "Operations",
+            dependencies: [
+                "Shared",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Command-line front end shared by both binaries (GOST-style -L/-F/-C flags).
         .target(
             name: "EngineCLI",
             dependencies: [
                 "Shared",
+                "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -192,6 +216,10 @@ let package = Package(
         .testTarget(
             name: "EngineCLITests",
             dependencies: ["EngineCLI", "Shared"]
+        ),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: ["Operations", "Shared", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         // What several test targets share: the pebble (ACME test server) launcher.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import Operations
 import Shared
 import ServiceLifecycle
 import Yams
@@ -23,6 +24,12 @@ public struct EngineOptions: ParsableArguments {
     @Option(name: .customShort("O"), help: ArgumentHelp("Print the configuration the other flags mean, as yaml or json, and exit.", valueName: "format"))
     public var output: String?
 
+    @Option(name: [.customLong("metrics", withSingleDash: true), .customLong("metrics")], help: ArgumentHelp("Serve Prometheus metrics on this address (path /metrics; a `metrics:` section sets path and auth).", valueName: "addr"))
+    public var metrics: String?
+
+    @Option(name: [.customLong("api", withSingleDash: true), .customLong("api")], help: ArgumentHelp("Serve the admin API (under /api) and the dashboard (at /) on this address; beyond loopback an `api:` section with auth is required.", valueName: "addr"))
+    public var api: String?
+
     public init() {}
 
     /// The config the flags describe: the file's services and chains, then the -L/-F ones
@@ -33,7 +40,7 @@ public struct EngineOptions: ParsableArguments {
     public func config(registry: Registry = .standard) throws -> Config {
         var config = Config()
         if let file = configFile {
-            config = try ConfigLoader.load(path: file, sections: registry.configSections)
+            config = try ConfigLoader.load(path: file, sections: registry.configSections + Self.operationsSections)
         }
         let flags = try URLSpec.config(listen: listen, forward: forward, listeners: registry.listenerTraits)
         // The flags' chain and services get names that cannot clash with the file's.
@@ -59,6 +66,19 @@ public struct EngineOptions: ParsableArguments {
         }
         return config
     }
+
+    /// The sections every binary reads beside its own: GOST's `metrics:` and `api:`.
+    static let operationsSections: [any ConfigSection.Type] = [MetricsSection.self, APISection.self]
+
+    /// The metrics and admin API the flags (which win) and the file's sections ask for.
+    public func operations(_ config: Config) throws -> (metrics: MetricsSettings?, api: APISettings?) {
+        try config.sections[MetricsSection.self]?.validate()
+        try config.sections[APISection.self]?.validate()
+        return (
+            try MetricsSettings.resolve(flag: metrics, section: config.sections[MetricsSection.self]),
+            try APISettings.resolve(flag: api, section: config.sections[APISection.self])
+        )
+    }
 }
 
 /// Runs an engine from flags, with GOST's exit codes: 2 for a config that cannot run.
@@ -72,6 +92,7 @@ public enum EngineMain {
         program: String,
         registry: Registry = .standard,
         defaults: (() throws -> (Config, String))? = nil,
+        adminAPI: ((Config, APISettings) -> any AdminAPI)? = nil,
         extraServices: (inout Config, Logger) throws -> [any Service] = { _, _ in [] }
     ) async -> Int32 {
         var config: Config
@@ -84,11 +105,21 @@ public enum EngineMain {
         var banner: String?
         if (config.services ?? []).isEmpty, let defaults {
             do {
+                // The file's operations sections stay when the services come from the defaults.
+                let sections = config.sections
                 (config, banner) = try defaults()
+                for section in sections.all { config.sections.set(section) }
             } catch {
                 FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
                 return 1
             }
+        }
+        let operations: (metrics: MetricsSettings?, api: APISettings?)
+        do {
+            operations = try options.operations(config)
+        } catch {
+            FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            return 2
         }
         if let format = options.output {
             do {
@@ -97,6 +128,7 @@ public enum EngineMain {
                 for path in config.unknownMetadataKeys(known: registry.metadataKeys) {
                     FileHandle.standardError.write(Data("\(program): warning: \(path): not an option of \(program); ignored (misspelt?)\n".utf8))
                 }
+                _ = try options.operations(checked)
                 _ = try extraServices(&checked, Logger(label: program))
                 _ = try EngineBuilder(registry: registry, logger: Logger(label: program)).build(checked)
             } catch {
@@ -134,8 +166,10 @@ public enum EngineMain {
         for path in config.unknownMetadataKeys(known: registry.metadataKeys) {
             logger.warning("\(path): not an option of \(program); ignored (misspelt?)")
         }
+        // Installed before any service exists, so every metric they make records.
+        let registryOfMetrics = operations.metrics.map { _ in PrometheusBackend.install() }
         let services: [ServiceRuntime]
-        let extra: [any Service]
+        var extra: [any Service]
         do {
             extra = try extraServices(&config, logger)
             services = try EngineBuilder(registry: registry, logger: logger).build(config)
@@ -146,6 +180,13 @@ public enum EngineMain {
         guard !services.isEmpty || !extra.isEmpty else {
             FileHandle.standardError.write(Data("\(program): nothing to run: give -L, or -C with services (see --help)\n".utf8))
             return 2
+        }
+        if let metrics = operations.metrics, let registryOfMetrics {
+            extra.append(MetricsServer(address: metrics.address, path: metrics.path, auth: metrics.auth, registry: registryOfMetrics, logger: Logger(label: "\(program).metrics")))
+        }
+        if let api = operations.api {
+            let routes = adminAPI?(config, api) ?? EngineAdminAPI(role: program, prefix: api.pathPrefix)
+            extra.append(AdminServer(settings: api, api: routes, services: ServiceSummary.of(config), logger: Logger(label: "\(program).api")))
         }
         if let banner { FileHandle.standardError.write(Data(banner.utf8)) }
         let engine = Engine(services: services)

@@ -43,6 +43,12 @@ public final class MuxSession: Sendable {
     /// Streams open now, both directions (for least-streams load balancing).
     public var openStreamCount: Int { self.stats.withLockedValue { $0.openStreams } }
 
+    /// Streams opened over the session's life, by either side.
+    public var streamsTotal: Int { self.stats.withLockedValue { $0.streamsTotal } }
+
+    /// DATA payload bytes received and sent over the session's life.
+    public var byteCounts: (received: Int, sent: Int) { self.stats.withLockedValue { ($0.bytesIn, $0.bytesOut) } }
+
     /// Smoothed round-trip time from keepalive and explicit pings; nil before the first pong.
     public var smoothedRTT: TimeAmount? { self.stats.withLockedValue { $0.smoothedRTT } }
 

@@ -73,6 +73,9 @@ extension MuxSessionHandler {
     func addStream(_ stream: MuxStreamChannel) {
         self.streams[stream.streamID] = stream
         let count = self.streams.count
-        self.stats.withLockedValue { $0.openStreams = count }
+        self.stats.withLockedValue {
+            $0.openStreams = count
+            $0.streamsTotal += 1
+        }
     }
 }

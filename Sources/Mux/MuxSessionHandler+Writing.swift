@@ -36,6 +36,7 @@ extension MuxSessionHandler {
         }
         let size = payload.readableBytes
         self.unflushedBytes += size
+        self.stats.withLockedValue { $0.bytesOut &+= size }
         if size <= 1024 {
             var buffer = context.channel.allocator.buffer(capacity: MuxProtocol.frameHeaderSize + size)
             MuxFrameEncoder.writeHeader(length: size, type: .data, id: streamID, into: &buffer)

@@ -238,6 +238,8 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .open(let id, let metadata):
             self.receiveOpen(id: id, metadata: metadata)
         case .data(let id, let payload):
+            let size = payload.readableBytes
+            self.stats.withLockedValue { $0.bytesIn &+= size }
             self.deliver(to: id) { try $0.receiveData(payload) }
         case .windowUpdate(let id, let increment):
             self.deliver(to: id) { try $0.receiveWindowUpdate(increment) }

@@ -7,6 +7,11 @@ import NIOCore
 /// handler copies them here, under a lock, as they change.
 struct MuxSessionStats: Sendable {
     var openStreams = 0
+    /// Streams opened over the session's life, by either side.
+    var streamsTotal = 0
+    /// DATA payload bytes received and sent over the session's life.
+    var bytesIn = 0
+    var bytesOut = 0
     var droppedDatagrams = 0
     var smoothedRTT: TimeAmount?
     var isGoingAway = false

@@ -1,6 +1,7 @@
 import Mux
 import NIOConcurrencyHelpers
 import NIOCore
+import Foundation
 
 /// A set of live Mux sessions; a session leaves it when it ends.
 ///
@@ -9,23 +10,65 @@ import NIOCore
 /// streams it carries), on SIGHUP and at graceful shutdown. On the agent: the sessions of a slot
 /// that the relay is draining, so stopping the agent closes them too.
 public final class LiveSessions: Sendable {
-    private let sessions = NIOLockedValueBox<[ObjectIdentifier: MuxSession]>([:])
+    /// What is known of a session beyond the Mux (for the admin API and the status command).
+    public struct Info: Sendable, Equatable {
+        /// Short and unique for the process's life (`s1`, `s2`, …): what the API revokes by.
+        public var id: String
+        public var connectedAt: Date
+        /// The software the peer said it runs (`tunnel-agent 0.15.0`), once it has said.
+        public var software: String?
+        /// Who the peer's token names (a token's name or fingerprint), once registered.
+        public var principal: String?
+        /// The tunnels it registered.
+        public var tunnels: [String] = []
+    }
+
+    private struct Entry {
+        var session: MuxSession
+        var info: Info
+    }
+
+    private struct State {
+        var entries: [ObjectIdentifier: Entry] = [:]
+        var nextID = 1
+    }
+
+    private let state = NIOLockedValueBox(State())
 
     public init() {}
 
     /// Sessions alive now.
-    public var count: Int { sessions.withLockedValue { $0.count } }
+    public var count: Int { state.withLockedValue { $0.entries.count } }
 
     /// The sessions alive now, for snapshots.
-    public var all: [MuxSession] { sessions.withLockedValue { Array($0.values) } }
+    public var all: [MuxSession] { state.withLockedValue { $0.entries.values.map(\.session) } }
+
+    /// The sessions alive now with what is known of them, oldest first.
+    public var described: [(session: MuxSession, info: Info)] {
+        state.withLockedValue { $0.entries.values.map { ($0.session, $0.info) } }.sorted { Int($0.info.id.dropFirst()) ?? 0 < Int($1.info.id.dropFirst()) ?? 0 }
+    }
+
+    /// The live session with this ID.
+    public func session(id: String) -> MuxSession? {
+        state.withLockedValue { $0.entries.values.first { $0.info.id == id }?.session }
+    }
 
     /// Tracks `session` until it ends.
     public func add(_ session: MuxSession) {
         let key = ObjectIdentifier(session)
-        sessions.withLockedValue { $0[key] = session }
-        session.closeFuture.whenComplete { _ in
-            self.sessions.withLockedValue { $0[key] = nil }
+        state.withLockedValue {
+            $0.entries[key] = Entry(session: session, info: Info(id: "s\($0.nextID)", connectedAt: Date()))
+            $0.nextID += 1
         }
+        session.closeFuture.whenComplete { _ in
+            self.state.withLockedValue { $0.entries[key] = nil }
+        }
+    }
+
+    /// Records what `session` said of itself when it registered.
+    public func describe(_ session: MuxSession, _ change: (inout Info) -> Void) {
+        let key = ObjectIdentifier(session)
+        state.withLockedValue { if $0.entries[key] != nil { change(&$0.entries[key]!.info) } }
     }
 
     /// Sends GOAWAY (no error) on every live session; returns how many. Each session stops

@@ -18,11 +18,14 @@ public enum TunnelMessages {
         public var v: Int
         public var token: String
         public var tunnels: [TunnelClaim]
+        /// The agent's software and version (`tunnel-agent 0.15.0`), shown by the relay's API.
+        public var agent: String?
 
-        public init(token: String, tunnels: [TunnelClaim]) {
+        public init(token: String, tunnels: [TunnelClaim], agent: String? = nil) {
             self.v = TunnelMessages.version
             self.token = token
             self.tunnels = tunnels
+            self.agent = agent
         }
     }
 

@@ -33,7 +33,7 @@ extension Registry {
     func withTunnel(
         _ tunnels: any TunnelDirectory, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout,
         publicLimiter: ConnectionLimiter? = nil, agents: AgentAttachPoint = AgentAttachPoint(), https: HTTPSSettings? = nil, certificateFiles: CertificateFiles? = nil,
-        gate: VisitorGate
+        gate: VisitorGate, observers: RelayObservers? = nil
     ) -> Registry {
         var r = self
         r.declare(TunnelHandlerOptions.self)
@@ -96,7 +96,7 @@ extension Registry {
         r.handlers["entrypoint"] = { spec in
             let options = try EntrypointOptions(metadata: spec.options.metadata)
             return .stream(EntrypointHandler(directory: tunnels, fixedTunnel: options.fixedTunnel, idleTimeout: options.idleTimeout, headTimeout: options.headTimeout, agents: agents, https: https, tlsOnly: options.tlsOnly, gate: gate,
-                    trustedProxies: options.trustedProxies))
+                    trustedProxies: options.trustedProxies, observers: observers))
         }
         // Only our agents dial the agent endpoint, so it takes TLS 1.3 only; and
         // `tunnel://:8443?entrypoint=:80` also opens the public entrypoint, as GOST does.

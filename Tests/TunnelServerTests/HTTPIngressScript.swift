@@ -81,6 +81,7 @@ struct HTTPIngressScript {
             case .closeClientOutput: return "closeClientOutput"
             case .scheduleTimer(let d): return "timer(+\((d.uptimeNanoseconds - 1_000_000_000_000) / 1_000_000_000)s)"
             case .handOver(let b): return "handOver:" + String(buffer: b)
+            case .exchangeFinished(let e): return "exchange(\(e.method) \(e.target) \(e.status.map { "\($0)" } ?? "-") up=\(e.requestBytes) down=\(e.responseBytes))"
             }
         }
     }

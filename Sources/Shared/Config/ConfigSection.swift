@@ -41,6 +41,11 @@ public struct ConfigSections: Sendable, Equatable {
         set { values[S.key] = newValue }
     }
 
+    /// Puts `section` in place of any section with its key.
+    public mutating func set(_ section: any ConfigSection) {
+        values[type(of: section).key] = section
+    }
+
     /// Every section, by key.
     public var all: [any ConfigSection] { values.keys.sorted().compactMap { values[$0] } }
 

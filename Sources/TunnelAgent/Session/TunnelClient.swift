@@ -1,5 +1,6 @@
 import Logging
 import Mux
+import Operations
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -129,7 +130,7 @@ public struct TunnelClient: Service {
             if let early, Self.isTLSError(early) { throw Self.tlsRefusal(early) }
             throw error
         }
-        let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames, ports: $0.remotePorts.isEmpty ? nil : $0.remotePorts, udpPorts: $0.remoteUDPPorts.isEmpty ? nil : $0.remoteUDPPorts, weight: $0.weight, policy: $0.policy) })
+        let hello = TunnelMessages.Hello(token: configuration.token, tunnels: configuration.tunnels.map { .init(id: $0.id, hostnames: $0.hostnames.isEmpty ? nil : $0.hostnames, ports: $0.remotePorts.isEmpty ? nil : $0.remotePorts, udpPorts: $0.remoteUDPPorts.isEmpty ? nil : $0.remoteUDPPorts, weight: $0.weight, policy: $0.policy) }, agent: "tunnel-agent \(BuildVersion.current)")
         let reply = channel.eventLoop.makePromise(of: TunnelMessages.Reply.self)
         let timer = channel.eventLoop.scheduleTask(in: AgentDefaults.registrationReplyTimeout) {
             reply.fail(EngineError(.timeout, "relay did not answer the registration"))

@@ -59,7 +59,8 @@ public struct RelayAgentHandler: StreamHandler {
             },
             onFailure: { limiter.recordFailure(source) },
             onSuccess: { hello in limiter.recordSuccess(source, principal: policy.principal(of: hello.token)) },
-            visitorPolicies: { hello in try policy.visitorPolicies(for: hello) })
+            visitorPolicies: { hello in try policy.visitorPolicies(for: hello) },
+            principal: { hello in policy.principal(of: hello.token) })
     }
 
     /// Turns a connection whose transport is ready (TLS terminated, or a SOCKS5 private command
@@ -74,7 +75,8 @@ public struct RelayAgentHandler: StreamHandler {
         _ io: Handshake, peer: String, directory: any TunnelDirectory, ports: RemotePorts?, muxConfiguration: MuxConfiguration,
         registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout, logger: Logger, refusal: @escaping @Sendable (TunnelMessages.Hello) -> String?, onFailure: @escaping @Sendable () -> Void,
         onSuccess: @escaping @Sendable (TunnelMessages.Hello) -> Void = { _ in },
-        visitorPolicies: @escaping @Sendable (TunnelMessages.Hello) throws -> [String: [VisitorPolicy]] = { _ in [:] }
+        visitorPolicies: @escaping @Sendable (TunnelMessages.Hello) throws -> [String: [VisitorPolicy]] = { _ in [:] },
+        principal: @escaping @Sendable (TunnelMessages.Hello) -> String? = { _ in nil }
     ) async throws -> MuxSession {
         let channel = io.channel
         let sessionBox = ControlSlot()
@@ -152,6 +154,11 @@ public struct RelayAgentHandler: StreamHandler {
                     }
                     deadline.withLockedValue { $0?.cancel() }
                     onSuccess(hello)
+                    directory.agents.describe(session) { info in
+                        info.software = hello.agent.map { String($0.prefix(64)) }
+                        info.principal = principal(hello)
+                        info.tunnels = hello.tunnels.map(\.id)
+                    }
                     logger.info("agent registered", metadata: ["agent": "\(peer)", "tunnels": "\(hello.tunnels.map(\.id))"])
                     // Closing the control stream withdraws the agent.
                     stream.closeFuture.whenComplete { _ in session.goAway(reason: "control stream closed") }

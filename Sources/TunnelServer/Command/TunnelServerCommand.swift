@@ -95,6 +95,15 @@ public struct TunnelServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Require agents to present a TLS client certificate signed by this CA (mTLS; tokens still apply when configured).", valueName: "file"))
     var clientCa: String?
 
+    @Option(help: ArgumentHelp("With the admin API on (-api), the request inspector keeps this many of each tunnel's latest HTTP requests (heads, sizes, timing); 0 = off.", valueName: "n"))
+    var inspectRequests: Int = 100
+
+    @Option(help: ArgumentHelp("The inspector also keeps up to this many bytes of each request and answer body (0 = no bodies: they may hold secrets; replay needs the whole request body).", valueName: "bytes"))
+    var inspectBodyLimit: Int = 0
+
+    @Option(help: ArgumentHelp("A tunnel the inspector never records (sensitive traffic; repeatable).", valueName: "tunnel"))
+    var inspectExclude: [String] = []
+
     public func run() async throws {
         let stateDir = self.stateDir
         guard let drain = GoDuration.parse(drainTimeout), drain >= .zero else {
@@ -140,6 +149,11 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         }
         // The visitor policy's one decision point, for the entrypoints and the agents' ports alike.
         let gate = VisitorGate()
+        guard (0...100_000).contains(inspectRequests), (0...(16 << 20)).contains(inspectBodyLimit) else {
+            throw ValidationError("--inspect-requests takes 0 to 100000, --inspect-body-limit 0 to 16 MiB")
+        }
+        let inspector = RequestInspector(settings: .init(perTunnel: inspectRequests, bodyLimit: inspectBodyLimit, excluded: Set(inspectExclude)))
+        let observers = RelayObservers(inspector: inspector)
         let remotePorts = RemotePorts(directory: tunnels, allowed: range[0]...range[1], bindHost: portsAddr, limiter: publicLimiter, gate: gate, loggerLabel: "tunnel-server")
         let agentAddr = self.agentAddr
         let publicAddr = self.publicAddr
@@ -174,12 +188,16 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         let httpsAddr = self.httpsAddr
         let registry = Registry.standard.withTunnel(
             tunnels, ports: remotePorts, policy: policy, registrationTimeout: .nanoseconds(Int64(registration / .nanoseconds(1))), publicLimiter: publicLimiter,
-            https: https, certificateFiles: certificateFiles, gate: gate)
+            https: https, certificateFiles: certificateFiles, gate: gate, observers: observers)
         let code = await EngineMain.run(
             options, program: "tunnel-server", registry: registry,
             defaults: {
                 let state = try RelayState.loadOrCreate(directory: stateDir, hostnames: ["localhost", advertise])
                 return Self.relayDefaults(state: state, agentAddr: agentAddr, publicAddr: publicAddr, advertise: advertise, clientCA: clientCA, httpIdleTimeout: httpIdleTimeout, httpHeadTimeout: httpHeadTimeout, tokensFile: tokensFile, httpsAddr: httpsAddr, trustedProxies: trusted)
+            },
+            adminAPI: { _, api in
+                inspector.enable()
+                return RelayAdminAPI(directory: tunnels, ports: remotePorts, observers: observers, prefix: api.pathPrefix)
             },
             extraServices: { config, logger in
                 if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }

@@ -12,6 +12,16 @@ public struct Ingress: Sendable, Equatable {
         table.set(pattern, to: tunnel)
     }
 
+    /// Drops the rule for exactly `pattern`.
+    public mutating func remove(pattern: String) {
+        table.set(pattern, to: nil)
+    }
+
+    /// The tunnel exactly `pattern` names (no wildcard matching).
+    public func tunnel(forPattern pattern: String) -> String? {
+        table.value(forPattern: pattern)
+    }
+
     public mutating func remove(tunnel: String) {
         table.removeAll { $0 == tunnel }
     }

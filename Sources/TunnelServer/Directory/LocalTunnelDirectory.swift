@@ -31,6 +31,8 @@ public final class LocalTunnelDirectory: TunnelDirectory {
         var tunnelPolicies: [String: [VisitorPolicy]] = [:]
         /// Rules from the config, kept so agent-claimed ones can be withdrawn without losing them.
         var staticRules: [(String, String)] = []
+        /// Host keys of the static rules the admin API added.
+        var runtimeRules: Set<String> = []
     }
 
     private let state: NIOLockedValueBox<State>
@@ -208,9 +210,47 @@ public final class LocalTunnelDirectory: TunnelDirectory {
                 DirectorySnapshot.Tunnel(id: id, sessions: (s.sessions[id] ?? []).map { SessionSnapshot($0.session, weight: $0.weight) })
             }
             let rules = s.ingress.rules.map { rule in
-                DirectorySnapshot.Rule(hostname: rule.hostname, tunnel: rule.tunnel, configured: configured.contains("\(ClaimOwners.hostKey(rule.hostname))\u{0}\(rule.tunnel)"))
+                let key = ClaimOwners.hostKey(rule.hostname)
+                let isStatic = configured.contains("\(key)\u{0}\(rule.tunnel)")
+                return DirectorySnapshot.Rule(
+                    hostname: rule.hostname, tunnel: rule.tunnel, configured: isStatic,
+                    source: !isStatic ? .agent : s.runtimeRules.contains(key) ? .api : .config)
             }
             return DirectorySnapshot(tunnels: tunnels, rules: rules)
+        }
+    }
+
+    /// The sessions serving `tunnel` now.
+    public func sessions(of tunnel: String) -> [MuxSession] {
+        state.withLockedValue { $0.sessions[tunnel]?.map(\.session) ?? [] }
+    }
+
+    /// Adds a rule at run time (the admin API). Refused, with the reason, when exactly this
+    /// pattern already routes somewhere: a rule is removed first, never overwritten unseen.
+    public func addRuntimeRule(_ host: String, tunnel: String) -> String? {
+        let refusal: String? = state.withLockedValue { s in
+            if let current = s.ingress.tunnel(forPattern: host) { return "\(host) already routes to tunnel \(current)" }
+            s.staticRules.append((host, tunnel))
+            s.runtimeRules.insert(ClaimOwners.hostKey(host))
+            s.ingress.set(host, to: tunnel)
+            return nil
+        }
+        if refusal == nil { notify([host]) }
+        return refusal
+    }
+
+    /// Removes the rule for exactly `host` (configured, added at run time, or claimed by an
+    /// agent, whose claim then stops routing until it registers again). Whether there was one.
+    public func removeRule(_ host: String) -> Bool {
+        let key = ClaimOwners.hostKey(host)
+        return state.withLockedValue { s in
+            guard s.ingress.tunnel(forPattern: host) != nil else { return false }
+            s.ingress.remove(pattern: host)
+            s.staticRules.removeAll { ClaimOwners.hostKey($0.0) == key }
+            s.runtimeRules.remove(key)
+            s.options.set(host, to: nil)
+            s.locations.set(host, to: nil)
+            return true
         }
     }
 }

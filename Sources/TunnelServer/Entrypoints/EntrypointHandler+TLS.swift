@@ -49,7 +49,7 @@ extension EntrypointHandler {
                 if negotiated == "h2" {
                     // h2 never reaches the agent path: agents upgrade over HTTP/1.1 only.
                     let visitor = HTTP2StreamHandler.Visitor(client: client, clientIP: peer?.ipAddress, server: server, source: peer)
-                    try HTTP2Ingress.configure(channel, directory: directory, logger: logger, visitor: visitor, idleTimeout: idleTimeout, gate: entrypoint.gate, route: h2Route)
+                    try HTTP2Ingress.configure(channel, directory: directory, logger: logger, visitor: visitor, idleTimeout: idleTimeout, gate: entrypoint.gate, observers: entrypoint.observers, route: h2Route)
                     return
                 }
                 // Of the relay's own answers, HTTPS has only the agent path (`agentRequests`).

@@ -28,6 +28,8 @@ public struct EntrypointHandler: StreamHandler {
     public let tlsOnly: Bool
     /// The visitor policy's decision point, asked for every request and connection.
     let gate: VisitorGate?
+    /// Per-tunnel totals and the request inspector.
+    let observers: RelayObservers?
     /// Load balancers in front of this port: a connection from one starts with a PROXY protocol
     /// header naming the visitor, whose address then counts (policy, `X-Forwarded-For`, the stream
     /// header). From anyone else no header is read.
@@ -42,9 +44,11 @@ public struct EntrypointHandler: StreamHandler {
 
     init(
         directory: any TunnelDirectory, fixedTunnel: String? = nil, idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout,
-        agents: AgentAttachPoint? = nil, https: HTTPSSettings? = nil, tlsOnly: Bool = false, gate: VisitorGate?, trustedProxies: TrustedProxies = TrustedProxies()
+        agents: AgentAttachPoint? = nil, https: HTTPSSettings? = nil, tlsOnly: Bool = false, gate: VisitorGate?, trustedProxies: TrustedProxies = TrustedProxies(),
+        observers: RelayObservers? = nil
     ) {
         self.gate = gate
+        self.observers = observers
         self.trustedProxies = trustedProxies
         self.directory = directory
         self.agents = agents
@@ -142,7 +146,7 @@ public struct EntrypointHandler: StreamHandler {
         return HTTPIngressHandler(
             directory: directory, logger: logger, client: peer.map { "\($0.hostPort)" }, clientIP: peer?.ipAddress,
             server: channel.localAddress.map { "\($0.hostPort)" }, idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: scheme, hstsMaxAge: hstsMaxAge,
-            reserved: reserved, gate: gate, source: peer,
+            reserved: reserved, gate: gate, source: peer, observers: observers,
             handOver: { io in
                 Task {
                     do {

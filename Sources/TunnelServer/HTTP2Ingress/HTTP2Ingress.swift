@@ -27,7 +27,7 @@ enum HTTP2Ingress {
     /// Installs HTTP/2 on `channel` (on its loop, after TLS and ALPN).
     static func configure(
         _ channel: Channel, directory: any TunnelDirectory, logger: Logger, visitor: HTTP2StreamHandler.Visitor,
-        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, gate: VisitorGate? = nil,
+        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, gate: VisitorGate? = nil, observers: RelayObservers? = nil,
         route: @escaping @Sendable (_ host: String, _ path: String?) -> HTTP2StreamStateMachine.Route?
     ) throws {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
@@ -53,7 +53,7 @@ enum HTTP2Ingress {
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 let handler = HTTP2StreamHandler(
-                    directory: directory, pool: pool.value, flusher: batcher.value, logger: logger, visitor: visitor, idleTimeout: idleTimeout, gate: gate, route: route)
+                    directory: directory, pool: pool.value, flusher: batcher.value, logger: logger, visitor: visitor, idleTimeout: idleTimeout, gate: gate, observers: observers, route: route)
                 try stream.pipeline.syncOperations.addHandler(handler)
             }
         }

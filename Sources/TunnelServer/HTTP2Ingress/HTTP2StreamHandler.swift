@@ -34,6 +34,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     private let logger: Logger
     private let visitor: Visitor
     private let gate: VisitorGate?
+    /// Counts the answered request and keeps it for the inspector; nil: nothing kept.
+    private let observers: RelayObservers?
     private var machine: HTTP2StreamStateMachine
     private var context: ChannelHandlerContext?
     private var sawHead = false
@@ -47,9 +49,10 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
 
     init(
         directory: any TunnelDirectory, pool: HTTP2UpstreamPool, flusher: HTTP2FlushBatcher? = nil, logger: Logger, visitor: Visitor,
-        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, gate: VisitorGate? = nil,
+        idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, gate: VisitorGate? = nil, observers: RelayObservers? = nil,
         route: @escaping (_ host: String, _ path: String?) -> HTTP2StreamStateMachine.Route?
     ) {
+        self.observers = observers
         self.directory = directory
         self.pool = pool
         self.flusher = flusher
@@ -57,6 +60,10 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         self.visitor = visitor
         self.gate = gate
         self.machine = HTTP2StreamStateMachine(clientIP: visitor.clientIP, idleTimeout: idleTimeout, route: route)
+        if let observers {
+            self.machine.observing = true
+            self.machine.capture = observers.capture
+        }
         if let gate {
             let source = visitor.source
             self.machine.admit = { headers, route in
@@ -201,6 +208,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
             timer?.cancel()
             let me = NIOLoopBound(self, eventLoop: context.eventLoop)
             timer = context.eventLoop.scheduleTask(deadline: deadline) { me.value.timerFired() }
+        case .exchangeFinished(let exchange):
+            observers?.finished(exchange, client: visitor.client, now: .now())
         }
     }
 

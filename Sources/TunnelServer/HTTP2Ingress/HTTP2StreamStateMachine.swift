@@ -39,6 +39,8 @@ struct HTTP2StreamStateMachine {
         case resetClient
         /// (Re)arm the stream's timer; `timerFired` when it is due.
         case scheduleTimer(NIODeadline)
+        /// The answer is complete (only while `observing`): count it, keep it for the inspector.
+        case exchangeFinished(HTTPExchange)
     }
 
     /// Where a host's requests go.
@@ -74,6 +76,11 @@ struct HTTP2StreamStateMachine {
     let route: (_ host: String, _ path: String?) -> Route?
     /// The visitor gate's verdict on a routed request (`VisitorGate.admit`); nil: all pass.
     var admit: ((HPACKHeaders, Route) -> Admission)?
+    /// Report the answered request (`exchangeFinished`), keeping what `capture` says.
+    var observing = false
+    var capture: HTTPExchange.Capture?
+    /// What is seen of the request and its answer, while `observing`.
+    private var exchange: HTTPExchange?
 
     private(set) var state = State.waitingForHead
     private var queued: [HTTP2StreamPart] = []
@@ -105,8 +112,9 @@ struct HTTP2StreamStateMachine {
 
     // MARK: the visitor's stream
 
-    mutating func clientPart(_ part: HTTP2StreamPart) -> [Action] {
+    mutating func clientPart(_ part: HTTP2StreamPart, now: NIODeadline = .now()) -> [Action] {
         if part.endsMessage { requestEnded = true }
+        if case .body(let bytes, _) = part, exchange != nil, state == .open || state == .opening || state == .verifying { exchange?.requestBody(bytes) }
         switch state {
         case .waitingForHead:
             guard case .head(let headers, let end) = part else {
@@ -128,6 +136,12 @@ struct HTTP2StreamStateMachine {
                 break
             }
             addedHeaders = route.responseHeaders
+            if observing {
+                exchange = HTTPExchange(
+                    tunnel: route.tunnel, host: host, method: headers.first(name: ":method") ?? "", target: headers.first(name: ":path") ?? "", proto: "h2",
+                    started: now, capture: capture)
+                if capture?.heads == true { exchange?.requestHeaders = Self.fields(headers) }
+            }
             switch admit?(headers, route) ?? .pass(.none) {
             case .pass(let rewrite):
                 open(headers, end: end, host: host, route: route, rewrite: rewrite)
@@ -263,12 +277,24 @@ struct HTTP2StreamStateMachine {
         switch part {
         case .head(let headers, let end):
             let interim = headers.first(name: ":status")?.hasPrefix("1") ?? false
-            if !interim { responseStarted = true }
+            if !interim {
+                responseStarted = true
+                exchange?.status = headers.first(name: ":status").flatMap { Int($0) }
+                if capture?.heads == true { exchange?.responseHeaders = Self.fields(headers) }
+            }
             deliver(.head(HTTP2HeaderMapping.response(headers, adding: addedHeaders, edits: responseEdits), end: end))
-        case .body, .trailers:
+        case .body(let bytes, _):
+            exchange?.responseBody(bytes)
+            deliver(part)
+        case .trailers:
             deliver(part)
         }
         return actions()
+    }
+
+    /// The non-pseudo fields of `headers`, for the inspector.
+    static func fields(_ headers: HPACKHeaders) -> [HTTPExchange.HeaderField] {
+        headers.filter { !$0.name.hasPrefix(":") }.map { HTTPExchange.HeaderField(name: $0.name, value: $0.value) }
     }
 
     mutating func upstreamReadComplete() -> [Action] {
@@ -320,6 +346,10 @@ struct HTTP2StreamStateMachine {
         out.append(.writeClient(part, thenReset: !requestEnded))
         out.append(.flushClient)
         out.append(requestEnded ? .releaseUpstream : .closeUpstream)
+        if let exchange {
+            out.append(.exchangeFinished(exchange))
+            self.exchange = nil
+        }
     }
 
     /// Answers with the gate's refusal (or the rule's page for it).

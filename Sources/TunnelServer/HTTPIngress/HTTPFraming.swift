@@ -124,6 +124,19 @@ public enum HTTPFraming {
             }
         }
 
+        /// Every header line as name and value (the start line left out), for the inspector.
+        var headerFields: [HTTPExchange.HeaderField] {
+            lineRanges.indices.dropFirst().map { index in
+                let r = lineRanges[index]
+                let name = bytes.withUnsafeReadableBytes { raw -> String in
+                    var a = r.lowerBound
+                    while a < r.upperBound && raw[a] != UInt8(ascii: ":") { a += 1 }
+                    return String(decoding: UnsafeRawBufferPointer(rebasing: raw[r.lowerBound..<a]), as: UTF8.self)
+                }
+                return HTTPExchange.HeaderField(name: name, value: value(ofLine: index))
+            }
+        }
+
         /// Line `index` as raw bytes (no CRLF).
         func line(_ index: Int) -> ByteBuffer {
             let r = lineRanges[index]

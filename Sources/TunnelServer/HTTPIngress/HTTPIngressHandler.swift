@@ -54,14 +54,17 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The visitor policy's decision point; nil: no policy is applied (tests of routing alone).
     private let gate: VisitorGate?
+    /// Counts answered requests per tunnel and keeps them for the inspector; nil: nothing kept.
+    private let observers: RelayObservers?
 
     init(
         directory: any TunnelDirectory, logger: Logger, client: String?, clientIP: String?, server: String?,
         idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout, scheme: String = "http",
         hstsMaxAge: Int? = nil, reserved: ReservedRequests? = nil, gate: VisitorGate? = nil, source: SocketAddress? = nil,
-        handOver: (@Sendable (Handshake) -> Void)? = nil
+        observers: RelayObservers? = nil, handOver: (@Sendable (Handshake) -> Void)? = nil
     ) {
         self.handOver = handOver
+        self.observers = observers
         self.directory = directory
         self.logger = logger
         self.client = client
@@ -76,6 +79,10 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         self.machine.scheme = scheme
+        if let observers {
+            self.machine.observing = true
+            self.machine.capture = observers.capture
+        }
         if let reserved { self.machine.reserved = { reserved.answer($0) } }
         if let hstsMaxAge { self.machine.responseHeaders = [.init(name: "Strict-Transport-Security", value: "max-age=\(hstsMaxAge)")] }
     }
@@ -236,6 +243,8 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard let handOver else { return channel.close(promise: nil) }
             handOver(Handshake(channel: channel, reader: reader))
             channel.read()
+        case .exchangeFinished(let exchange):
+            observers?.finished(exchange, client: client, now: .now())
         case .scheduleTimer(let deadline):
             guard let context else { return }
             timer?.cancel()

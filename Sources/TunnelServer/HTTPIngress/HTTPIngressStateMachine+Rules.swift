@@ -38,7 +38,10 @@ extension HTTPIngressStateMachine {
                     guard upstream != nil else { return fail("request body without a stream") }
                     let (count, done) = try requestBody.advance(buffer.readableBytesView, from: buffer.readerIndex)
                     if count > 0 {
-                        emit(.writeUpstream(buffer.readSlice(length: count)!))
+                        let slice = buffer.readSlice(length: count)!
+                        // The body belongs to the request sent last.
+                        if observing, !outstanding.isEmpty { outstanding[outstanding.index(before: outstanding.endIndex)].exchange?.requestBody(slice) }
+                        emit(.writeUpstream(slice))
                         wrote = true
                     }
                     inbound = buffer
@@ -153,7 +156,14 @@ extension HTTPIngressStateMachine {
     mutating func send(_ request: PendingRequest, to up: Upstream) {
         let head = request.head
         emit(.writeUpstream(Self.forwardedHead(head, clientIP: clientIP, proto: scheme, rewrite: request.rewrite, allocator: allocator)))
-        outstanding.append(Outstanding(method: head.method, response: request.rewrite.response))
+        var exchange: HTTPExchange?
+        if observing {
+            exchange = HTTPExchange(
+                tunnel: up.tunnel, host: head.host ?? "", method: head.method, target: head.target, proto: head.http10 ? "HTTP/1.0" : "HTTP/1.1",
+                started: lastActivity, capture: capture)
+            if capture?.heads == true { exchange?.requestHeaders = head.headerFields }
+        }
+        outstanding.append(Outstanding(method: head.method, response: request.rewrite.response, exchange: exchange))
         requestBody = HTTPFraming.requestBody(head)
         if head.upgrade {
             upgradePending = true
@@ -199,7 +209,21 @@ extension HTTPIngressStateMachine {
         emit(.closeUpstream(id: up.id))
     }
 
+    /// The answer to the oldest outstanding request has this final head.
+    mutating func answered(_ head: HTTPFraming.Head) {
+        guard !outstanding.isEmpty else { return }
+        let first = outstanding.startIndex
+        outstanding[first].exchange?.status = head.status
+        if capture?.heads == true { outstanding[first].exchange?.responseHeaders = head.headerFields }
+    }
+
+    /// The oldest outstanding request's answer is complete: report it.
+    mutating func finishExchange() {
+        if let exchange = outstanding.first?.exchange { emit(.exchangeFinished(exchange)) }
+    }
+
     mutating func completeResponse(now: NIODeadline) {
+        if observing { finishExchange() }
         _ = outstanding.popFirst()
         guard outstanding.isEmpty else { return resumeReading(now: now) }
         if let page = pendingReject {
@@ -227,6 +251,8 @@ extension HTTPIngressStateMachine {
         let answerStarted = responseBody != .none || (response?.readableBytes ?? 0) > 0
         release(up)
         if wasRaw || untilClose {
+            // An answer delimited by the close is complete now.
+            if untilClose, observing { finishExchange() }
             outstanding.removeAll()
             return finishPublic()
         }

@@ -55,6 +55,9 @@ struct HTTPIngressStateMachine {
         /// Give the connection away (an agent's WebSocket on the relay's path): the handler leaves
         /// the pipeline and these bytes, the request and whatever followed it, go to the new owner.
         case handOver(ByteBuffer)
+        /// A request's answer is complete (only while `observing`): count it, and keep it for the
+        /// inspector.
+        case exchangeFinished(HTTPExchange)
     }
 
     /// The stream a run of requests is carried on.
@@ -83,6 +86,8 @@ struct HTTPIngressStateMachine {
         var method: String
         /// The rule's edits of its answer's head.
         var response: HeaderEdits
+        /// What is seen of it, while `observing`.
+        var exchange: HTTPExchange?
     }
 
     /// An error page owed to the client once the answers before it are delivered.
@@ -127,6 +132,10 @@ struct HTTPIngressStateMachine {
     let resolve: (HTTPFraming.Head) -> Route?
     /// The visitor gate's verdict on a routed request (`VisitorGate.admit`); nil: all pass.
     var admit: ((HTTPFraming.Head, Route) -> Admission)?
+    /// Report each answered request (`exchangeFinished`): the relay counts them per tunnel.
+    var observing = false
+    /// What of each request the inspector keeps (heads, bodies); nil: counters only.
+    var capture: HTTPExchange.Capture?
     let logger: Logger
     let allocator = ByteBufferAllocator()
 
@@ -405,7 +414,11 @@ struct HTTPIngressStateMachine {
             while var buffer = response, buffer.readableBytes > 0, upstream?.id == id, !closing {
                 if responseBody != .none {
                     let (count, done) = try responseBody.advance(buffer.readableBytesView, from: buffer.readerIndex)
-                    if count > 0 { emit(.writeClient(buffer.readSlice(length: count)!)) }
+                    if count > 0 {
+                        let slice = buffer.readSlice(length: count)!
+                        if observing, !outstanding.isEmpty { outstanding[outstanding.startIndex].exchange?.responseBody(slice) }
+                        emit(.writeClient(slice))
+                    }
                     response = buffer
                     if !done { break }
                     completeResponse(now: now)
@@ -422,6 +435,7 @@ struct HTTPIngressStateMachine {
                 emit(.writeClient(clientHead(head, bytes: buffer.readSlice(length: head.length)!, edits: request.response)))
                 response = buffer
                 if head.status >= 100 && head.status < 200 && head.status != 101 { continue }  // interim
+                if observing { answered(head) }
                 if head.connectionClose { upstream?.reusable = false }
                 let body = HTTPFraming.responseBody(head, method: request.method)
                 if body == .raw {
@@ -433,6 +447,7 @@ struct HTTPIngressStateMachine {
                     upgradePending = false
                     requestBody = .raw
                     responseBody = .raw
+                    if observing { finishExchange() }
                     outstanding.removeAll()
                     process(now: now)
                     continue

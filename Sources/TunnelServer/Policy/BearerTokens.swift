@@ -1,3 +1,4 @@
+import Shared
 import Foundation
 
 /// A rule's API keys (`bearerTokens`), accepted as `Authorization: Bearer <key>`. Compared in

@@ -16,14 +16,21 @@ public struct DirectorySnapshot: Sendable, Equatable, Codable {
     /// A hostname pattern and its tunnel; `configured` rules come from the operator's config,
     /// the others from agents' claims.
     public struct Rule: Sendable, Equatable, Codable {
+        /// Where a rule comes from.
+        public enum Source: String, Sendable, Codable {
+            case config, agent, api
+        }
+
         public var hostname: String
         public var tunnel: String
         public var configured: Bool
+        public var source: Source
 
-        public init(hostname: String, tunnel: String, configured: Bool) {
+        public init(hostname: String, tunnel: String, configured: Bool, source: Source? = nil) {
             self.hostname = hostname
             self.tunnel = tunnel
             self.configured = configured
+            self.source = source ?? (configured ? .config : .agent)
         }
     }
 
