@@ -7,10 +7,12 @@ import Logging
 public protocol AdminAPI: Sendable {
     /// `relay` or `agent`, as `health` says.
     var role: String { get }
-    /// The OpenAPI 3 document (JSON) that describes every route under the prefix.
-    var openAPIDocument: String { get }
+    /// The OpenAPI 3 paths and schemas (JSON members, `"/agents": {...}`) of the routes it adds;
+    /// the server composes the document (`OpenAPIDocument.compose`) with the common ones.
+    var openAPIPaths: [String] { get }
+    var openAPISchemas: [String] { get }
     /// Counts `health` reports.
     func healthCounts() -> (agents: Int, tunnels: Int)
-    /// Adds the binary's routes to `group` (already under the prefix, behind the credentials).
-    func addRoutes(to group: RouterGroup<AdminRequestContext>, logger: Logger)
+    /// Adds the binary's routes (under the prefix, behind the credentials).
+    func addRoutes(to routes: AdminRoutes, logger: Logger)
 }

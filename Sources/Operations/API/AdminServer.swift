@@ -27,26 +27,29 @@ public struct AdminServer: Service {
         let router = Hummingbird.Router(context: AdminRequestContext.self)
         if let auth = settings.auth { router.add(middleware: BasicAuthMiddleware(auth, realm: "tunnel \(api.role)")) }
         router.add(middleware: WriteLogMiddleware(logger: logger))
+        let table = MethodTable()
+        router.add(middleware: MethodNotAllowedMiddleware(table: table))
         let prefix = settings.pathPrefix
         let page = DashboardAssets.indexHTML.replacingOccurrences(of: "{{API_BASE}}", with: prefix)
         router.get("/") { _, _ in Self.asset(page, type: "text/html; charset=utf-8") }
         router.get("/dashboard.js") { _, _ in Self.asset(DashboardAssets.script, type: "text/javascript; charset=utf-8") }
         router.get("/dashboard.css") { _, _ in Self.asset(DashboardAssets.style, type: "text/css; charset=utf-8") }
-        let group = router.group(RouterPath(prefix))
+        let routes = AdminRoutes(group: router.group(RouterPath(prefix)), prefix: prefix, table: table)
         let api = self.api
         let services = self.services
         let started = self.started
-        group.get("health") { _, _ in
+        routes.get("health") { _, _ in
             let counts = api.healthCounts()
             let up = ContinuousClock.now - started
             return JSONResponse.make(HealthReport(
                 status: "ok", role: api.role, version: BuildVersion.current,
                 uptimeSeconds: Double(up.components.seconds) + Double(up.components.attoseconds) / 1e18, agents: counts.agents, tunnels: counts.tunnels))
         }
-        group.get("services") { _, _ in JSONResponse.make(["services": services]) }
-        let document = api.openAPIDocument
-        group.get("openapi.json") { _, _ in Self.asset(document, type: "application/json") }
-        api.addRoutes(to: group, logger: logger)
+        routes.get("services") { _, _ in JSONResponse.make(["services": services]) }
+        let document = OpenAPIDocument.compose(
+            title: "tunnel \(api.role)", prefix: prefix, paths: api.openAPIPaths, schemas: api.openAPISchemas, secured: settings.auth != nil)
+        routes.get("openapi.json") { _, _ in Self.asset(document, type: "application/json") }
+        api.addRoutes(to: routes, logger: logger)
         return router
     }
 

@@ -8,13 +8,14 @@ import Logging
 /// each binary adds the paths and schemas of its own routes to the ones every API has.
 public enum OpenAPIDocument {
     /// The whole document: `paths` and `schemas` are JSON members (`"/agents": {...}`), joined
-    /// after the common ones.
-    public static func compose(title: String, prefix: String, paths: [String], schemas: [String]) -> String {
+    /// after the common ones. `secured`: every operation takes basic credentials (the `api`
+    /// section sets auth); otherwise none does, and the document says so.
+    public static func compose(title: String, prefix: String, paths: [String], schemas: [String], secured: Bool) -> String {
         """
         {"openapi":"3.0.3",
          "info":{"title":\(quoted(title)),"version":\(quoted(BuildVersion.current)),"description":"Admin API. Every route takes HTTP basic credentials when the api section sets auth."},
          "servers":[{"url":\(quoted(prefix))}],
-         "security":[{"basic":[]}],
+         "security":\(secured ? #"[{"basic":[]}]"# : "[]"),
          "paths":{\((commonPaths + paths).joined(separator: ",\n"))},
          "components":{
           "securitySchemes":{"basic":{"type":"http","scheme":"basic"}},
@@ -61,7 +62,8 @@ public struct EngineAdminAPI: AdminAPI {
         self.prefix = prefix
     }
 
-    public var openAPIDocument: String { OpenAPIDocument.compose(title: role, prefix: prefix, paths: [], schemas: []) }
+    public var openAPIPaths: [String] { [] }
+    public var openAPISchemas: [String] { [] }
     public func healthCounts() -> (agents: Int, tunnels: Int) { (0, 0) }
-    public func addRoutes(to group: RouterGroup<AdminRequestContext>, logger: Logger) {}
+    public func addRoutes(to routes: AdminRoutes, logger: Logger) {}
 }

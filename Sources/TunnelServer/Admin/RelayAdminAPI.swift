@@ -15,13 +15,14 @@ struct RelayAdminAPI: AdminAPI {
     let prefix: String
 
     var role: String { "relay" }
-    var openAPIDocument: String { RelayOpenAPI.document(prefix: prefix) }
+    var openAPIPaths: [String] { RelayOpenAPI.paths }
+    var openAPISchemas: [String] { RelayOpenAPI.schemas }
 
     func healthCounts() -> (agents: Int, tunnels: Int) {
         (directory.agents.count, directory.snapshot().tunnels.count)
     }
 
-    func addRoutes(to group: RouterGroup<AdminRequestContext>, logger: Logger) {
+    func addRoutes(to group: AdminRoutes, logger: Logger) {
         let directory = self.directory
         let ports = self.ports
         let observers = self.observers
@@ -63,9 +64,15 @@ struct RelayAdminAPI: AdminAPI {
         }
         group.get("requests") { request, _ in
             guard let inspector = observers.inspector else { return JSONResponse.make(["requests": [InspectedRequest]()]) }
-            let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100
-            guard (1...10_000).contains(limit) else { return JSONResponse.error(.badRequest, "limit takes 1 to 10000") }
-            let tunnel = request.uri.queryParameters.get("tunnel").map { String($0) }
+            let query = request.uri.queryParameters
+            if let unknown = query.first(where: { $0.key != "tunnel" && $0.key != "limit" }) {
+                return JSONResponse.error(.badRequest, "unknown query parameter \(unknown.key) (known: tunnel, limit)")
+            }
+            let limits = query.getAll("limit")
+            let limit = limits.isEmpty ? 100 : limits.count == 1 ? Int(limits[0]) ?? -1 : -1
+            guard (1...10_000).contains(limit) else { return JSONResponse.error(.badRequest, "limit takes one number from 1 to 10000") }
+            guard query.getAll("tunnel").count <= 1 else { return JSONResponse.error(.badRequest, "tunnel is given once") }
+            let tunnel = query.get("tunnel").map { String($0) }
             return JSONResponse.make(["requests": inspector.list(tunnel: tunnel, limit: limit)])
         }
         group.get("requests/:id") { _, context in

@@ -4,10 +4,6 @@ import Operations
 /// the schemas of `AdminViews` and `InspectedRequest`. The tests validate every answer against it
 /// (schemathesis), so a route and its entry here change together.
 enum RelayOpenAPI {
-    static func document(prefix: String) -> String {
-        OpenAPIDocument.compose(title: "tunnel-server", prefix: prefix, paths: paths, schemas: schemas)
-    }
-
     static let unauthorized = ##""401":{"$ref":"#/components/responses/Unauthorized"}"##
     static let notFound = ##""404":{"$ref":"#/components/responses/NotFound"}"##
     static func error(_ status: Int, _ description: String) -> String { OpenAPIDocument.json(status, description, ref: "Error") }
@@ -21,9 +17,9 @@ enum RelayOpenAPI {
         ##""/rules":{"get":{"operationId":"listRules","summary":"Ingress rules in force","responses":{\##(ok("RuleList")),\##(unauthorized)}},"post":{"operationId":"addRule","summary":"Add an ingress rule","requestBody":{"required":true,"content":{"application/json":{"schema":{"$ref":"#/components/schemas/NewRule"}}}},"responses":{\##(ok("Rule", status: 201)),\##(error(400, "not a rule")),\##(unauthorized),\##(error(409, "the hostname already routes somewhere"))}}}"##,
         ##""/rules/{hostname}":{"delete":{"operationId":"removeRule","summary":"Remove the rule for exactly this hostname pattern","parameters":[{"name":"hostname","in":"path","required":true,"schema":{"type":"string"}}],"responses":{\##(noContent),\##(unauthorized),\##(notFound)}}}"##,
         ##""/ports":{"get":{"operationId":"listPorts","summary":"Ports agents had the relay open (rtcp/rudp)","responses":{\##(ok("PortList")),\##(unauthorized)}}}"##,
-        ##""/requests":{"get":{"operationId":"listRequests","summary":"The request inspector: the newest HTTP requests","parameters":[{"name":"tunnel","in":"query","required":false,"schema":{"type":"string"}},{"name":"limit","in":"query","required":false,"schema":{"type":"integer","minimum":1,"maximum":10000}}],"responses":{\##(ok("RequestList")),\##(error(400, "bad limit")),\##(unauthorized)}}}"##,
+        ##""/requests":{"get":{"operationId":"listRequests","summary":"The request inspector: the newest HTTP requests (unknown query parameters are refused)","parameters":[{"name":"tunnel","in":"query","required":false,"schema":{"type":"string"}},{"name":"limit","in":"query","required":false,"schema":{"type":"integer","minimum":1,"maximum":10000}}],"responses":{\##(ok("RequestList")),\##(error(400, "bad limit")),\##(unauthorized)}}}"##,
         ##""/requests/{id}":{"get":{"operationId":"getRequest","summary":"One request the inspector keeps","parameters":[{"name":"id","in":"path","required":true,"schema":{"type":"string"}}],"responses":{\##(ok("Request")),\##(unauthorized),\##(notFound)}}}"##,
-        ##""/requests/{id}/replay":{"post":{"operationId":"replayRequest","summary":"Send a kept request to its tunnel again; the answer is a new record","parameters":[{"name":"id","in":"path","required":true,"schema":{"type":"string"}}],"responses":{\##(ok("Request")),\##(unauthorized),\##(notFound),\##(error(409, "the body was not kept whole")),\##(error(502, "the tunnel could not answer")),\##(error(503, "the tunnel is offline")),\##(error(504, "no answer in time"))}}}"##,
+        ##""/requests/{id}/replay":{"post":{"operationId":"replayRequest","summary":"Send a kept request to its tunnel again; the answer is a new record","parameters":[{"name":"id","in":"path","required":true,"schema":{"type":"string"}}],"responses":{\##(ok("Request")),\##(unauthorized),\##(notFound),\##(error(409, "the body was not kept whole, or the tunnel is offline")),\##(error(502, "the tunnel could not answer")),\##(error(504, "no answer in time"))}}}"##,
         ##""/drain":{"post":{"operationId":"drain","summary":"GOAWAY on every agent session: agents open new sessions, open streams finish","responses":{\##(ok("Drained")),\##(unauthorized)}}}"##,
     ]
 
@@ -36,7 +32,7 @@ enum RelayOpenAPI {
         ##""TunnelList":{"type":"object","required":["tunnels"],"properties":{"tunnels":{"type":"array","items":{"$ref":"#/components/schemas/Tunnel"}}},"additionalProperties":false}"##,
         ##""Rule":{"type":"object","required":["hostname","tunnel","source"],"properties":{"hostname":{"type":"string"},"tunnel":{"type":"string"},"source":{"type":"string","enum":["config","agent","api"]}},"additionalProperties":false}"##,
         ##""RuleList":{"type":"object","required":["rules"],"properties":{"rules":{"type":"array","items":{"$ref":"#/components/schemas/Rule"}}},"additionalProperties":false}"##,
-        ##""NewRule":{"type":"object","required":["hostname","tunnel"],"properties":{"hostname":{"type":"string","example":"app.example.com"},"tunnel":{"type":"string","example":"web"}}}"##,
+        ##""NewRule":{"type":"object","required":["hostname","tunnel"],"properties":{"hostname":{"type":"string","maxLength":253,"pattern":"^(\\*\\.|\\.)?[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*$","example":"app.example.com"},"tunnel":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\s]+$","example":"web"}}}"##,
         ##""Port":{"type":"object","required":["port","udp","tunnel"],"properties":{"port":{"type":"integer"},"udp":{"type":"boolean"},"tunnel":{"type":"string"}},"additionalProperties":false}"##,
         ##""PortList":{"type":"object","required":["ports"],"properties":{"ports":{"type":"array","items":{"$ref":"#/components/schemas/Port"}}},"additionalProperties":false}"##,
         ##""Header":{"type":"object","required":["name","value"],"properties":{"name":{"type":"string"},"value":{"type":"string"}},"additionalProperties":false}"##,

@@ -32,10 +32,10 @@ struct RequestReplayer: Sendable {
             throw Failure(status: 409, reason: "the request's body was not kept whole (see --inspect-body-limit): it cannot be sent again")
         }
         guard let session = directory.session(for: original.tunnel, near: nil) else {
-            throw Failure(status: 503, reason: "the tunnel \(original.tunnel) is offline")
+            throw Failure(status: 409, reason: "the tunnel \(original.tunnel) is offline")
         }
         var headers = HTTPHeaders()
-        for field in original.requestHeaders where !Self.hopByHop.contains(field.name.lowercased()) {
+        for field in original.requestHeaders where !Self.hopByHop.contains(field.name.lowercased()) && field.name.lowercased() != "x-tunnel-replay" {
             headers.add(name: field.name, value: field.value)
         }
         if !headers.contains(name: "host") { headers.add(name: "Host", value: original.host) }
