@@ -14,7 +14,8 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
 
     public static let configuration = CommandConfiguration(
         commandName: "tunnel-agent",
-        abstract: "The private side of the tunnel, and a GOST-style proxy/forwarder.")
+        abstract: "The private side of the tunnel, and a GOST-style proxy/forwarder.",
+        subcommands: [AgentStatusCommand.self])
 
     @OptionGroup var options: EngineOptions
 

@@ -13,7 +13,8 @@ public struct TunnelServerCommand: AsyncParsableCommand {
 
     public static let configuration = CommandConfiguration(
         commandName: "tunnel-server",
-        abstract: "The public relay of the tunnel, and a GOST-style proxy/forwarder.")
+        abstract: "The public relay of the tunnel, and a GOST-style proxy/forwarder.",
+        subcommands: [RelayStatusCommand.self])
 
     @OptionGroup var options: EngineOptions
 
