@@ -8,7 +8,7 @@ import ServiceLifecycle
 import Yams
 
 /// The flags both binaries share, in GOST's spelling.
-public struct EngineOptions: ParsableArguments {
+public struct EngineOptions: ParsableArguments, Sendable {
     @Option(name: .customShort("L"), help: ArgumentHelp("A service, e.g. http://:8080, socks5://user:pass@:1080, :8080 (auto), tcp://:8080/127.0.0.1:80, udp://:10053/127.0.0.1:53. Repeatable.", valueName: "url"))
     public var listen: [String] = []
 
@@ -91,8 +91,9 @@ public enum EngineMain {
         _ options: EngineOptions,
         program: String,
         registry: Registry = .standard,
-        defaults: (() throws -> (Config, String))? = nil,
+        defaults: (@Sendable () throws -> (Config, String))? = nil,
         adminAPI: ((Config, APISettings) -> any AdminAPI)? = nil,
+        reloadHooks: ReloadHooks? = nil,
         extraServices: (inout Config, Logger) throws -> [any Service] = { _, _ in [] }
     ) async -> Int32 {
         var config: Config
@@ -181,15 +182,38 @@ public enum EngineMain {
             FileHandle.standardError.write(Data("\(program): nothing to run: give -L, or -C with services (see --help)\n".utf8))
             return 2
         }
+        let control = EngineControl()
+        var reloader: EngineReloader?
+        if let reloadHooks {
+            // A reload reads the config as this start did: the file and flags, the defaults when
+            // they give no service (the file's sections kept), the binary's adjustments.
+            let load: @Sendable () throws -> Config = {
+                var config = try options.config(registry: registry)
+                if (config.services ?? []).isEmpty, let defaults {
+                    let sections = config.sections
+                    config = try defaults().0
+                    for section in sections.all { config.sections.set(section) }
+                }
+                reloadHooks.adjust?(&config)
+                return config
+            }
+            let r = EngineReloader(load: load, registry: registry, hooks: reloadHooks, control: control, logger: Logger(label: "\(program).reload"))
+            reloader = r
+            extra.append(ReloadSignalService(reloader: r, logger: logger))
+        }
         if let metrics = operations.metrics, let registryOfMetrics {
             extra.append(MetricsServer(address: metrics.address, path: metrics.path, auth: metrics.auth, registry: registryOfMetrics, logger: Logger(label: "\(program).metrics")))
         }
         if let api = operations.api {
             let routes = adminAPI?(config, api) ?? EngineAdminAPI(role: program, prefix: api.pathPrefix)
-            extra.append(AdminServer(settings: api, api: routes, services: ServiceSummary.of(config), logger: Logger(label: "\(program).api")))
+            var reload: (@Sendable () async -> ReloadOutcome)?
+            if let r = reloader {
+                reload = { await r.reload() }
+            }
+            extra.append(AdminServer(settings: api, api: routes, services: ServiceSummary.of(config), reload: reload, logger: Logger(label: "\(program).api")))
         }
         if let banner { FileHandle.standardError.write(Data(banner.utf8)) }
-        let engine = Engine(services: services)
+        let engine = Engine(services: services, control: control)
         // Graceful shutdown goes in reverse order: the engine (its listeners close, nothing new is
         // accepted) before the extra services, so the relay's drain sees no new agent session.
         let group = ServiceGroup(services: extra + (services.isEmpty ? [] : [engine]), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -33,8 +33,9 @@ extension Registry {
     func withTunnel(
         _ tunnels: any TunnelDirectory, ports: RemotePorts? = nil, policy: TokenPolicy = TokenPolicy(), registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout,
         publicLimiter: ConnectionLimiter? = nil, agents: AgentAttachPoint = AgentAttachPoint(), https: HTTPSSettings? = nil, certificateFiles: CertificateFiles? = nil,
-        gate: VisitorGate, observers: RelayObservers? = nil
+        gate: VisitorGate, observers: RelayObservers? = nil, policyBox: TokenPolicyBox? = nil
     ) -> Registry {
+        let policyBox = policyBox ?? TokenPolicyBox(policy)
         var r = self
         r.declare(TunnelHandlerOptions.self)
         r.declare(EntrypointOptions.self)
@@ -43,52 +44,27 @@ extension Registry {
         r.traits["entrypoint", default: HandlerTraits()].connectionLimiter = publicLimiter
         r.handlers["tunnel"] = { spec in
             let options = try TunnelHandlerOptions(metadata: spec.options.metadata)
-            var rights = policy.rights
-            for t in options.tokens { rights[t] = .all }
-            if let auth = spec.options.auth { rights[auth.password] = .all }
-            // GOST's `tunnel=host:id,host2:id2` ingress rules.
-            for rule in options.rules { tunnels.addRule(rule.hostname, tunnel: rule.tunnel) }
-            // GOST's `ingress: <name>`: the rules of a top-level `ingresses` entry.
-            if let name = options.ingress {
-                guard let ingress = spec.sections[IngressesSection.self]?.named(name) else {
-                    throw ConfigError(path: "handler.metadata.ingress", reason: "no ingress named \"\(name)\"")
-                }
-                for (ri, rule) in ingress.rules.enumerated() {
-                    let index = spec.sections[IngressesSection.self]?.ingresses.firstIndex { $0.name == name } ?? 0
-                    let path = "ingresses[\(index)].rules[\(ri)]"
-                    let options = try rule.options(path: path)
-                    for warning in options.policy?.warnings ?? [] { Logger(label: "tunnel-server.policy").warning("\(warning)") }
-                    if let locations = rule.locations, !locations.isEmpty {
-                        // A path-prefix rule routes only those paths; its host's other options
-                        // (TLS, certificate) come from the host's own rule.
-                        for prefix in locations { tunnels.addLocation(rule.hostname, prefix: prefix, tunnel: rule.endpoint, policy: options.policy) }
-                        continue
-                    }
-                    tunnels.addRule(rule.hostname, tunnel: rule.endpoint)
-                    tunnels.setOptions(options, forPattern: rule.hostname)
-                    if let certFile = options.certFile, let keyFile = options.keyFile {
-                        guard let certificateFiles else {
-                            throw ConfigError(path: "\(path).certFile", reason: "this relay does not terminate TLS")
-                        }
-                        do {
-                            try certificateFiles.load(pattern: rule.hostname, certFile: certFile, keyFile: keyFile)
-                        } catch {
-                            throw ConfigError(path: "\(path).certFile", reason: "\(error)")
-                        }
-                    }
-                }
-            }
+            // This service's own tokens (metadata, auth) join the file's, whichever is in force.
+            var extra: [String: TokenRights] = [:]
+            for t in options.tokens { extra[t] = .all }
+            if let auth = spec.options.auth { extra[auth.password] = .all }
+            // GOST's `tunnel=host:id,host2:id2` rules and the `ingresses` entry it names.
+            try ConfiguredIngress.apply(ConfiguredIngress.entries(options: options, sections: spec.sections), to: tunnels, certificateFiles: certificateFiles)
             let timeout = options.registrationTimeout ?? registrationTimeout
-            var servicePolicy = policy
-            servicePolicy.rights = rights
-            servicePolicy.owners.addLive(servicePolicy.principals)
-            let handler = RelayAgentHandler(directory: tunnels, policy: servicePolicy, ports: ports, registrationTimeout: timeout)
+            let own = extra
+            let servicePolicy: @Sendable () -> TokenPolicy = {
+                var p = policyBox.current
+                p.rights.merge(own) { _, mine in mine }
+                return p
+            }
+            servicePolicy().owners.addLive(servicePolicy().principals)
+            let handler = RelayAgentHandler(directory: tunnels, policySource: servicePolicy, ports: ports, registrationTimeout: timeout)
             if let tls = spec.listenerTLS { try agents.register(handler: handler, tls: tls) }
             return .stream(handler)
         }
         let owners = SOCKS5BindOwners()
         r.handlers["socks5"] = { spec in
-            .stream(RelaySOCKS5Handler(options: spec.options, auth: spec.auth, directory: tunnels, ports: ports, owners: owners, claims: policy.owners))
+            .stream(RelaySOCKS5Handler(options: spec.options, auth: spec.auth, directory: tunnels, ports: ports, owners: owners, claims: policyBox.current.owners))
         }
         r.handlers["socks"] = r.handlers["socks5"]
         // `entrypoint` routes by Host/SNI; with `metadata.tunnel.id` (or `tunnel`) it is a plain TCP

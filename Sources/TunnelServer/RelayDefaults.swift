@@ -16,7 +16,7 @@ public enum RelayDefaults {
     public static let httpHeadTimeout = TimeAmount.seconds(10)
     /// An agent session that has not registered by then is closed and counted as a failure.
     public static let registrationTimeout = TimeAmount.seconds(10)
-    /// How long agent sessions get to finish their streams at shutdown (and after SIGHUP).
+    /// How long agent sessions get to finish their streams at shutdown.
     public static let drainTimeout = TimeAmount.seconds(30)
     /// UDP flows of all rudp ports together.
     public static let maxUDPFlows = 65_536

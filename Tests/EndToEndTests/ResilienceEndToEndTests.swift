@@ -18,17 +18,19 @@ final class ResilienceEndToEndTests: EndToEndTestCase {
         text.components(separatedBy: needle).count - 1
     }
 
-    /// SIGHUP: the relay sends GOAWAY on every agent session without stopping. The agent opens a
-    /// new session at once; new connections go through it while a 24 MiB transfer in flight on the
-    /// old session finishes byte-exact; then the old session closes.
-    func testSIGHUPHandsSessionsOverWithoutCuttingATransfer() throws {
-        let relay = try startRelay()
+    /// `POST /api/drain`: the relay sends GOAWAY on every agent session without stopping. The
+    /// agent opens a new session at once; new connections go through it while a 24 MiB transfer
+    /// in flight on the old session finishes byte-exact; then the old session closes.
+    func testDrainHandsSessionsOverWithoutCuttingATransfer() throws {
+        let relay = try startRelay(["-api", "127.0.0.1:0"])
+        let api = try relay.process.wait(for: "addr=[^ ]*:(\\d+) dashboard=")
         let (agent, port) = try echoAgent(relay, sessions: 2)
         _ = try agent.wait(for: "session=1 .*connected to relay|connected to relay.*session=1")
         let transfer = try h.python("paced_transfer.py", ["127.0.0.1", "\(port)", "\(24 << 20)", "5"])
         _ = try transfer.wait(for: "STARTED")
-        kill(relay.process.process.processIdentifier, SIGHUP)
-        _ = try relay.process.wait(for: "sessions=2 .*SIGHUP: going away on every agent session")
+        let drained = try h.curl(["-s", "-X", "POST", "http://127.0.0.1:\(api)/api/drain"])
+        XCTAssertEqual(drained.output, #"{"sessions":2}"#)
+        _ = try relay.process.wait(for: "sessions=2 .*going away on every agent session")
         _ = try agent.wait(for: "opening a new session in its place")
         // Both slots are replaced (--sessions 2 stays 2 usable sessions).
         let deadline = Date().addingTimeInterval(10)

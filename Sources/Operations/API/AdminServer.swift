@@ -13,12 +13,15 @@ public struct AdminServer: Service {
     public let api: any AdminAPI
     public let services: [ServiceSummary]
     public let logger: Logger
+    /// Re-reads the configuration (`POST /reload`); nil: this process cannot.
+    public let reload: (@Sendable () async -> ReloadOutcome)?
     let started = ContinuousClock.now
 
-    public init(settings: APISettings, api: any AdminAPI, services: [ServiceSummary], logger: Logger) {
+    public init(settings: APISettings, api: any AdminAPI, services: [ServiceSummary], reload: (@Sendable () async -> ReloadOutcome)? = nil, logger: Logger) {
         self.settings = settings
         self.api = api
         self.services = services
+        self.reload = reload
         self.logger = logger
     }
 
@@ -46,8 +49,15 @@ public struct AdminServer: Service {
                 uptimeSeconds: Double(up.components.seconds) + Double(up.components.attoseconds) / 1e18, agents: counts.agents, tunnels: counts.tunnels))
         }
         routes.get("services") { _, _ in JSONResponse.make(["services": services]) }
+        if let reload {
+            routes.post("reload") { _, _ in
+                let outcome = await reload()
+                return JSONResponse.make(outcome, status: outcome.refused ? .badRequest : .ok)
+            }
+        }
         let document = OpenAPIDocument.compose(
-            title: "tunnel \(api.role)", prefix: prefix, paths: api.openAPIPaths, schemas: api.openAPISchemas, secured: settings.auth != nil)
+            title: "tunnel \(api.role)", prefix: prefix, paths: api.openAPIPaths + (reload == nil ? [] : [OpenAPIDocument.reloadPath]),
+            schemas: api.openAPISchemas + (reload == nil ? [] : [OpenAPIDocument.reloadSchema]), secured: settings.auth != nil)
         routes.get("openapi.json") { _, _ in Self.asset(document, type: "application/json") }
         api.addRoutes(to: routes, logger: logger)
         return router

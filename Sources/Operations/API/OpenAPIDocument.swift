@@ -44,6 +44,10 @@ public enum OpenAPIDocument {
         ##""/openapi.json":{"get":{"operationId":"openapi","summary":"This document","responses":{"200":{"description":"the OpenAPI document","content":{"application/json":{"schema":{"type":"object"}}}},"401":{"$ref":"#/components/responses/Unauthorized"}}}}"##,
     ]
 
+    /// `POST /reload`, for binaries that can reload.
+    static let reloadPath = ##""/reload":{"post":{"operationId":"reload","summary":"Re-read the configuration, tokens and certificates; apply what changed","responses":{\##(json(200, "applied", ref: "Reload")),\##(json(400, "refused: the running configuration stays", ref: "Reload")),"401":{"$ref":"#/components/responses/Unauthorized"}}}}"##
+    static let reloadSchema = ##""Reload":{"type":"object","required":["changes","failed","error","path"],"properties":{"changes":{"type":"array","items":{"type":"string"}},"failed":{"type":"object","additionalProperties":{"type":"string"}},"error":{"type":"string","nullable":true},"path":{"type":"string","nullable":true}},"additionalProperties":false}"##
+
     static let commonSchemas = [
         ##""Error":{"type":"object","required":["error"],"properties":{"error":{"type":"string"},"path":{"type":"string"}},"additionalProperties":false}"##,
         ##""Health":{"type":"object","required":["status","role","version","uptimeSeconds","agents","tunnels"],"properties":{"status":{"type":"string","enum":["ok"]},"role":{"type":"string"},"version":{"type":"string"},"uptimeSeconds":{"type":"number","minimum":0},"agents":{"type":"integer","minimum":0},"tunnels":{"type":"integer","minimum":0}},"additionalProperties":false}"##,

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// Turns a decoded `Config` into runnable services, checking every reference and type name first,
@@ -12,6 +13,12 @@ public struct EngineBuilder {
     }
 
     public func build(_ config: Config) throws -> [ServiceRuntime] {
+        try build(config, only: nil)
+    }
+
+    /// Builds the services of `config` named in `only` (all when nil), after checking the whole
+    /// config (chains, sections, names) as `build` does.
+    public func build(_ config: Config, only: Set<String>?) throws -> [ServiceRuntime] {
         var chains: [String: Chain] = [:]
         var chainConfigs: [String: ChainConfig] = [:]
         // A chain that only listeners accepting through it use is theirs to read (its last node
@@ -35,10 +42,14 @@ public struct EngineBuilder {
             var s = service
             if s.name.isEmpty { s.name = "service-\(si)" }
             guard names.insert(s.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(s.name)\"") }
-            runtimes.append(try buildService(s, path: path, chains: chains, chainConfigs: chainConfigs, sections: config.sections))
+            if only?.contains(s.name) ?? true {
+                runtimes.append(try buildService(s, path: path, chains: chains, chainConfigs: chainConfigs, sections: config.sections))
+            }
             for extra in registry.traits[s.handler.type]?.companions?(s) ?? [] {
                 guard names.insert(extra.name).inserted else { throw ConfigError(path: "\(path).name", reason: "duplicate service name \"\(extra.name)\"") }
-                runtimes.append(try buildService(extra, path: "\(path).handler.metadata", chains: chains, chainConfigs: chainConfigs, sections: config.sections))
+                if only?.contains(extra.name) ?? true {
+                    runtimes.append(try buildService(extra, path: "\(path).handler.metadata", chains: chains, chainConfigs: chainConfigs, sections: config.sections))
+                }
             }
         }
         return runtimes
@@ -128,7 +139,38 @@ public struct EngineBuilder {
         let context = HandlerContext(serviceName: s.name, router: Router(chain: chain), forwarder: forwarder, logger: serviceLogger)
         var runtime = ServiceRuntime(name: s.name, address: address, handlerType: s.handler.type, listenerType: s.listener.type, listener: listener, handler: handler, context: context)
         runtime.connectionLimiter = traits.connectionLimiter
+        runtime.signature = Self.signature(of: s, chainConfigs: chainConfigs)
         return runtime
+    }
+
+    /// What a service was built from, as text: its config and the chains it uses. A reload
+    /// restarts a service only when this changed.
+    static func signature(of s: ServiceConfig, chainConfigs: [String: ChainConfig]) -> String {
+        struct Built: Encodable {
+            var service: ServiceConfig
+            var chains: [ChainConfig]
+        }
+        let chains = [s.handler.chain, s.listener.chain].compactMap { $0.flatMap { chainConfigs[$0] } }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(Built(service: s, chains: chains))).map { String(decoding: $0, as: UTF8.self) } ?? UUID().uuidString
+    }
+
+    /// Every service `config` would run (companions included), by name, with its signature,
+    /// without building any: what a reload compares with what runs.
+    public func signatures(_ config: Config) -> [String: String] {
+        var chainConfigs: [String: ChainConfig] = [:]
+        for chain in config.chains ?? [] { chainConfigs[chain.name] = chain }
+        var out: [String: String] = [:]
+        for (si, service) in (config.services ?? []).enumerated() {
+            var s = service
+            if s.name.isEmpty { s.name = "service-\(si)" }
+            out[s.name] = Self.signature(of: s, chainConfigs: chainConfigs)
+            for extra in registry.traits[s.handler.type]?.companions?(s) ?? [] {
+                out[extra.name] = Self.signature(of: extra, chainConfigs: chainConfigs)
+            }
+        }
+        return out
     }
 
     /// The chain `name` of `config`, built (for a component outside the services that goes

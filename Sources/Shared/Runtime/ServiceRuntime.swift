@@ -15,6 +15,8 @@ public struct ServiceRuntime: Sendable {
     public var handshakeTimeout: TimeAmount = EngineDefaults.handshakeTimeout
     /// Caps the connections this service (with others sharing the limiter) holds at once.
     public var connectionLimiter: ConnectionLimiter?
+    /// What built it (`EngineBuilder.signature`): a reload restarts it only if this changed.
+    public var signature = ""
 
     /// Runs until cancelled. `bound` reports the real address (useful with port 0).
     public func run(group: EventLoopGroup, bound: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }) async throws {

@@ -11,7 +11,9 @@ import TunnelProtocol
 /// public connections of those tunnels to this session until it ends.
 public struct RelayAgentHandler: StreamHandler {
     public let directory: any TunnelDirectory
-    public let policy: TokenPolicy
+    /// The tokens in force at this moment (a reload may replace them).
+    public let policySource: @Sendable () -> TokenPolicy
+    public var policy: TokenPolicy { policySource() }
     public let limiter: FailureLimiter
     public let muxConfiguration: MuxConfiguration
     public let ports: RemotePorts?
@@ -20,8 +22,13 @@ public struct RelayAgentHandler: StreamHandler {
 
     /// With no tokens configured the relay accepts any agent, as GOST does.
     public init(directory: any TunnelDirectory, policy: TokenPolicy, limiter: FailureLimiter = FailureLimiter(), ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = .tunnel, registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout) {
+        self.init(directory: directory, policySource: { policy }, limiter: limiter, ports: ports, muxConfiguration: muxConfiguration, registrationTimeout: registrationTimeout)
+    }
+
+    /// As above, with the tokens read afresh at every connection (`TokenPolicyBox`).
+    public init(directory: any TunnelDirectory, policySource: @escaping @Sendable () -> TokenPolicy, limiter: FailureLimiter = FailureLimiter(), ports: RemotePorts? = nil, muxConfiguration: MuxConfiguration = .tunnel, registrationTimeout: TimeAmount = RelayDefaults.registrationTimeout) {
         self.directory = directory
-        self.policy = policy
+        self.policySource = policySource
         self.limiter = limiter
         self.ports = ports
         self.muxConfiguration = muxConfiguration

@@ -75,7 +75,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The name or address agents use to reach this relay (printed in the attach command).", valueName: "host"))
     var advertise: String = "127.0.0.1"
 
-    @Option(help: ArgumentHelp("On SIGTERM/SIGINT (and SIGHUP, without exiting) agent sessions get GOAWAY and their open streams this long to finish; agents open new sessions at once.", valueName: "duration"))
+    @Option(help: ArgumentHelp("On SIGTERM/SIGINT (and POST /api/drain, without exiting) agent sessions get GOAWAY and their open streams this long to finish; agents open new sessions at once.", valueName: "duration"))
     var drainTimeout: String = RelayDefaults.drainTimeout.goDuration
 
     @Option(help: ArgumentHelp("An agent session that has not registered (sent its hello) by then is closed and counted as a failure.", valueName: "duration"))
@@ -187,9 +187,13 @@ public struct TunnelServerCommand: AsyncParsableCommand {
             }
         }
         let httpsAddr = self.httpsAddr
+        let policyBox = TokenPolicyBox(policy)
+        let registrationTimeout = TimeAmount.nanoseconds(Int64(registration / .nanoseconds(1)))
         let registry = Registry.standard.withTunnel(
-            tunnels, ports: remotePorts, policy: policy, registrationTimeout: .nanoseconds(Int64(registration / .nanoseconds(1))), publicLimiter: publicLimiter,
-            https: https, certificateFiles: certificateFiles, gate: gate, observers: observers)
+            tunnels, ports: remotePorts, policy: policy, registrationTimeout: registrationTimeout, publicLimiter: publicLimiter,
+            https: https, certificateFiles: certificateFiles, gate: gate, observers: observers, policyBox: policyBox)
+        let hooks = Self.reloadHooks(
+            tunnels: tunnels, policyBox: policyBox, tokensFile: tokensFile, certificateFiles: certificateFiles, https: https, clientCA: clientCA)
         let code = await EngineMain.run(
             options, program: "tunnel-server", registry: registry,
             defaults: {
@@ -200,11 +204,56 @@ public struct TunnelServerCommand: AsyncParsableCommand {
                 inspector.enable()
                 return RelayAdminAPI(directory: tunnels, ports: remotePorts, observers: observers, prefix: api.pathPrefix)
             },
+            reloadHooks: hooks,
             extraServices: { config, logger in
                 if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }
                 return [RelayDrainService(sessions: tunnels.agents, drainTimeout: drain, logger: logger), certificateFiles] + (acme.map { [$0] } ?? [])
             })
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// What a reload (SIGHUP, `POST /api/reload`) re-reads beside the services: the tokens file
+    /// (sessions of tokens no longer there are closed), the config's ingress rules (swapped in
+    /// one step; agents' claims and the API's rules stay), and certificate files that changed.
+    static func reloadHooks(
+        tunnels: LocalTunnelDirectory, policyBox: TokenPolicyBox, tokensFile: String?, certificateFiles: CertificateFiles, https: HTTPSSettings, clientCA: String?
+    ) -> ReloadHooks {
+        let logger = Logger(label: "tunnel-server.reload")
+        var adjust: (@Sendable (inout Config) -> Void)?
+        if let clientCA { adjust = { config in Self.requireClientCertificates(clientCA, in: &config) } }
+        return ReloadHooks(
+            scratchRegistry: {
+                let scratch = HTTPSSettings(relayNames: https.relayNames)
+                return Registry.standard.withTunnel(
+                    LocalTunnelDirectory(), policy: policyBox.current, https: scratch, certificateFiles: CertificateFiles(store: scratch.certificates), gate: VisitorGate())
+            },
+            validate: { _ in
+                if let tokensFile { _ = try TokenPolicy.load(path: tokensFile) }
+            },
+            apply: { config in
+                var changes: [String] = []
+                if let tokensFile {
+                    var fresh = try TokenPolicy.load(path: tokensFile)
+                    fresh.owners = policyBox.current.owners
+                    let admitted = fresh.principals.union(["operator"])
+                    policyBox.replace(fresh)
+                    changes.append("tokens: \(fresh.rights.count) from \(tokensFile)")
+                    for (session, info) in tunnels.agents.described {
+                        guard let principal = info.principal, !admitted.contains(principal) else { continue }
+                        logger.notice("closing the session of a token no longer in the tokens file", metadata: ["session": "\(info.id)", "token": "\(principal)"])
+                        _ = session.close()
+                        changes.append("session \(info.id) closed: its token \(principal) is gone")
+                    }
+                }
+                let entries = try ConfiguredIngress.entries(of: config)
+                tunnels.clearConfigured()
+                try ConfiguredIngress.apply(entries, to: tunnels, certificateFiles: certificateFiles)
+                changes.append("rules: \(entries.count) from the config")
+                let reloaded = certificateFiles.reloadChanged()
+                if reloaded > 0 { changes.append("certificates: \(reloaded) reloaded") }
+                return changes
+            },
+            adjust: adjust)
     }
 
     /// The ACME settings the flags give, nil without `--acme-email`.

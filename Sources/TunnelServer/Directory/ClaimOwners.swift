@@ -129,6 +129,12 @@ public final class ClaimOwners: Sendable {
         state.withLockedValue { s in s.live = (s.live ?? []).union(principals) }
     }
 
+    /// A reload replaced the tokens: `gone` (principals of the old file that the new one lacks)
+    /// hold nothing any more, so their tunnels and names are free for the tokens in force.
+    public func removeLive(_ gone: Set<String>) {
+        state.withLockedValue { s in s.live = s.live?.subtracting(gone) }
+    }
+
     /// The key a hostname pattern is recorded under: `.x` and `*.x` are one wildcard.
     static func hostKey(_ pattern: String) -> String {
         let p = Ingress.normalize(pattern)

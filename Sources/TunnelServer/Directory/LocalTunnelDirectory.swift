@@ -37,7 +37,7 @@ public final class LocalTunnelDirectory: TunnelDirectory {
 
     private let state: NIOLockedValueBox<State>
     private let observers = NIOLockedValueBox<[@Sendable ([String]) -> Void]>([])
-    /// Every agent session, registered or not (to drain them all on SIGHUP or at shutdown).
+    /// Every agent session, registered or not (to drain them all at shutdown or on `POST /api/drain`).
     public let agents = LiveSessions()
 
     public init(rules: [(String, String)] = []) {
@@ -70,7 +70,8 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     /// Adds a configured ingress rule (hostname pattern → tunnel ID).
     public func addRule(_ host: String, tunnel: String) {
         state.withLockedValue { s in
-            s.staticRules.append((host, tunnel))
+            let key = ClaimOwners.hostKey(host)
+            if !s.staticRules.contains(where: { ClaimOwners.hostKey($0.0) == key && $0.1 == tunnel }) { s.staticRules.append((host, tunnel)) }
             s.ingress.set(host, to: tunnel)
         }
         notify([host])
@@ -223,6 +224,20 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     /// The sessions serving `tunnel` now.
     public func sessions(of tunnel: String) -> [MuxSession] {
         state.withLockedValue { $0.sessions[tunnel]?.map(\.session) ?? [] }
+    }
+
+    /// Drops every rule the config gave (with its options and path prefixes), before a reload
+    /// puts the new config's rules in force; agents' claims and rules the admin API added stay.
+    public func clearConfigured() {
+        state.withLockedValue { s in
+            let runtime = s.runtimeRules
+            for (host, _) in s.staticRules where !runtime.contains(ClaimOwners.hostKey(host)) {
+                s.ingress.remove(pattern: host)
+                s.options.set(host, to: nil)
+                s.locations.set(host, to: nil)
+            }
+            s.staticRules.removeAll { !runtime.contains(ClaimOwners.hostKey($0.0)) }
+        }
     }
 
     /// Adds a rule at run time (the admin API). Refused, with the reason, when exactly this
