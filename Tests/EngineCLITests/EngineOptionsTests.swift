@@ -38,7 +38,7 @@ final class EngineOptionsTests: XCTestCase {
         try "notes: {text: hello}\nservices:\n- {name: a, addr: ':0', handler: {type: http}}\n".write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let options = try EngineOptions.parse(["-C", file.path, "-L", "socks5://:1080"])
-        XCTAssertThrowsError(try options.config()) { XCTAssertEqual("\($0)", "notes: unknown key \"notes\" (known here: chains, log, services)") }
+        XCTAssertThrowsError(try options.config()) { XCTAssertEqual("\($0)", "notes: unknown key \"notes\" (known here: api, chains, log, metrics, services)") }
         var registry = Registry.standard
         registry.configSections = [Notes.self]
         let config = try options.config(registry: registry)

@@ -7,14 +7,14 @@ import NIOConcurrencyHelpers
 public final class AdminRoutes: Sendable {
     let group: RouterGroup<AdminRequestContext>
     let table: MethodTable
+    /// The API's path prefix (`/api`), for the method table's full paths.
+    private let prefix: String
 
     init(group: RouterGroup<AdminRequestContext>, prefix: String, table: MethodTable) {
         self.group = group
         self.table = table
         self.prefix = prefix
     }
-
-    private let prefix: String
 
     /// Adds `handler` for `method` on `path` (relative to the prefix; `:name` segments are
     /// parameters).
