@@ -77,6 +77,7 @@ for (const id of ["agents", "tunnels", "rules", "requests"]) {
   if (!t || !t.tBodies[0]) { out.tables[id] = null; continue; }
   out.tables[id] = {
     loaded: t.getAttribute("data-loaded") === "true",
+    unavailable: t.getAttribute("data-unavailable") === "true",
     rows: Array.from(t.tBodies[0].rows).filter((r) => r.hasAttribute("data-id")).map((r) => {
       const fields = {};
       for (const c of r.cells) {
@@ -394,8 +395,10 @@ def run(driver, args, deadline, summary):
         snap = driver.execute_script(SNAPSHOT_JS)
         tables = snap["tables"]
         not_loaded = [k for k, t in tables.items() if not t or not t["loaded"]]
+        unavailable = [k for k, t in tables.items() if t and t["unavailable"]]
         if not_loaded or snap["polls"] < args.min_polls:
-            return False, f"tables not loaded {not_loaded}, polls {snap['polls']}, page error {snap['error']!r}"
+            return False, (f"tables not loaded {not_loaded} (404 from the API: {unavailable}), "
+                           f"polls {snap['polls']}, page error {snap['error']!r}")
         return True, snap
 
     wait_until(deadline, "the dashboard's first polls", ready)

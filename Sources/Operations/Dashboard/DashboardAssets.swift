@@ -31,6 +31,7 @@ enum DashboardAssets {
   </dl>
   <p id="status" class="status" role="status" data-polls="0">Connecting…</p>
   <p id="error" class="error" role="alert" hidden></p>
+  <p id="notice" class="notice" role="status" title="click to dismiss" hidden></p>
 </header>
 <main>
   <section class="panel">
@@ -227,6 +228,19 @@ enum DashboardAssets {
     }
     table.setAttribute("data-count", String(seen.size));
     table.setAttribute("data-loaded", "true");
+    table.removeAttribute("data-unavailable");
+  }
+
+  function unavailable(id) {
+    const table = $(id);
+    if (table.getAttribute("data-unavailable") === "true") return;
+    const columns = table.tHead.rows[0] ? table.tHead.rows[0].cells.length : 1;
+    const tr = el("tr", { class: "empty" });
+    tr.appendChild(el("td", { colspan: String(columns) }, "not available on this listener"));
+    table.tBodies[0].replaceChildren(tr);
+    table.setAttribute("data-unavailable", "true");
+    table.removeAttribute("data-loaded");
+    table.removeAttribute("data-count");
   }
 
   // ---- API ----
@@ -322,7 +336,7 @@ enum DashboardAssets {
       event.stopPropagation();
       if (!window.confirm(question + "?")) return;
       button.disabled = true;
-      try { await action(); showError(null); } catch (e) { showError(e.message); }
+      try { await action(); notice(question + ": done", false); } catch (e) { notice(e.message, true); }
       finally { button.disabled = false; refreshSoon(); }
     };
   }
@@ -540,6 +554,14 @@ enum DashboardAssets {
   }
 
   // ---- polling ----
+  // The outcome of an action (revoke, add or delete a rule) stays until the next one or a click on it;
+  // the polls' own errors come and go with each poll.
+  function notice(message, failed) {
+    const n = $("notice");
+    n.hidden = false;
+    n.className = failed ? "notice error" : "notice";
+    setText(n, message);
+  }
   function showError(message) {
     const e = $("error");
     e.hidden = !message;
@@ -577,7 +599,12 @@ enum DashboardAssets {
       paused ? Promise.resolve(null) : get(requestsPath())]);
     const now = performance.now() / 1000;
     const errors = [];
-    results.forEach((r, i) => { if (r.status === "rejected") errors.push(r.reason && r.reason.message ? r.reason.message : names[i] + " failed"); });
+    results.forEach((r, i) => {
+      if (r.status !== "rejected") return;
+      // 404: this listener does not offer that list (e.g. an agent's API); say so in the table, not as an error.
+      if (i > 0 && r.reason && r.reason.status === 404) { unavailable(names[i]); return; }
+      errors.push(r.reason && r.reason.message ? r.reason.message : names[i] + " failed");
+    });
     const value = (i) => results[i].status === "fulfilled" ? results[i].value : null;
     const health = value(0), agents = value(1), tunnels = value(2), rules = value(3), requests = value(4);
     try {
@@ -636,6 +663,7 @@ enum DashboardAssets {
     if (tr) showRequest(tr.getAttribute("data-id"));
   });
   $("replay").addEventListener("click", replay);
+  $("notice").addEventListener("click", () => { $("notice").hidden = true; });
   $("detail-close").addEventListener("click", closeDetail);
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeDetail(); });
   $("request-tunnel").addEventListener("change", refreshSoon);
@@ -644,8 +672,8 @@ enum DashboardAssets {
     event.preventDefault();
     const form = event.currentTarget;
     const hostname = form.elements.hostname.value.trim(), tunnel = form.elements.tunnel.value.trim();
-    try { await call("POST", "rules", { hostname, tunnel }); form.reset(); showError(null); }
-    catch (e) { showError(e.message); }
+    try { await call("POST", "rules", { hostname, tunnel }); form.reset(); notice("rule " + hostname + " → " + tunnel + " added", false); }
+    catch (e) { notice(e.message, true); }
     refreshSoon();
   });
   loop();
@@ -677,6 +705,7 @@ dl.health dt { color: var(--muted); }
 dl.health dd { margin: 0 0 0 -.5rem; font-weight: 600; }
 .status { margin: 0; color: var(--muted); margin-left: auto; }
 .error { margin: 0; color: var(--err); flex-basis: 100%; }
+.notice { margin: 0; flex-basis: 100%; cursor: pointer; }
 main { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 34rem), 1fr)); gap: 1rem; padding: 1rem; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .75rem; min-width: 0; }
 .wide { grid-column: 1 / -1; }
