@@ -303,7 +303,7 @@ enum DashboardAssets {
     { field: "bytesOut", label: "out", num: true, fmt: fmtBytes },
     { field: "rate", label: "bytes/s", num: true, get: (t) => currentRate(t.id).total, fmt: fmtRate,
       title: (v, t) => { const r = currentRate(t.id); return "in " + fmtRate(r.in) + ", out " + fmtRate(r.out); } },
-    { field: "requests", label: "responses", fmt: (r) => r ? Object.entries(r).filter(([, n]) => n > 0).map(([k, n]) => k + " " + fmtCount(n)).join(" · ") || "–" : "–" },
+    { field: "requests", label: "responses", fmt: fmtClasses, get: (t) => t.requests ? sortedClasses(t.requests) : null },
     { field: "graph", label: "last 60 s", render: (td, t) => sparkline(td, t.id) },
   ];
   const ruleColumns = [
@@ -328,6 +328,17 @@ enum DashboardAssets {
     { field: "protocol", label: "proto" },
     { field: "replayOf", label: "replay of", fmt: (v) => v === null ? "" : v },
   ];
+
+  // Status classes in their own order (a JSON object's key order is the server's business).
+  function sortedClasses(counts) {
+    const out = {};
+    for (const k of Object.keys(counts).sort()) out[k] = counts[k];
+    return out;
+  }
+  function fmtClasses(counts) {
+    if (!counts) return "–";
+    return Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => k + " " + fmtCount(n)).join(" · ") || "–";
+  }
 
   function actionButton(td, label, question, action) {
     let button = td.querySelector("button");
