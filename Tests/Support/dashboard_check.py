@@ -39,7 +39,7 @@ import urllib.request
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import UnexpectedAlertPresentException, WebDriverException
+    from selenium.common.exceptions import StaleElementReferenceException, UnexpectedAlertPresentException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 except ImportError as error:  # pragma: no cover - environment problem, not a mismatch
@@ -427,12 +427,24 @@ def run(driver, args, deadline, summary):
     target = lists["requests"][0]
     if args.expect_request_path:
         target = next(r for r in lists["requests"] if r["path"] == args.expect_request_path[0])
-    rows = [tr for tr in driver.find_elements(By.CSS_SELECTOR, "#requests tbody tr[data-id]")
-            if tr.get_attribute("data-id") == target["id"]]
-    if not rows:
-        raise Mismatch(f"#requests: no row for {target['id']!r} to click")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", rows[0])
-    rows[0].find_element(By.CSS_SELECTOR, '[data-field="path"]').click()
+    def clicked():
+        # Found and clicked in one go: the page re-renders the list every second (rows of other
+        # requests come and go), so an element found earlier can be gone by the click.
+        cell = driver.execute_script(
+            "const tr = Array.from(document.querySelectorAll('#requests tbody tr[data-id]'))"
+            "  .find((r) => r.getAttribute('data-id') === arguments[0]);"
+            "if (!tr) return null;"
+            "const td = tr.querySelector('[data-field=\"path\"]');"
+            "td.scrollIntoView({block: 'center'}); return td;", target["id"])
+        if cell is None:
+            return False, f"#requests: no row for {target['id']!r} to click"
+        try:
+            cell.click()
+        except StaleElementReferenceException:
+            return False, f"#requests: the row for {target['id']!r} was re-rendered during the click"
+        return True, None
+
+    wait_until(deadline, f"a click on the request {target['id']!r}", clicked)
     panel = driver.find_element(By.ID, "request-detail")
 
     def detail_matches():
