@@ -34,6 +34,8 @@ final class APISettingsTests: XCTestCase {
     func testSectionValidation() {
         XCTAssertThrowsError(try APISection(pathPrefix: "api").validate()) { XCTAssertEqual(($0 as? ConfigError)?.path, "api.pathPrefix") }
         XCTAssertThrowsError(try APISection(pathPrefix: "/api/").validate())
+        XCTAssertThrowsError(try APISection(pathPrefix: "/a\"><script>").validate(), "the prefix is written into the dashboard page")
+        XCTAssertNoThrow(try APISection(pathPrefix: "/admin/v1").validate())
         XCTAssertThrowsError(try MetricsSection(path: "metrics").validate()) { XCTAssertEqual(($0 as? ConfigError)?.path, "metrics.path") }
         XCTAssertThrowsError(try MetricsSection(addr: "nope").validate()) { XCTAssertEqual(($0 as? ConfigError)?.path, "metrics.addr") }
         XCTAssertThrowsError(try MetricsSection(maxHostnames: 0).validate())

@@ -27,8 +27,9 @@ public struct APISection: ConfigSection {
 
     public func validate() throws {
         if let addr { _ = try ListenAddress.parse(addr, path: "api.addr") }
-        if let pathPrefix, !pathPrefix.hasPrefix("/") || pathPrefix == "/" || pathPrefix.hasSuffix("/") {
-            throw ConfigError(path: "api.pathPrefix", reason: "a path such as /api (starts with /, not / alone, no trailing /), got \"\(pathPrefix)\"")
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-_.")
+        if let pathPrefix, !pathPrefix.hasPrefix("/") || pathPrefix == "/" || pathPrefix.hasSuffix("/") || !pathPrefix.allSatisfy({ allowed.contains($0) }) {
+            throw ConfigError(path: "api.pathPrefix", reason: "a path such as /api (starts with /, not / alone, no trailing /; letters, digits, - _ . /), got \"\(pathPrefix)\"")
         }
     }
 }
