@@ -200,7 +200,7 @@ let package = Package(
         .testTarget(
             name: "TunnelServerTests",
             dependencies: [
-                "TunnelServer", "TunnelProtocol", "Shared", "Mux",
+                "TunnelServer", "TunnelProtocol", "Shared", "Mux", "Operations",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -213,7 +213,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TunnelAgentTests",
-            dependencies: ["TunnelAgent", "TunnelProtocol", "Shared", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TunnelAgent", "TunnelProtocol", "Shared", "Operations", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "EngineCLITests",

@@ -1,4 +1,5 @@
 import NIOCore
+import Shared
 import XCTest
 
 @testable import TunnelServer

@@ -3,6 +3,7 @@ import Crypto
 import EngineCLI
 import Foundation
 import Logging
+import Operations
 import ServiceLifecycle
 import Shared
 import TunnelProtocol
@@ -85,14 +86,41 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Ask the relay to cap the tunnel's concurrent connections.", valueName: "n"))
     var maxConnections: Int?
 
+    @Option(help: ArgumentHelp("Serve the request inspector, with the admin API (under /api) and the dashboard (at /), on this address, as ngrok's agent does on 127.0.0.1:4040: -api's listener under another name (give one of the two; beyond loopback an `api:` section with auth is required).", valueName: "addr"))
+    var inspect: String?
+
+    @Option(help: ArgumentHelp("With the admin API on (--inspect, -api), the request inspector keeps this many of each tunnel's latest HTTP requests (heads, sizes, timing); 0 = off.", valueName: "n"))
+    var inspectRequests: Int = 100
+
+    @Option(help: ArgumentHelp("The inspector also keeps up to this many bytes of each request and answer body (0 = no bodies: they may hold secrets; replay needs the whole request body).", valueName: "bytes"))
+    var inspectBodyLimit: Int = 0
+
     public func run() async throws {
         // Checked before anything starts, so a bad flag is a usage error.
-        _ = try tunnelConfiguration(chain: nil, warn: true)
+        let served = try tunnelConfiguration(chain: nil, warn: true)
+        guard (0...100_000).contains(inspectRequests), (0...(16 << 20)).contains(inspectBodyLimit) else {
+            throw ValidationError("--inspect-requests takes 0 to 100000, --inspect-body-limit 0 to 16 MiB")
+        }
+        var options = self.options
+        if let inspect {
+            // --inspect is -api's listener by the name ngrok users know: one listener, not two.
+            if let api = options.api, api != inspect { throw ValidationError("--inspect and -api both name the admin API's address: give one") }
+            options.api = inspect
+        }
+        let observers = AgentObservers(inspector: RequestInspector(settings: .init(perTunnel: inspectRequests, bodyLimit: inspectBodyLimit)))
+        let relay = self.relay ?? ""
         let registry = Registry.standard.withAgentForms()
-        let code = await EngineMain.run(options, program: "tunnel-agent", registry: registry, extraServices: { config, logger in
-            guard let client = try tunnelConfiguration(chain: try relayChain(in: config, registry: registry, logger: logger)) else { return [] }
-            return [TunnelClient(configuration: client, logger: logger)]
-        })
+        let code = await EngineMain.run(
+            options, program: "tunnel-agent", registry: registry,
+            adminAPI: { _, _ in
+                observers.activate()
+                return AgentAdminAPI(observers: observers, tunnels: served?.tunnels ?? [], relay: relay)
+            },
+            extraServices: { config, logger in
+                guard var client = try tunnelConfiguration(chain: try relayChain(in: config, registry: registry, logger: logger)) else { return [] }
+                client.observers = observers
+                return [TunnelClient(configuration: client, logger: logger)]
+            })
         if code != 0 { throw ExitCode(code) }
     }
 

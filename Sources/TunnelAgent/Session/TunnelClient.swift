@@ -99,6 +99,7 @@ public struct TunnelClient: Service {
         let targets = Dictionary(configuration.tunnels.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let logger = self.logger
         let mux = configuration.mux
+        let observers = configuration.observers
         let udpTargets = Dictionary(
             configuration.tunnels.flatMap { t in t.remoteUDPPorts.map { ($0, t.target) } }, uniquingKeysWith: { a, _ in a })
         let session: MuxSession
@@ -111,7 +112,7 @@ public struct TunnelClient: Service {
                 let session = try channel.pipeline.syncOperations.addMuxSession(
                     role: .initiator, configuration: mux, logger: logger,
                     inboundStreamInitializer: { stream, metadata in
-                        Self.serve(stream, metadata: metadata, targets: targets, logger: logger)
+                        Self.serve(stream, metadata: metadata, targets: targets, observers: observers, logger: logger)
                     },
                     datagramHandler: { flowID, payload in
                         udp.value.receive(flowID: flowID, payload: payload, on: udp.eventLoop)
@@ -146,6 +147,11 @@ public struct TunnelClient: Service {
             guard answer.ok else {
                 throw RegistrationRefused(reason: answer.error ?? "no reason given")
             }
+            if let observers {
+                observers.sessions.add(session)
+                let tunnels = configuration.tunnels.map(\.id)
+                observers.sessions.describe(session) { $0.tunnels = tunnels }
+            }
         } catch {
             timer.cancel()
             reply.fail(error)
@@ -167,7 +173,9 @@ public struct TunnelClient: Service {
     }
 
     /// A stream from the relay: join it to its tunnel's local target, or refuse it.
-    static func serve(_ stream: Channel, metadata: ByteBuffer, targets: [String: TunnelClientConfiguration.Tunnel], logger: Logger) -> EventLoopFuture<Void> {
+    static func serve(
+        _ stream: Channel, metadata: ByteBuffer, targets: [String: TunnelClientConfiguration.Tunnel], observers: AgentObservers? = nil, logger: Logger
+    ) -> EventLoopFuture<Void> {
         let header: TunnelMessages.StreamHeader
         do {
             header = try TunnelMessages.decode(TunnelMessages.StreamHeader.self, from: metadata)
@@ -200,6 +208,11 @@ public struct TunnelClient: Service {
                 do {
                     // The PROXY header goes first, before any byte of the client's.
                     if let proxyHeader { local.write(proxyHeader, promise: nil) }
+                    // The inspector's tap sits before the glue: it sees the stream's bytes both ways.
+                    if let observers, observers.isActive {
+                        try stream.pipeline.syncOperations.addHandler(
+                            StreamTapHandler(observers: observers, tunnel: header.tunnel, host: header.host, client: header.client))
+                    }
                     try GlueHandler.join(stream, local)
                 } catch {
                     local.close(promise: nil)

@@ -51,6 +51,9 @@ public struct TunnelClientConfiguration: Sendable {
     public var sessions: Int = AgentDefaults.sessions
     public var maxBackoff: TimeAmount = AgentDefaults.maxBackoff
     public var mux = MuxConfiguration.tunnel
+    /// Where sessions, streams and requests are reported for the admin API (`--inspect`, -api);
+    /// nil: nothing is reported.
+    public var observers: AgentObservers?
 
     public init(relay: HostPort, dialer: any Dialer, token: String, tunnels: [Tunnel]) {
         self.relay = relay

@@ -62,24 +62,8 @@ struct RelayAdminAPI: AdminAPI {
         group.get("ports") { _, _ in
             JSONResponse.make(["ports": (ports?.snapshot() ?? []).map { AdminViews.Port(port: $0.port, udp: $0.udp, tunnel: $0.tunnel) }])
         }
-        group.get("requests") { request, _ in
-            guard let inspector = observers.inspector else { return JSONResponse.make(["requests": [InspectedRequest]()]) }
-            let query = request.uri.queryParameters
-            if let unknown = query.first(where: { $0.key != "tunnel" && $0.key != "limit" }) {
-                return JSONResponse.error(.badRequest, "unknown query parameter \(unknown.key) (known: tunnel, limit)")
-            }
-            let limits = query.getAll("limit")
-            let limit = limits.isEmpty ? 100 : limits.count == 1 ? Int(limits[0]) ?? -1 : -1
-            guard (1...10_000).contains(limit) else { return JSONResponse.error(.badRequest, "limit takes one number from 1 to 10000") }
-            guard query.getAll("tunnel").count <= 1 else { return JSONResponse.error(.badRequest, "tunnel is given once") }
-            let tunnel = query.get("tunnel").map { String($0) }
-            return JSONResponse.make(["requests": inspector.list(tunnel: tunnel, limit: limit)])
-        }
-        group.get("requests/:id") { _, context in
-            let id = context.parameters.get("id") ?? ""
-            guard let record = observers.inspector?.request(id: id) else { return JSONResponse.error(.notFound, "no request \(id) is kept") }
-            return JSONResponse.make(record)
-        }
+        group.get("requests") { request, _ in InspectorRoutes.list(request, inspector: observers.inspector) }
+        group.get("requests/:id") { _, context in InspectorRoutes.get(id: context.parameters.get("id") ?? "", inspector: observers.inspector) }
         group.post("requests/:id/replay") { _, context in
             let id = context.parameters.get("id") ?? ""
             guard let inspector = observers.inspector, let record = inspector.request(id: id) else { return JSONResponse.error(.notFound, "no request \(id) is kept") }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOCore
+import Shared
 import TunnelProtocol
 
 /// Agents over WebSocket: `GET /_tunnel/agent` with `Upgrade: websocket` on the relay's HTTP

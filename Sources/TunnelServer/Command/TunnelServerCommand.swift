@@ -3,6 +3,7 @@ import EngineCLI
 import Foundation
 import Logging
 import NIOCore
+import Operations
 import Shared
 import TunnelProtocol
 

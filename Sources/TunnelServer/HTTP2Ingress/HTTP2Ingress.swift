@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP2
+import Shared
 
 /// HTTP/2 for visitors whose TLS the relay terminated and who chose `h2` by ALPN: the connection
 /// gets NIOHTTP2's server handler, and every stream its own `HTTP2StreamHandler` (routing by

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHPACK
+import Operations
 
 /// Every decision about one visitor's h2 stream, as a value: routing its request by
 /// `:authority`, carrying its parts to the upstream (a Mux stream of the tunnel) and the answer's

@@ -1,4 +1,5 @@
 import NIOCore
+import Shared
 
 extension HTTPIngressStateMachine {
     /// The request head as sent to the origin: the client's `X-Forwarded-For` extended with the

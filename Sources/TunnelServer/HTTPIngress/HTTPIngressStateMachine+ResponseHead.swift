@@ -1,4 +1,5 @@
 import NIOCore
+import Shared
 
 extension HTTPIngressStateMachine {
     /// A header the relay adds to every final response of this connection unless the origin sent

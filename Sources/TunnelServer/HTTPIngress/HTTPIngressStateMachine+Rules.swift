@@ -1,4 +1,6 @@
 import NIOCore
+import Operations
+import Shared
 
 /// The rules the events apply: framing, routing, ordering, and how a connection ends.
 extension HTTPIngressStateMachine {
@@ -161,7 +163,7 @@ extension HTTPIngressStateMachine {
             exchange = HTTPExchange(
                 tunnel: up.tunnel, host: head.host ?? "", method: head.method, target: head.target, proto: head.http10 ? "HTTP/1.0" : "HTTP/1.1",
                 started: lastActivity, capture: capture)
-            if capture?.heads == true { exchange?.requestHeaders = head.headerFields }
+            if capture?.heads == true { exchange?.requestHeaders = HTTPExchange.HeaderField.of(head) }
         }
         outstanding.append(Outstanding(method: head.method, response: request.rewrite.response, exchange: exchange))
         requestBody = HTTPFraming.requestBody(head)
@@ -214,7 +216,7 @@ extension HTTPIngressStateMachine {
         guard !outstanding.isEmpty else { return }
         let first = outstanding.startIndex
         outstanding[first].exchange?.status = head.status
-        if capture?.heads == true { outstanding[first].exchange?.responseHeaders = head.headerFields }
+        if capture?.heads == true { outstanding[first].exchange?.responseHeaders = HTTPExchange.HeaderField.of(head) }
     }
 
     /// The oldest outstanding request's answer is complete: report it.

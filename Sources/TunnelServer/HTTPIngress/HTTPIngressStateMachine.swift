@@ -1,5 +1,7 @@
 import Logging
 import NIOCore
+import Operations
+import Shared
 
 /// Every decision of the HTTP ingress, as a value: which request goes to which stream, when the
 /// client is read, when a connection is answered with an error page or closed, and when its

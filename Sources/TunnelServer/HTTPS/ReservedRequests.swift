@@ -1,4 +1,5 @@
 import NIOCore
+import Shared
 
 /// The plain-HTTP requests the relay answers itself instead of routing them to a tunnel:
 /// - `GET /.well-known/acme-challenge/<token>` for a token of the relay's own ACME order in

@@ -1,4 +1,5 @@
 import NIOCore
+import Operations
 
 /// Where the relay's data paths report what they carry: per-tunnel totals (always) and the
 /// request inspector (when on). One object handed to every entrypoint, like the visitor gate.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Operations
 import TunnelProtocol
 
 /// Sends a request the inspector kept to its tunnel again, as a new stream to one of the

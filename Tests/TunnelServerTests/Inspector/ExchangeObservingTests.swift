@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHPACK
+import Operations
 import XCTest
 
 @testable import TunnelServer

@@ -6,6 +6,11 @@ public struct InspectedRequest: Codable, Sendable, Equatable {
     public struct Header: Codable, Sendable, Equatable {
         public var name: String
         public var value: String
+
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
     }
 
     public var id: String
@@ -53,7 +58,7 @@ public struct InspectedRequest: Codable, Sendable, Equatable {
     }
 
     /// What this record holds, roughly, in bytes (for the ring's bound).
-    var footprint: Int {
+    package var footprint: Int {
         let heads = (requestHeaders + responseHeaders).reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
         return 256 + host.utf8.count + path.utf8.count + heads + (requestBody?.count ?? 0) + (responseBody?.count ?? 0)
     }

@@ -7,15 +7,17 @@ import NIOCore
 
 /// Where HTTP/1.x messages begin and end in a byte stream, without decoding them.
 ///
-/// The HTTP entrypoint routes every request of a keep-alive connection by its own `Host`, so it
-/// must know where each request (and each response, to keep answers in order when a connection
-/// moves to another tunnel) ends. Bodies are not decoded: their bytes, chunk framing included,
-/// pass through untouched; only heads and chunk-size lines are read.
+/// The relay's HTTP entrypoint routes every request of a keep-alive connection by its own `Host`,
+/// so it must know where each request (and each response, to keep answers in order when a
+/// connection moves to another tunnel) ends; the agent's request inspector follows the requests
+/// of a stream the same way (in Shared because both binaries use it). Bodies are not decoded:
+/// their bytes, chunk framing included, pass through untouched; only heads and chunk-size lines
+/// are read.
 public enum HTTPFraming {
     /// The longest head accepted (request line or status line plus headers).
     public static let maxHead = 64 * 1024
     /// The longest chunk-size line or trailer section accepted.
-    static let maxChunkLine = 4 * 1024
+    package static let maxChunkLine = 4 * 1024
 
     /// Why a message cannot be framed. The connection it came on cannot be trusted any further.
     public struct Error: Swift.Error, CustomStringConvertible, Equatable {
@@ -24,7 +26,7 @@ public enum HTTPFraming {
         public var reason: String
         public var description: String { reason }
 
-        static func malformed(_ reason: String) -> Error { Error(kind: .malformed, reason: reason) }
+        package static func malformed(_ reason: String) -> Error { Error(kind: .malformed, reason: reason) }
     }
 
     /// What a head says about its message's framing (RFC 9112 §6).
@@ -44,25 +46,25 @@ public enum HTTPFraming {
         /// Bytes of the head, final CRLF CRLF included.
         public var length = 0
         /// The head's bytes, to copy from when it is rewritten.
-        var bytes = ByteBuffer()
+        package var bytes = ByteBuffer()
         /// Each line's range in `bytes` (without its CRLF), start line first.
-        var lineRanges: [Range<Int>] = []
+        package var lineRanges: [Range<Int>] = []
         /// Indices (into `lineRanges`) of the `X-Forwarded-For` / `X-Forwarded-Proto` lines.
-        var forwardedFor: [Int] = []
-        var forwardedProto: [Int] = []
+        package var forwardedFor: [Int] = []
+        package var forwardedProto: [Int] = []
         /// Indices of `X-Forwarded-Host` lines (the relay sets its own).
-        var forwardedHost: [Int] = []
+        package var forwardedHost: [Int] = []
         /// Request: where the request-target lies in `bytes`.
-        var targetRange: Range<Int> = 0..<0
+        package var targetRange: Range<Int> = 0..<0
 
         /// Request: the request-target as sent (`/api/x?y`, or absolute-form).
-        var target: String {
+        package var target: String {
             bytes.getString(at: bytes.readerIndex + targetRange.lowerBound, length: targetRange.count) ?? ""
         }
 
         /// Request: the target's path (an absolute-form target's too), without the query. Read
         /// from the bytes (asked for every request: the routes by path).
-        var path: String {
+        package var path: String {
             bytes.withUnsafeReadableBytes { raw in
                 var a = targetRange.lowerBound
                 let b = targetRange.upperBound
@@ -84,7 +86,7 @@ public enum HTTPFraming {
         }
 
         /// The value of the first field named `name` (lowercased), or nil.
-        func field(_ name: String) -> String? {
+        package func field(_ name: String) -> String? {
             for index in lineRanges.indices.dropFirst() where nameOfLine(index, is: name) {
                 return value(ofLine: index)
             }
@@ -92,7 +94,7 @@ public enum HTTPFraming {
         }
 
         /// Whether line `index`'s field name is `name` (lowercased), in any case.
-        func nameOfLine(_ index: Int, is name: String) -> Bool {
+        package func nameOfLine(_ index: Int, is name: String) -> Bool {
             let r = lineRanges[index]
             let n = name.utf8.count
             guard r.count > n else { return false }
@@ -110,12 +112,12 @@ public enum HTTPFraming {
         }
 
         /// Whether line `index`'s field name is one of `names` (lowercased), without allocating.
-        func nameOfLine(_ index: Int, isAnyOf names: Set<String>) -> Bool {
+        package func nameOfLine(_ index: Int, isAnyOf names: Set<String>) -> Bool {
             names.contains { nameOfLine(index, is: $0) }
         }
 
         /// The value of line `index` (after the colon, spaces trimmed), as text.
-        func value(ofLine index: Int) -> String {
+        package func value(ofLine index: Int) -> String {
             let r = lineRanges[index]
             return bytes.withUnsafeReadableBytes { raw in
                 var a = r.lowerBound
@@ -124,8 +126,9 @@ public enum HTTPFraming {
             }
         }
 
-        /// Every header line as name and value (the start line left out), for the inspector.
-        var headerFields: [HTTPExchange.HeaderField] {
+        /// Every header line as name and value (the start line left out), for the inspectors
+        /// (the relay's ingress, the agent's stream tap).
+        package var headerFields: [(name: String, value: String)] {
             lineRanges.indices.dropFirst().map { index in
                 let r = lineRanges[index]
                 let name = bytes.withUnsafeReadableBytes { raw -> String in
@@ -133,19 +136,19 @@ public enum HTTPFraming {
                     while a < r.upperBound && raw[a] != UInt8(ascii: ":") { a += 1 }
                     return String(decoding: UnsafeRawBufferPointer(rebasing: raw[r.lowerBound..<a]), as: UTF8.self)
                 }
-                return HTTPExchange.HeaderField(name: name, value: value(ofLine: index))
+                return (name: name, value: value(ofLine: index))
             }
         }
 
         /// Line `index` as raw bytes (no CRLF).
-        func line(_ index: Int) -> ByteBuffer {
+        package func line(_ index: Int) -> ByteBuffer {
             let r = lineRanges[index]
             return bytes.getSlice(at: bytes.readerIndex + r.lowerBound, length: r.count)!
         }
     }
 
     /// The offset just past the CRLF CRLF that ends a head, or nil.
-    static func headEnd(_ raw: UnsafeRawBufferPointer) -> Int? {
+    package static func headEnd(_ raw: UnsafeRawBufferPointer) -> Int? {
         var i = 0
         let n = raw.count
         guard n >= 4, let base = raw.baseAddress else { return nil }
@@ -158,7 +161,7 @@ public enum HTTPFraming {
         return nil
     }
 
-    static func trimmedText(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> String {
+    package static func trimmedText(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> String {
         var a = from
         var b = to
         while a < b && (raw[a] == 32 || raw[a] == 9) { a += 1 }
@@ -167,7 +170,7 @@ public enum HTTPFraming {
     }
 
     /// Whether `raw[from..<to]` equals `name` (lowercase ASCII), ignoring case.
-    static func nameIs(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ name: StaticString) -> Bool {
+    package static func nameIs(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ name: StaticString) -> Bool {
         guard to - from == name.utf8CodeUnitCount else { return false }
         let p = name.utf8Start
         for k in 0..<(to - from) {
@@ -180,7 +183,7 @@ public enum HTTPFraming {
 
     /// RFC 9110 tchar.
     @inline(__always)
-    static func isTokenByte(_ byte: UInt8) -> Bool {
+    package static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
@@ -195,7 +198,7 @@ public enum HTTPFraming {
     /// Calls `body` with the bounds of each comma-separated token of `raw[from..<to]`, spaces and
     /// tabs around it trimmed, empty ones skipped.
     @inline(__always)
-    static func forEachToken(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ body: (Int, Int) -> Void) {
+    package static func forEachToken(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ body: (Int, Int) -> Void) {
         var a = from
         while a < to {
             var b = a
@@ -210,7 +213,7 @@ public enum HTTPFraming {
     }
 
     /// A decimal `Content-Length` value (spaces around it allowed), or nil.
-    static func decimal(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Int? {
+    package static func decimal(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Int? {
         var a = from
         var b = to
         while a < b && (raw[a] == 32 || raw[a] == 9) { a += 1 }
@@ -226,7 +229,7 @@ public enum HTTPFraming {
     }
 
     /// Whether `raw[from..<to]` begins with `prefix` (lowercase ASCII), ignoring case.
-    static func hasPrefix(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ prefix: StaticString) -> Bool {
+    package static func hasPrefix(_ raw: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ prefix: StaticString) -> Bool {
         to - from >= prefix.utf8CodeUnitCount && nameIs(raw, from, from + prefix.utf8CodeUnitCount, prefix)
     }
 
@@ -402,7 +405,7 @@ public enum HTTPFraming {
 
         /// Consumes body bytes from `view` starting at `start`; returns how many belong to this
         /// body and whether the body is complete.
-        mutating func advance(_ view: ByteBufferView, from start: Int) throws -> (count: Int, done: Bool) {
+        package mutating func advance(_ view: ByteBufferView, from start: Int) throws -> (count: Int, done: Bool) {
             var i = start
             let end = view.endIndex
             while true {
@@ -505,14 +508,14 @@ public enum HTTPFraming {
 
     /// The body that follows a request head (an upgrade's too: the connection turns raw only once
     /// the origin agrees, with 101 or a 2xx to CONNECT).
-    static func requestBody(_ head: Head) -> Body {
+    package static func requestBody(_ head: Head) -> Body {
         if head.chunked { return .chunkSize }
         if let n = head.contentLength, n > 0 { return .length(n) }
         return .none
     }
 
     /// The body that follows a response head to a request with `method`.
-    static func responseBody(_ head: Head, method: String) -> Body {
+    package static func responseBody(_ head: Head, method: String) -> Body {
         if head.status == 101 || (method == "CONNECT" && (200..<300).contains(head.status)) { return .raw }
         if method == "HEAD" || (100..<200).contains(head.status) || head.status == 204 || head.status == 304 { return .none }
         if head.chunked { return .chunkSize }

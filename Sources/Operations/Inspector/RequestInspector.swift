@@ -52,16 +52,16 @@ public final class RequestInspector: Sendable {
     }
 
     /// What the ingress keeps of each request of `tunnel`; nil: this tunnel is not recorded.
-    func capture(for tunnel: String) -> HTTPExchange.Capture? {
+    package func capture(for tunnel: String) -> HTTPExchange.Capture? {
         settings.excluded.contains(tunnel) ? nil : HTTPExchange.Capture(heads: true, bodyLimit: settings.bodyLimit)
     }
 
     /// The capture every request starts with (the tunnel is known only once routed).
-    var defaultCapture: HTTPExchange.Capture { HTTPExchange.Capture(heads: true, bodyLimit: settings.bodyLimit) }
+    package var defaultCapture: HTTPExchange.Capture { HTTPExchange.Capture(heads: true, bodyLimit: settings.bodyLimit) }
 
     /// Keeps `exchange`, answered at `finished`; returns the record.
     @discardableResult
-    func record(_ exchange: HTTPExchange, client: String?, finished: NIODeadline, replayOf: String? = nil) -> InspectedRequest? {
+    package func record(_ exchange: HTTPExchange, client: String?, finished: NIODeadline, replayOf: String? = nil) -> InspectedRequest? {
         guard isEnabled, !settings.excluded.contains(exchange.tunnel) else { return nil }
         let elapsed = finished - exchange.started
         let started = Date().addingTimeInterval(-Double(max(0, elapsed.nanoseconds)) / 1e9)
@@ -119,5 +119,5 @@ public final class RequestInspector: Sendable {
         }
     }
 
-    static func serial(_ id: String) -> Int { Int(id.dropFirst()) ?? 0 }
+    package static func serial(_ id: String) -> Int { Int(id.dropFirst()) ?? 0 }
 }
