@@ -18,7 +18,7 @@ final class AgentInspectorEndToEndTests: EndToEndTestCase {
         let origin = Int(try h.python("http_origin.py", ["inspect", "300"]).wait(for: "PORT (\\d+)"))!
         let agent = try h.agent(
             agentArgs(relay) + ["--tunnel-id", "web", "--expose", "127.0.0.1:\(origin)", "--hostname", "app.inspect.test", "--inspect", "127.0.0.1:0"] + extra)
-        let api = Int(try agent.wait(for: "admin API listening.*addr=[^ ]*:(\\d+)"))!
+        let api = Int(try agent.wait(for: "addr=[^ ]*:(\\d+) dashboard="))!
         _ = try agent.wait(for: "connected to relay")
         return Setup(relay: relay, api: api, originPort: origin, agent: agent)
     }
@@ -40,6 +40,14 @@ final class AgentInspectorEndToEndTests: EndToEndTestCase {
     func originCount(_ s: Setup) throws -> Int {
         let r = try h.curl(["http://127.0.0.1:\(s.originPort)/count"])
         return (try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any])?["count"] as? Int ?? -1
+    }
+
+    /// Waits (bounded) until the agent has `n` live relay sessions (each registers on its own).
+    func waitForSessions(_ s: Setup, _ n: Int) throws {
+        for _ in 0..<50 {
+            if (try call(s, "GET", "/health").json as? [String: Any])?["agents"] as? Int == n { return }
+            usleep(100_000)
+        }
     }
 
     /// The records the agent keeps, newest first (the tap records an answer once it is whole:
@@ -80,6 +88,7 @@ final class AgentInspectorEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(replay["client"] as? String, "replay")
         XCTAssertEqual(try originCount(s), before + 1, "the replay reached the origin")
 
+        try waitForSessions(s, 2)
         let health = try XCTUnwrap(try call(s, "GET", "/health").json as? [String: Any])
         XCTAssertEqual(health["role"] as? String, "agent")
         XCTAssertEqual(health["tunnels"] as? Int, 1)
@@ -102,6 +111,7 @@ final class AgentInspectorEndToEndTests: EndToEndTestCase {
     func testStatusCommandPrintsTheAgent() throws {
         let s = try start()
         XCTAssertEqual(try visit(s, "app.inspect.test", "/api/status").code, 200)
+        try waitForSessions(s, 2)
         let r = try h.run(h.binDir.appendingPathComponent("tunnel-agent").path, ["status", "--api", "127.0.0.1:\(s.api)"])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.hasPrefix("agent "), r.output)
