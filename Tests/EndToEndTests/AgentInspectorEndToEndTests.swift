@@ -134,6 +134,7 @@ final class AgentInspectorEndToEndTests: EndToEndTestCase {
              "--url", "http://127.0.0.1:\(s.api)/api", "--checks", "all", "-n", "20", "--seed", "7", "--no-color"],
             timeout: 240)
         XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("Tested: 7"), r.output)  // every operation but the document itself
     }
 
     /// Without --relay there is nothing to inspect, but the API still answers (ngrok's agent UI
