@@ -137,6 +137,26 @@ final class AgentInspectorEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(r.output.contains("Tested: 7"), r.output)  // every operation but the document itself
     }
 
+    /// A stream that is not HTTP (raw TCP on a remote port) passes the tap untouched, byte for
+    /// byte both ways, and leaves no record; the tunnel's totals still count it.
+    func testRawTCPStreamsPassTheTapUntouched() throws {
+        let echo = try h.echo("tcp")
+        let relay = try startRelay()
+        let port = try freePort()
+        let agent = try h.agent(agentArgs(relay) + ["--tunnel-id", "raw", "--expose", "127.0.0.1:\(echo)", "--remote-port", "\(port)", "--inspect", "127.0.0.1:0"])
+        let api = Int(try agent.wait(for: "addr=[^ ]*:(\\d+) dashboard="))!
+        _ = try agent.wait(for: "connected to relay")
+        _ = try relay.process.wait(for: "port=tcp/\(port) .*remote port open")
+        let r = try h.runPython("tcp_transfer.py", ["127.0.0.1", "\(port)", "\(4 << 20)"])
+        XCTAssertTrue(r.output.hasPrefix("OK 4194304 4194304"), r.output)
+        let listed = try h.curl(["-s", "http://127.0.0.1:\(api)/api/requests"])
+        XCTAssertEqual(listed.output, #"{"requests":[]}"#)
+        let tunnels = try h.curl(["-s", "http://127.0.0.1:\(api)/api/tunnels"])
+        let raw = ((try JSONSerialization.jsonObject(with: Data(tunnels.output.utf8)) as? [String: Any])?["tunnels"] as? [[String: Any]])?.first
+        XCTAssertGreaterThanOrEqual(raw?["bytesIn"] as? Int ?? 0, 4 << 20, tunnels.output)
+        XCTAssertGreaterThanOrEqual(raw?["streamsTotal"] as? Int ?? 0, 1, tunnels.output)
+    }
+
     /// Without --relay there is nothing to inspect, but the API still answers (ngrok's agent UI
     /// with no tunnels); --inspect and a different -api together are refused.
     func testInspectAndAPIFlags() throws {
