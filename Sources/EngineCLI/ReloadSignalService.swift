@@ -11,7 +11,7 @@ struct ReloadSignalService: Service {
 
     func run() async throws {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for await _ in hangups {
                 logger.info("SIGHUP: reloading the configuration")
                 _ = await reloader.reload()

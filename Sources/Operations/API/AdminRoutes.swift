@@ -4,7 +4,7 @@ import NIOConcurrencyHelpers
 /// The routes a binary adds to its admin API, recorded as they are added, so a request for a
 /// known path with a method it does not take is answered 405 with `Allow` (not 404: the path
 /// exists), as HTTP says and the OpenAPI checks expect.
-public final class AdminRoutes: Sendable {
+public final class AdminRoutes {
     let group: RouterGroup<AdminRequestContext>
     let table: MethodTable
     /// The API's path prefix (`/api`), for the method table's full paths.
