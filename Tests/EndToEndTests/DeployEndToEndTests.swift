@@ -76,6 +76,20 @@ final class DeployEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(r.output.contains("OK compose: 3 services"), r.output)
     }
 
+    /// The compose file's agent attaches as it does there: the relay advertises a name (its
+    /// certificate covers it), the agent trusts the relay's `ca.pem` and reads `agent-token` from
+    /// the relay's state directory, and reaches relay and service by name.
+    func testComposeAgentAttachesWithTheRelaysStateFiles() throws {
+        let relay = try startRelay(["--advertise", "localhost"])
+        let origin = try h.origin()
+        let token = try String(contentsOfFile: relay.stateDir + "/agent-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let agent = try h.agent(["--relay", "localhost:\(relay.agentPort)", "--ca", relay.stateDir + "/ca.pem", "--token", token,
+                                 "--expose", "localhost:\(origin.port)", "--hostname", "app.localhost"])
+        _ = try agent.wait(for: "connected to relay")
+        let page = try h.curl(["-H", "Host: app.localhost", "http://127.0.0.1:\(relay.publicPort)/"])
+        XCTAssertEqual(page.output, origin.body)
+    }
+
     func metricsPort(_ relay: Relay) throws -> Int {
         Int(try relay.process.wait(for: "addr=[^ ]*:(\\d+) path=/metrics"))!
     }
