@@ -82,8 +82,7 @@ final class DeployEndToEndTests: EndToEndTestCase {
     func testComposeAgentAttachesWithTheRelaysStateFiles() throws {
         let relay = try startRelay(["--advertise", "localhost"])
         let origin = try h.origin()
-        let token = try String(contentsOfFile: relay.stateDir + "/agent-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let agent = try h.agent(["--relay", "localhost:\(relay.agentPort)", "--ca", relay.stateDir + "/ca.pem", "--token", token,
+        let agent = try h.agent(["--relay", "localhost:\(relay.agentPort)", "--ca", relay.stateDir + "/ca.pem", "--token-file", relay.stateDir + "/agent-token",
                                  "--expose", "localhost:\(origin.port)", "--hostname", "app.localhost"])
         _ = try agent.wait(for: "connected to relay")
         let page = try h.curl(["-H", "Host: app.localhost", "http://127.0.0.1:\(relay.publicPort)/"])

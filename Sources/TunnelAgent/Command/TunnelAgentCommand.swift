@@ -29,8 +29,22 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("For --relay wss://: verify the outer HTTPS with this CA file (PEM) instead of the system roots.", valueName: "file"))
     var wssCa: String?
 
-    @Option(help: "The agent token the relay printed.")
+    @Option(help: "The agent token the relay printed (or --token-file, or $TUNNEL_TOKEN: an argument is visible to every user in the process list).")
     var token: String = ""
+
+    @Option(help: ArgumentHelp("Read the agent token from this file (its first line).", valueName: "file"))
+    var tokenFile: String?
+
+    /// The token: `--token`, else `--token-file`, else `$TUNNEL_TOKEN` (systemd's EnvironmentFile,
+    /// a Kubernetes Secret), so it need not sit in the argument list.
+    func resolvedToken() throws -> String {
+        if !token.isEmpty { return token }
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw ValidationError("--token-file: cannot read \(tokenFile)") }
+            return String(text.split(whereSeparator: \.isNewline).first ?? "").trimmingCharacters(in: .whitespaces)
+        }
+        return ProcessInfo.processInfo.environment["TUNNEL_TOKEN"] ?? ""
+    }
 
     @Option(help: ArgumentHelp("SHA-256 of the relay's certificate (as the relay printed it).", valueName: "hex"))
     var pin: String?
@@ -170,7 +184,7 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
         var tunnel = TunnelClientConfiguration.Tunnel(
             id: id, hostnames: hostname, target: target, proxyProtocol: proxy, remotePorts: remotePort, remoteUDPPorts: remoteUdpPort, weight: weight)
         tunnel.policy = try visitorPolicy()
-        var config = TunnelClientConfiguration(relay: endpoint.address, dialer: dialer, token: token, tunnels: [tunnel])
+        var config = TunnelClientConfiguration(relay: endpoint.address, dialer: dialer, token: try resolvedToken(), tunnels: [tunnel])
         config.sessions = max(1, sessions)
         return config
     }
