@@ -83,6 +83,7 @@ let package = Package(
                 "Mux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // The relay: agent endpoint, directory, entrypoints, HTTP ingress, remote ports, lifecycle.

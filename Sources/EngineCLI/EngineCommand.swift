@@ -168,7 +168,7 @@ public enum EngineMain {
             logger.warning("\(path): not an option of \(program); ignored (misspelt?)")
         }
         // Installed before any service exists, so every metric they make records.
-        let registryOfMetrics = operations.metrics.map { _ in PrometheusBackend.install() }
+        let registryOfMetrics = operations.metrics.map { PrometheusBackend.install(maxHostnames: $0.maxHostnames) }
         let services: [ServiceRuntime]
         var extra: [any Service]
         do {

@@ -42,6 +42,8 @@ public struct MuxConfiguration: Sendable {
     /// How long a go-away waits for open streams to finish before closing the session anyway
     /// (nil: wait forever).
     public var goAwayDrainTimeout: TimeAmount? = nil
+    /// Told of round trips and stream windows (metrics); nil: nobody.
+    public var observer: (any MuxObserver)? = nil
 
     /// Flood protection threshold (see `docs/mux.md` § Limits); internal so tests can lower it.
     var maxReactiveFramesWhileBackedUp = 10_000

@@ -64,6 +64,7 @@ extension MuxSessionHandler {
     func streamClosed(_ stream: MuxStreamChannel) {
         guard self.streams.removeValue(forKey: stream.streamID) != nil else { return }
         _ = self.machine.streamClosed(streamID: stream.streamID, receiveWindowSize: stream.receiveWindow.size)
+        self.configuration.observer?.streamEnded(receiveWindow: stream.receiveWindow.size)
         let count = self.streams.count
         self.stats.withLockedValue { $0.openStreams = count }
         self.closeIfDrained()

@@ -361,6 +361,7 @@ final class MuxSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func receivePong(_ payload: UInt64) {
         guard let pong = self.machine.receivePong(payload: payload, now: self.now) else { return }
         self.stats.withLockedValue { $0.smoothedRTT = pong.smoothedRTT }
+        self.configuration.observer?.roundTrip(pong.rtt)
         self.pingPromises.removeValue(forKey: payload)?.succeed(pong.rtt)
     }
 

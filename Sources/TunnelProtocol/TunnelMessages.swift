@@ -104,6 +104,7 @@ extension MuxConfiguration {
     public static var tunnel: MuxConfiguration {
         var c = MuxConfiguration()
         c.maxConcurrentStreams = 32_768
+        c.observer = MuxMetrics()
         return c
     }
 }

@@ -37,6 +37,7 @@ extension Registry {
     ) -> Registry {
         let policyBox = policyBox ?? TokenPolicyBox(policy)
         var r = self
+        if let observers { ports?.countTraffic(into: observers.traffic) }
         r.declare(TunnelHandlerOptions.self)
         r.declare(EntrypointOptions.self)
         r.declare(RelaySOCKS5Options.self)

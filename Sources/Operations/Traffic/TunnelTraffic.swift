@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// What each tunnel has carried since the relay started, for the admin API, the dashboard's
 /// graph and the status command: streams open and opened, bytes each way, HTTP answers by class.
@@ -27,9 +28,16 @@ public final class TunnelTraffic: Sendable {
 
     private let table = NIOLockedValueBox<[String: Totals]>([:])
     public let maxTunnels: Int
+    /// The same traffic for Prometheus (no-ops without `-metrics`), with request latencies.
+    package let metrics: RelayMetrics
 
-    public init(maxTunnels: Int = 1000) {
+    public convenience init(maxTunnels: Int = 1000) {
+        self.init(maxTunnels: maxTunnels, metrics: RelayMetrics())
+    }
+
+    package init(maxTunnels: Int = 1000, metrics: RelayMetrics) {
         self.maxTunnels = maxTunnels
+        self.metrics = metrics
     }
 
     private func update(_ tunnel: String, _ change: (inout Totals) -> Void) {
@@ -64,6 +72,22 @@ public final class TunnelTraffic: Sendable {
     public func answered(tunnel: String, status: Int) {
         let key = (100...599).contains(status) ? "\(status / 100)xx" : "5xx"
         update(tunnel) { $0.requests[key, default: 0] += 1 }
+    }
+
+    /// An HTTP exchange ended at `now`: counted here and in the metrics, with its host and latency.
+    package func answered(_ exchange: HTTPExchange, now: NIODeadline) {
+        if let status = exchange.status { answered(tunnel: exchange.tunnel, status: status) }
+        metrics.answered(tunnel: exchange.tunnel, host: exchange.host, status: exchange.status, duration: now - exchange.started)
+    }
+
+    /// The handler that counts a stream to `tunnel`'s agent here and in the metrics (first in
+    /// the stream's pipeline).
+    package func counter(forStreamOf tunnel: String) -> StreamCountingHandler {
+        streamOpened(tunnel: tunnel)
+        return StreamCountingHandler(
+            series: metrics.streams.series(tunnel: tunnel), reads: .outward,
+            carried: { [self] read, written in carried(tunnel: tunnel, toAgent: written, toVisitor: read) },
+            closed: { [self] in streamClosed(tunnel: tunnel) })
     }
 
     /// Every tunnel's totals, by ID.

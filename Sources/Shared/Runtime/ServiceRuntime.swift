@@ -26,6 +26,8 @@ public struct ServiceRuntime: Sendable {
         case (.stream(let listener), .stream(let handler)):
             let accepted = Counter(label: "service_connections_total", dimensions: [("service", name)])
             let failed = Counter(label: "service_connection_errors_total", dimensions: [("service", name)])
+            /// Connections of this service open now, accepted until closed (handed-over ones too).
+            let open = Meter(label: "service_connections_open", dimensions: [("service", name)])
             let context = self.context
             let timeout = self.handshakeTimeout
             let limiter = self.connectionLimiter
@@ -37,6 +39,8 @@ public struct ServiceRuntime: Sendable {
                 },
                 accept: { io in
                     accepted.increment()
+                    open.increment()
+                    io.channel.closeFuture.whenComplete { _ in open.decrement() }
                     guard limiter?.acquire(for: io, logger: logger) ?? true else { return }
                     let timer = io.channel.eventLoop.scheduleTask(in: timeout) { io.channel.close(promise: nil) }
                     defer { timer.cancel() }

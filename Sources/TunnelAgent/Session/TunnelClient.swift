@@ -48,10 +48,24 @@ public struct TunnelClient: Service {
         var backoff = TimeAmount.milliseconds(250)
         let draining = LiveSessions()
         defer { draining.closeAll() }
+        let metrics = AgentMetrics.shared
+        var first = true
         while !Task.isCancelled {
             let loop = group.next()
+            if !first { metrics.reconnecting() }
+            first = false
             do {
-                let session = try await connect(on: loop)
+                let session: MuxSession
+                do {
+                    session = try await connect(on: loop)
+                } catch {
+                    metrics.registered(error is RegistrationRefused ? .refused : .error)
+                    throw error
+                }
+                metrics.registered(.ok)
+                let sessions = metrics.sessions
+                sessions.increment()
+                session.closeFuture.whenComplete { _ in sessions.decrement() }
                 registered.withLockedValue { $0 = true }
                 let connectedAt = ContinuousClock.now
                 logger.info("connected to relay", metadata: ["relay": "\(configuration.relay)", "session": "\(index)"])
@@ -203,11 +217,16 @@ public struct TunnelClient: Service {
                 Task { await accept(io) }
             }
         }
+        let metrics = AgentMetrics.shared
+        let dialing = NIODeadline.now()
         return TCPDialer().connect(target, on: stream.eventLoop)
             .flatMapThrowing { local in
+                metrics.dialed(after: .now() - dialing)
                 do {
                     // The PROXY header goes first, before any byte of the client's.
                     if let proxyHeader { local.write(proxyHeader, promise: nil) }
+                    try stream.pipeline.syncOperations.addHandler(
+                        StreamCountingHandler(series: metrics.streams.series(tunnel: header.tunnel), reads: .inward), position: .first)
                     // The inspector's tap sits before the glue: it sees the stream's bytes both ways.
                     if let observers, observers.isActive {
                         try stream.pipeline.syncOperations.addHandler(
@@ -221,6 +240,7 @@ public struct TunnelClient: Service {
                 logger.debug("tunnel stream joined", metadata: ["tunnel": "\(header.tunnel)", "client": "\(header.client ?? "")", "target": "\(target)"])
             }
             .flatMapErrorThrowing { error in
+                metrics.dialFailed(tunnel: header.tunnel)
                 logger.warning("local target unreachable", metadata: ["tunnel": "\(header.tunnel)", "target": "\(target)", "error": "\(error)"])
                 throw error
             }

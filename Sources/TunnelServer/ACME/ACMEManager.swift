@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 
@@ -150,12 +151,20 @@ public final class ACMEManager: Service, Sendable {
             if let window = try? await client.renewalInfo(for: issued) { renewAt = window.renewalTime(now: Date()) }
             logger.info("certificate issued", metadata: ["hostname": "\(name)", "notAfter": "\(serving.notAfter)", "renewAt": "\(renewAt)", "sha256": "\(serving.fingerprint)"])
             set(name, .valid(renewAt: renewAt))
+            Self.ordered("issued")
         } catch {
+            Self.ordered("failed")
             let attempts = previous + 1
             let delay = Self.retryDelay(attempt: attempts, base: settings.retryDelay, cap: settings.maxRetryDelay)
             logger.warning("certificate order failed; retrying later", metadata: ["hostname": "\(name)", "error": "\(error)", "attempt": "\(attempts)", "retry_s": "\(delay.components.seconds)"])
             set(name, .failed(retryAt: Date().addingTimeInterval(Double(delay.components.seconds)), attempts: attempts))
         }
+    }
+
+    /// `tunnel_acme_orders_total{result}` (counter): certificate orders, `issued` or `failed`
+    /// (each retry counts again). Made when counted: orders are rare.
+    static func ordered(_ result: String) {
+        Counter(label: "tunnel_acme_orders_total", dimensions: [("result", result)]).increment()
     }
 
     private func set(_ name: String, _ state: NameState) {

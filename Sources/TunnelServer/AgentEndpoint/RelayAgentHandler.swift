@@ -47,6 +47,7 @@ public struct RelayAgentHandler: StreamHandler {
         // A blocked address where no token ever registered is turned away at once; one shared
         // with good agents is let through to its hello, where only their tokens are admitted.
         guard !limiter.isBlocked(source) || limiter.hasGoodTokens(source) else {
+            AgentEndpointMetrics.refused(.addressBlocked)
             logger.info("agent refused: too many failed registrations from this address", metadata: ["agent": "\(peer)"])
             throw EngineError(.notAllowed, "too many failed registrations from \(source)")
         }
@@ -55,14 +56,18 @@ public struct RelayAgentHandler: StreamHandler {
             registrationTimeout: registrationTimeout, logger: logger,
             refusal: { hello in
                 if limiter.isBlocked(source, principal: policy.principal(of: hello.token)) {
+                    AgentEndpointMetrics.refused(.addressBlocked)
                     return "too many failed registrations from \(source)"
                 }
                 for claim in hello.tunnels {
                     for host in claim.hostnames ?? [] where directory.staticConflict(host, tunnel: claim.id) != nil {
+                        AgentEndpointMetrics.refused(.hostnameConflict)
                         return "hostname \(host) is routed to another tunnel by the relay's configuration"
                     }
                 }
-                return policy.refusal(for: hello)
+                let refusal = policy.refusal(for: hello)
+                if let refusal { AgentEndpointMetrics.refused(AgentEndpointMetrics.reason(ofPolicyRefusal: refusal)) }
+                return refusal
             },
             onFailure: { limiter.recordFailure(source) },
             onSuccess: { hello in limiter.recordSuccess(source, principal: policy.principal(of: hello.token)) },
@@ -108,10 +113,12 @@ public struct RelayAgentHandler: StreamHandler {
                     hello = try TunnelMessages.decode(TunnelMessages.Hello.self, from: metadata)
                 } catch {
                     onFailure()
+                    AgentEndpointMetrics.registered(.malformed)
                     logger.info("agent refused: malformed hello", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "malformed hello"), thenClose: true)
                 }
                 if let bad = hello.tunnels.first(where: { !(1...TunnelMessages.TunnelClaim.exclusiveWeight).contains($0.weight ?? 1) }) {
+                    AgentEndpointMetrics.registered(.malformed)
                     logger.info("agent refused: weight \(bad.weight ?? 1) of tunnel \(bad.id) is outside 1-255", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "weight must be 1-255"), thenClose: true)
                 }
@@ -119,6 +126,7 @@ public struct RelayAgentHandler: StreamHandler {
                     // The same answer for a wrong token, an unknown tunnel and a claim outside the
                     // token's rights: nothing to enumerate. The log has the precise reason.
                     onFailure()
+                    AgentEndpointMetrics.registered(.refused)
                     logger.info("agent refused: bad token or claim: \(reason)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "unauthorized"), thenClose: true)
                 }
@@ -127,6 +135,7 @@ public struct RelayAgentHandler: StreamHandler {
                 do {
                     layers = try visitorPolicies(hello)
                 } catch {
+                    AgentEndpointMetrics.registered(.refused)
                     logger.info("agent refused: \(error)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "\(error)"), thenClose: true)
                 }
@@ -161,6 +170,7 @@ public struct RelayAgentHandler: StreamHandler {
                     }
                     deadline.withLockedValue { $0?.cancel() }
                     onSuccess(hello)
+                    AgentEndpointMetrics.registered(.ok)
                     directory.agents.describe(session) { info in
                         info.software = hello.agent.map { String($0.prefix(64)) }
                         info.principal = principal(hello)
@@ -179,6 +189,7 @@ public struct RelayAgentHandler: StreamHandler {
                     for (key, tunnel) in created.withLockedValue({ $0 }) {
                         ports?.release(key: key, tunnel: tunnel)
                     }
+                    AgentEndpointMetrics.registered(.refused)
                     logger.info("agent refused: \(error)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "\(error)"), thenClose: true)
                 }
@@ -193,6 +204,7 @@ public struct RelayAgentHandler: StreamHandler {
           deadline.withLockedValue {
               $0 = channel.eventLoop.scheduleTask(in: timeout) {
                   onFailure()
+                  AgentEndpointMetrics.registered(.timeout)
                   logger.info("agent session closed: no registration within \(timeout.nanoseconds / 1_000_000) ms", metadata: ["agent": "\(peer)"])
                   _ = session.close()
               }
@@ -202,7 +214,10 @@ public struct RelayAgentHandler: StreamHandler {
           return session
         }.get()
         directory.agents.add(session)
+        let open = AgentEndpointMetrics.sessions()
+        open.increment()
         session.closeFuture.whenComplete { _ in
+            open.decrement()
             deadline.withLockedValue { $0?.cancel() }
             for tunnel in directory.withdraw(session) { ports?.release(tunnel: tunnel) }
             logger.info("agent session ended", metadata: ["agent": "\(peer)"])

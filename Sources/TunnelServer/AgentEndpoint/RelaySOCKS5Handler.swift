@@ -88,7 +88,11 @@ public struct RelaySOCKS5Handler: StreamHandler {
             logger.info("socks5 mux-bind", metadata: ["port": "\(kind)/\(port)", "client": "\(peer)", "user": "\(user ?? "")"])
             session = try await RelayAgentHandler.startSession(
                 io, peer: peer, directory: directory, ports: ports, muxConfiguration: muxConfiguration, logger: logger,
-                refusal: { hello in Self.refusal(for: hello, tunnel: tunnel, port: port, udp: udp) },
+                refusal: { hello in
+                    let refusal = Self.refusal(for: hello, tunnel: tunnel, port: port, udp: udp)
+                    if refusal != nil { AgentEndpointMetrics.refused(.muxBindClaim) }
+                    return refusal
+                },
                 onFailure: {})
         } catch {
             leave()

@@ -66,7 +66,7 @@ extension EntrypointHandler {
                 try? await io.write(ClientHello.accessDeniedAlert)
             }
             let header = TunnelMessages.StreamHeader(tunnel: tunnel, client: client, host: name, server: server)
-            try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger, budgets: grant.budgets)
+            try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger, budgets: grant.budgets, traffic: observers?.traffic)
         case .refuse(let reason):
             try? await io.write(ClientHello.unrecognizedNameAlert)
             throw EngineError(.notAllowed, "TLS entrypoint: \(reason)")

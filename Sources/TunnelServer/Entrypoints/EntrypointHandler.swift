@@ -1,6 +1,7 @@
 import Logging
 import Mux
 import NIOCore
+import Operations
 import Shared
 import TunnelProtocol
 
@@ -74,7 +75,7 @@ public struct EntrypointHandler: StreamHandler {
             let grant = try await admit(io, peer: peer, tunnel: tunnel, layers: directory.policies(forTunnel: tunnel), host: nil) {}
             let header = TunnelMessages.StreamHeader(
                 tunnel: tunnel, client: peer.map { "\($0.hostPort)" }, host: nil, server: io.channel.localAddress.map { "\($0.hostPort)" })
-            return try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger, budgets: grant.budgets)
+            return try await Self.forward(io, session: session, header: header, directory: directory, logger: context.logger, budgets: grant.budgets, traffic: observers?.traffic)
         }
         let route = try await io.read { buffer -> Route? in
             guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
@@ -161,34 +162,45 @@ public struct EntrypointHandler: StreamHandler {
 
     /// Opens a stream for a public connection on `first` (or, if that session just died, on
     /// another session of the tunnel), with reads off until its consumer is ready; `configure`
-    /// adds the consumer's handlers before the stream is active.
+    /// adds the consumer's handlers before the stream is active. With `traffic`, the stream is
+    /// counted into its tunnel's totals and metrics (`TunnelStreamCounter`, first in its
+    /// pipeline), and the time it took to open is measured.
     static func openStream(
         session first: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory, near loop: EventLoop? = nil,
-        logger: Logger, tried: [ObjectIdentifier] = [], configure: (@Sendable (Channel) throws -> Void)? = nil
+        logger: Logger, traffic: TunnelTraffic? = nil, tried: [ObjectIdentifier] = [], configure: (@Sendable (Channel) throws -> Void)? = nil
     ) -> EventLoopFuture<Channel> {
-        first.openStream(metadata: TunnelMessages.encode(header)) { stream in
+        let asked = NIODeadline.now()
+        let opened = first.openStream(metadata: TunnelMessages.encode(header)) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.syncOptions!.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 try stream.syncOptions!.setOption(ChannelOptions.autoRead, value: false)
+                if let traffic { try stream.pipeline.syncOperations.addHandler(traffic.counter(forStreamOf: header.tunnel)) }
                 try configure?(stream)
             }
-        }.flatMapError { error -> EventLoopFuture<Channel> in
+        }
+        let result = opened.flatMapError { error -> EventLoopFuture<Channel> in
             let tried = tried + [ObjectIdentifier(first)]
             logger.debug("entrypoint: stream open failed, trying another session", metadata: ["tunnel": "\(header.tunnel)", "attempt": "\(tried.count)", "error": "\(error)"])
             guard tried.count < 3, let next = directory.session(for: header.tunnel, near: loop, excluding: tried) else {
                 return first.eventLoop.makeFailedFuture(error)
             }
-            return openStream(session: next, header: header, directory: directory, near: loop, logger: logger, tried: tried, configure: configure)
+            return openStream(session: next, header: header, directory: directory, near: loop, logger: logger, traffic: traffic, tried: tried, configure: configure)
         }
+        // Measured once, by the first call, retries included.
+        if let traffic, tried.isEmpty {
+            result.whenSuccess { _ in traffic.metrics.streamOpened(after: .now() - asked) }
+        }
+        return result
     }
 
     /// Carries a whole connection (a TLS passthrough, an rtcp port) as one stream of the tunnel;
     /// with `budgets`, the tunnel's bandwidth paces both directions (the reads of the connection
     /// and of the stream are held back while the budget is spent).
     static func forward(
-        _ io: Handshake, session: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory, logger: Logger, budgets: [BandwidthBudget] = []
+        _ io: Handshake, session: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory, logger: Logger, budgets: [BandwidthBudget] = [],
+        traffic: TunnelTraffic? = nil
     ) async throws {
-        let stream = try await openStream(session: session, header: header, directory: directory, near: io.channel.eventLoop, logger: logger) { stream in
+        let stream = try await openStream(session: session, header: header, directory: directory, near: io.channel.eventLoop, logger: logger, traffic: traffic) { stream in
             for budget in budgets { try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget), position: .first) }
         }.get()
         if !budgets.isEmpty {

@@ -269,7 +269,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         let reuse = proto == .http1 ? HTTP2UpstreamHandler.Reuse(pool: CrossLoopRef(pool, on: loop), tunnel: tunnel, serial: pool.serial()) : nil
         poolEntry = nil
         HTTP2Upstream.open(
-            proto, session: session, header: header, directory: directory, near: loop, logger: logger, budgets: policies.budgets,
+            proto, session: session, header: header, directory: directory, near: loop, logger: logger, budgets: policies.budgets, traffic: observers?.traffic,
             handler: { carrier in HTTP2UpstreamHandler(id: id, ingress: me, partnerWritable: writable, carrier: carrier, reuse: reuse) },
             made: made
         ).hop(to: loop).whenComplete { result in

@@ -2,6 +2,7 @@ import Logging
 import Mux
 import NIOConcurrencyHelpers
 import NIOCore
+import Operations
 import NIOHTTP1
 import NIOHTTP2
 import Shared
@@ -20,13 +21,13 @@ enum HTTP2Upstream {
 
     static func open(
         _ proto: RuleOptions.UpstreamProtocol, session: MuxSession, header: TunnelMessages.StreamHeader, directory: any TunnelDirectory,
-        near loop: EventLoop, logger: Logger, budgets: [BandwidthBudget] = [],
+        near loop: EventLoop, logger: Logger, budgets: [BandwidthBudget] = [], traffic: TunnelTraffic? = nil,
         handler: @escaping @Sendable (_ carrier: Channel?) -> HTTP2UpstreamHandler,
         made: NIOLockedValueBox<CrossLoopRef<HTTP2UpstreamHandler>?>
     ) -> EventLoopFuture<Channel> {
         switch proto {
         case .http1:
-            return EntrypointHandler.openStream(session: session, header: header, directory: directory, near: loop, logger: logger) { stream in
+            return EntrypointHandler.openStream(session: session, header: header, directory: directory, near: loop, logger: logger, traffic: traffic) { stream in
                 let upstream = handler(nil)
                 let ops = stream.pipeline.syncOperations
                 // The tunnel's bandwidth: the answer is paced by reads held back.
@@ -38,7 +39,7 @@ enum HTTP2Upstream {
                 made.withLockedValue { $0 = CrossLoopRef(upstream, on: stream.eventLoop) }
             }
         case .h2c:
-            return EntrypointHandler.openStream(session: session, header: header, directory: directory, near: loop, logger: logger) { stream in
+            return EntrypointHandler.openStream(session: session, header: header, directory: directory, near: loop, logger: logger, traffic: traffic) { stream in
                 for budget in budgets { try stream.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget)) }
                 var connection = NIOHTTP2Handler.ConnectionConfiguration()
                 connection.initialSettings = [

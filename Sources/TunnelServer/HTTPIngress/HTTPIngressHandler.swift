@@ -285,7 +285,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // open can never touch the one that did.
         let attempts = NIOLockedValueBox<(next: Int, made: (Int, CrossLoopRef<HTTPUpstreamHandler>)?)>((nextID, nil))
         let me = NIOLoopBound(self, eventLoop: context.eventLoop)
-        EntrypointHandler.openStream(session: session, header: header, directory: directory, near: context.eventLoop, logger: logger) { stream in
+        EntrypointHandler.openStream(session: session, header: header, directory: directory, near: context.eventLoop, logger: logger, traffic: observers?.traffic) { stream in
             let id = attempts.withLockedValue { a in
                 a.next += 1
                 return a.next

@@ -81,6 +81,8 @@ public final class CertificateFiles: Service, Sendable {
     /// Polls until graceful shutdown (with nothing to watch it only waits: a service that
     /// returns would stop the relay).
     public func run() async throws {
+        // Certificates loaded before the metrics backend was installed show from now on.
+        store.expiry.publish()
         guard !watched.withLockedValue({ $0.isEmpty }) else {
             try? await gracefulShutdown()
             return

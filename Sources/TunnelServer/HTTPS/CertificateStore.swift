@@ -23,6 +23,8 @@ public final class CertificateStore: Sendable {
 
     private let state = NIOLockedValueBox(State())
     private let nextID = NIOLockedValueBox(0)
+    /// The served certificates' expiry, for Prometheus.
+    let expiry = CertificateExpiryMetrics()
 
     public init() {}
 
@@ -35,10 +37,12 @@ public final class CertificateStore: Sendable {
         state.withLockedValue { s in
             for p in patterns { s.served.set(p, to: Entry(id: id, certificate: certificate)) }
         }
+        for p in patterns { expiry.installed(p, notAfter: certificate.notAfter) }
     }
 
     public func remove(_ pattern: String) {
         state.withLockedValue { $0.served.set(pattern, to: nil) }
+        expiry.removed(pattern)
     }
 
     /// The certificate for a ClientHello's server name, nil when none.

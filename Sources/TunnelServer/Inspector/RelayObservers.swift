@@ -17,7 +17,7 @@ public final class RelayObservers: Sendable {
 
     /// A request's answer is complete.
     func finished(_ exchange: HTTPExchange, client: String?, now: NIODeadline) {
-        if let status = exchange.status { traffic.answered(tunnel: exchange.tunnel, status: status) }
+        traffic.answered(exchange, now: now)
         inspector?.record(exchange, client: client, finished: now)
     }
 }

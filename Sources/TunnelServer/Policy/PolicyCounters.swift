@@ -27,11 +27,12 @@ public final class PolicyCounters: Sendable {
         var rule: String
     }
     private let state = NIOLockedValueBox(State())
-    private let factory: any MetricsFactory
+    private let factory: (any MetricsFactory)?
 
-    /// - Parameter factory: the metrics backend; the process's (`MetricsSystem.factory`) unless a
-    ///   test brings its own.
-    public init(maxRules: Int = 200, maxReasons: Int = 32, factory: any MetricsFactory = MetricsSystem.factory) {
+    /// - Parameter factory: the metrics backend; unless a test brings its own, the process's
+    ///   (`MetricsSystem.factory`) as it is when a counter is first needed: the relay makes its
+    ///   gate before `-metrics` installs the backend.
+    public init(maxRules: Int = 200, maxReasons: Int = 32, factory: (any MetricsFactory)? = nil) {
         self.maxRules = maxRules
         self.maxReasons = maxReasons
         self.factory = factory
@@ -44,7 +45,7 @@ public final class PolicyCounters: Sendable {
             let rule = Self.admit(rule, into: &s.rules, bound: maxRules)
             let pair = Pair(reason: reason, rule: rule)
             if let counter = s.counters[pair] { return counter }
-            let counter = Counter(label: Self.label, dimensions: [("reason", reason), ("rule", rule)], factory: factory)
+            let counter = Counter(label: Self.label, dimensions: [("reason", reason), ("rule", rule)], factory: factory ?? MetricsSystem.factory)
             s.counters[pair] = counter
             return counter
         }

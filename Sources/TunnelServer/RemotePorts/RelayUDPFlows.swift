@@ -2,6 +2,7 @@ import Logging
 import Mux
 import NIOConcurrencyHelpers
 import NIOCore
+import Operations
 import NIOPosix
 import Shared
 
@@ -17,6 +18,7 @@ public final class RelayUDPFlows: Sendable {
     struct Flow {
         var id: UInt32
         var port: Int
+        var tunnel: String
         var client: SocketAddress
         var socket: Channel
         var session: MuxSession
@@ -44,6 +46,9 @@ public final class RelayUDPFlows: Sendable {
     public let maxFlows: Int
     public let idleTimeout: TimeAmount
     private let state = NIOLockedValueBox(State())
+    /// Where datagram bytes are counted (per-tunnel totals and `tunnel_bytes_total`); set with the
+    /// ports' (`RemotePorts.countTraffic`).
+    private let traffic = NIOLockedValueBox<TunnelTraffic?>(nil)
 
     /// Puts each new client address of a port to the visitor policy of its tunnel.
     private let gate: VisitorGate?
@@ -56,6 +61,19 @@ public final class RelayUDPFlows: Sendable {
         self.gate = gate
         self.maxFlows = maxFlows
         self.idleTimeout = idleTimeout
+    }
+
+    /// Counts the flows' datagram payloads into `traffic`.
+    func countTraffic(into traffic: TunnelTraffic) {
+        self.traffic.withLockedValue { $0 = traffic }
+    }
+
+    private func count(tunnel: String, toAgent: Int, toVisitor: Int) {
+        guard let traffic = traffic.withLockedValue({ $0 }) else { return }
+        traffic.carried(tunnel: tunnel, toAgent: toAgent, toVisitor: toVisitor)
+        let series = traffic.metrics.streams.series(tunnel: tunnel)
+        if toAgent > 0 { series.bytesIn.increment(by: Int64(toAgent)) }
+        if toVisitor > 0 { series.bytesOut.increment(by: Int64(toVisitor)) }
     }
 
     /// A datagram from a public client on a relay UDP port: forward it to a session of the tunnel.
@@ -78,7 +96,7 @@ public final class RelayUDPFlows: Sendable {
             }
             guard s.byID.count < maxFlows, let session = directory.session(for: tunnel) else { return nil }
             let id = s.newID()
-            s.byID[id] = Flow(id: id, port: port, client: client, socket: socket, session: session, lastActive: .now(), budgets: budgets)
+            s.byID[id] = Flow(id: id, port: port, tunnel: tunnel, client: client, socket: socket, session: session, lastActive: .now(), budgets: budgets)
             s.byClient[key] = id
             return (id, session)
         }
@@ -87,6 +105,7 @@ public final class RelayUDPFlows: Sendable {
         framed.writeInteger(UInt16(port))
         framed.writeImmutableBuffer(payload)
         session.sendDatagram(flowID: id, framed)
+        count(tunnel: tunnel, toAgent: payload.readableBytes, toVisitor: 0)
     }
 
     /// A datagram from an agent's session: the reply of flow `id`, back to its client, if and only
@@ -105,6 +124,7 @@ public final class RelayUDPFlows: Sendable {
         }
         guard let flow, flow.socket.isWritable else { return }
         for budget in flow.budgets where budget.spend(data.readableBytes) > .seconds(1) { return }
+        count(tunnel: flow.tunnel, toAgent: 0, toVisitor: data.readableBytes)
         flow.socket.writeAndFlush(AddressedEnvelope(remoteAddress: flow.client, data: data), promise: nil)
     }
 

@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import Operations
 import NIOPosix
 import Shared
 import TunnelProtocol
@@ -39,6 +40,9 @@ public final class RemotePorts: Sendable {
     /// The visitor policy's decision point: every connection and UDP peer is put to it with its
     /// tunnel's policies.
     private let gate: VisitorGate?
+    /// Where the ports' streams are counted (per-tunnel totals, metrics); set once by the relay's
+    /// registry, which owns the observers, before any port opens.
+    private let traffic = NIOLockedValueBox<TunnelTraffic?>(nil)
 
     public convenience init(
         directory: any TunnelDirectory, allowed: ClosedRange<Int> = 1024...65535, bindHost: String = "0.0.0.0", limiter: ConnectionLimiter? = nil,
@@ -66,6 +70,12 @@ public final class RemotePorts: Sendable {
 
     deinit {
         sweeper.cancel()
+    }
+
+    /// Counts the ports' connections into `traffic`.
+    func countTraffic(into traffic: TunnelTraffic) {
+        self.traffic.withLockedValue { $0 = traffic }
+        flows.countTraffic(into: traffic)
     }
 
     /// The ports open (or opening) now, for `RelaySnapshot`.
@@ -158,6 +168,7 @@ public final class RemotePorts: Sendable {
         let group = self.group
         let limiter = self.limiter
         let gate = self.gate
+        let traffic = self.traffic.withLockedValue { $0 }
         // The engine's TCP listener: children reach `accept` once active, with a handshake reader.
         let started = NIOLockedValueBox(false)
         let task = Task {
@@ -170,7 +181,7 @@ public final class RemotePorts: Sendable {
                     },
                     accept: { io in
                         guard limiter?.acquire(for: io, logger: logger) ?? true else { return }
-                        await Self.accept(io, tunnel: tunnel, port: port, directory: directory, gate: gate, logger: logger)
+                        await Self.accept(io, tunnel: tunnel, port: port, directory: directory, gate: gate, traffic: traffic, logger: logger)
                     })
             } catch {
                 // A failure to bind refuses the claim; an end after binding (release) is expected.
@@ -227,7 +238,7 @@ public final class RemotePorts: Sendable {
         }
     }
 
-    static func accept(_ io: Handshake, tunnel: String, port: Int, directory: any TunnelDirectory, gate: VisitorGate?, logger: Logger) async {
+    static func accept(_ io: Handshake, tunnel: String, port: Int, directory: any TunnelDirectory, gate: VisitorGate?, traffic: TunnelTraffic? = nil, logger: Logger) async {
         guard let session = directory.session(for: tunnel, near: io.channel.eventLoop) else {
             io.close()
             return
@@ -248,7 +259,7 @@ public final class RemotePorts: Sendable {
             tunnel: tunnel, client: io.channel.remoteAddress.map { "\($0.hostPort)" }, host: nil,
             server: io.channel.localAddress.map { "\($0.hostPort)" })
         do {
-            try await EntrypointHandler.forward(io, session: session, header: header, directory: directory, logger: logger, budgets: budgets)
+            try await EntrypointHandler.forward(io, session: session, header: header, directory: directory, logger: logger, budgets: budgets, traffic: traffic)
         } catch {
             logger.info("remote port connection failed", metadata: ["port": "\(port)", "error": "\(error)"])
             io.close()
