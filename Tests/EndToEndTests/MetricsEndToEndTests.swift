@@ -121,6 +121,10 @@ final class MetricsEndToEndTests: EndToEndTestCase {
         XCTAssertGreaterThan(after.sum("tunnel_mux_stream_window_bytes_count"), 0)
         XCTAssertGreaterThan(after.sum("service_connections_total") - before.sum("service_connections_total"), 5)
         XCTAssertTrue(after.has("service_connections_open"))
+        // On the wire, per service: the public entrypoint carried the requests and their answers.
+        XCTAssertGreaterThan(after.sum("service_bytes_total", ["service": "public", "direction": "in"]), 0)
+        XCTAssertGreaterThan(after.sum("service_bytes_total", ["service": "public", "direction": "out"]), 0)
+        XCTAssertGreaterThan(after.sum("service_bytes_total", ["service": "agents", "direction": "out"]), Double(size), "the agents' port carried the rtcp transfer")
 
         // The agent's side of the same traffic.
         let agentAfter = try scrape(agentURL) { $0.sum("tunnel_streams_total", ["tunnel": webID]) >= 4 }
