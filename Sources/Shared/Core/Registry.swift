@@ -64,10 +64,10 @@ public struct Registry: Sendable {
         r.handlers["udp"] = { .datagram(UDPForwardHandler(options: $0.options)) }
         for forwarding in ["tcp", "forward", "udp"] { r.traits[forwarding, default: HandlerTraits()].needsForwarder = true }
 
-        r.listeners["tcp"] = { _ in .stream(TCPListener()) }
+        r.listeners["tcp"] = { spec in .stream(TCPListener(counting: spec.service?.name)) }
         r.listeners["tls"] = { spec in
             let tls = spec.options.tls ?? TLSOptions()
-            return .stream(TCPListener(tls: try tls.makeServerContext(), requiresClientCertificate: tls.requiresClientCertificate))
+            return .stream(TCPListener(tls: try tls.makeServerContext(), requiresClientCertificate: tls.requiresClientCertificate, counting: spec.service?.name))
         }
         r.listeners["udp"] = { _ in .datagram(UDPListener()) }
         r.listenerTraits["udp"] = ListenerTraits(namedByScheme: true)

@@ -2,8 +2,9 @@ import Metrics
 import NIOCore
 
 /// Counts the bytes of one connection on the wire into a service's `service_bytes_total`
-/// counters: `in` as read from the client, `out` as written to it. First in the pipeline (before
-/// TLS), summed on the loop and handed to the counters at each read burst's end, each flush and
+/// counters: `in` as read from the client, `out` as written to it. Put first in the pipeline by
+/// the `tcp`/`tls` listener when the connection is set up (before TLS, before any read), summed
+/// on the loop and handed to the counters at each read burst's end, each flush and
 /// the close, not per buffer.
 final class ByteCountingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer

@@ -28,8 +28,6 @@ public struct ServiceRuntime: Sendable {
             let failed = Counter(label: "service_connection_errors_total", dimensions: [("service", name)])
             /// Connections of this service open now, accepted until closed (handed-over ones too).
             let open = Meter(label: "service_connections_open", dimensions: [("service", name)])
-            /// Bytes on the wire each way, counted only when a metrics backend records.
-            let bytes = ByteCountingHandler.Counters.recording ? ByteCountingHandler.Counters(service: name) : nil
             let context = self.context
             let timeout = self.handshakeTimeout
             let limiter = self.connectionLimiter
@@ -42,10 +40,6 @@ public struct ServiceRuntime: Sendable {
                 accept: { io in
                     accepted.increment()
                     open.increment()
-                    if let bytes {
-                        let channel = io.channel
-                        try? await channel.eventLoop.submit { try channel.pipeline.syncOperations.addHandler(ByteCountingHandler(bytes), position: .first) }.get()
-                    }
                     io.channel.closeFuture.whenComplete { _ in open.decrement() }
                     guard limiter?.acquire(for: io, logger: logger) ?? true else { return }
                     let timer = io.channel.eventLoop.scheduleTask(in: timeout) { io.channel.close(promise: nil) }

@@ -10,10 +10,15 @@ public struct TCPListener: StreamListener {
     /// Whether `tls` asks clients for a certificate (said in the log when a handshake fails).
     let requiresClientCertificate: Bool
     public var backlog: Int32 = 1024
+    /// The service's `service_bytes_total` counters, when a metrics backend records.
+    let bytes: ByteCountingHandler.Counters?
 
-    public init(tls: NIOSSLContext? = nil, requiresClientCertificate: Bool = false) {
+    /// `counting`: the service whose bytes on the wire its connections count (only when a
+    /// metrics backend is installed; nil: none).
+    public init(tls: NIOSSLContext? = nil, requiresClientCertificate: Bool = false, counting service: String? = nil) {
         self.tls = tls
         self.requiresClientCertificate = requiresClientCertificate
+        self.bytes = service.flatMap { ByteCountingHandler.Counters.recording ? ByteCountingHandler.Counters(service: $0) : nil }
     }
 
     public func run(
@@ -25,6 +30,7 @@ public struct TCPListener: StreamListener {
     ) async throws {
         let tls = self.tls
         let requiresClientCertificate = self.requiresClientCertificate
+        let bytes = self.bytes
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -32,6 +38,8 @@ public struct TCPListener: StreamListener {
             .childChannelOption(.recvAllocator, value: SocketTuning.receiveAllocator)
             .bind(host: address.bindHost, port: address.port) { child in
                 child.eventLoop.makeCompletedFuture {
+                    // First, before TLS and before any byte is read: every byte on the wire counts.
+                    if let bytes { try child.pipeline.syncOperations.addHandler(ByteCountingHandler(bytes)) }
                     if let tls {
                         try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                         try child.pipeline.syncOperations.addHandler(TLSHandshakeLogger(logger: logger, requiresClientCertificate: requiresClientCertificate))
