@@ -121,7 +121,8 @@ final class MetricsEndToEndTests: EndToEndTestCase {
         XCTAssertGreaterThan(after.sum("tunnel_mux_stream_window_bytes_count"), 0)
         XCTAssertGreaterThan(after.sum("service_connections_total") - before.sum("service_connections_total"), 5)
         XCTAssertTrue(after.has("service_connections_open"))
-        // On the wire, per service: the public entrypoint carried the requests and their answers.
+        // Per service: the public entrypoint took the requests (by class) and carried their bytes.
+        XCTAssertGreaterThanOrEqual(after.sum("service_http_requests_total", ["service": "public", "class": "2xx"]), 3)
         XCTAssertGreaterThan(after.sum("service_bytes_total", ["service": "public", "direction": "in"]), 0)
         XCTAssertGreaterThan(after.sum("service_bytes_total", ["service": "public", "direction": "out"]), 0)
         XCTAssertGreaterThan(after.sum("service_bytes_total", ["service": "agents", "direction": "out"]), Double(size), "the agents' port carried the rtcp transfer")

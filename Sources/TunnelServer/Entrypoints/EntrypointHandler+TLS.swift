@@ -48,7 +48,7 @@ extension EntrypointHandler {
             try await terminate(io, with: certificate.context, context: context) { negotiated, channel in
                 if negotiated == "h2" {
                     // h2 never reaches the agent path: agents upgrade over HTTP/1.1 only.
-                    let visitor = HTTP2StreamHandler.Visitor(client: client, clientIP: peer?.ipAddress, server: server, source: peer)
+                    let visitor = HTTP2StreamHandler.Visitor(client: client, clientIP: peer?.ipAddress, server: server, source: peer, service: context.serviceName)
                     try HTTP2Ingress.configure(channel, directory: directory, logger: logger, visitor: visitor, idleTimeout: idleTimeout, gate: entrypoint.gate, observers: entrypoint.observers, route: h2Route)
                     return
                 }

@@ -147,7 +147,7 @@ public struct EntrypointHandler: StreamHandler {
         return HTTPIngressHandler(
             directory: directory, logger: logger, client: peer.map { "\($0.hostPort)" }, clientIP: peer?.ipAddress,
             server: channel.localAddress.map { "\($0.hostPort)" }, idleTimeout: idleTimeout, headTimeout: headTimeout, scheme: scheme, hstsMaxAge: hstsMaxAge,
-            reserved: reserved, gate: gate, source: peer, observers: observers,
+            reserved: reserved, gate: gate, source: peer, observers: observers, service: context.serviceName,
             handOver: { io in
                 Task {
                     do {

@@ -25,6 +25,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         var server: String?
         /// The visitor's layer-4 address (the visitor policy's IP lists and rate limits).
         var source: SocketAddress? = nil
+        /// The entrypoint service the connection came to (requests are counted under it).
+        var service: String? = nil
     }
 
     private let directory: any TunnelDirectory
@@ -209,7 +211,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
             let me = NIOLoopBound(self, eventLoop: context.eventLoop)
             timer = context.eventLoop.scheduleTask(deadline: deadline) { me.value.timerFired() }
         case .exchangeFinished(let exchange):
-            observers?.finished(exchange, client: visitor.client, now: .now())
+            observers?.finished(exchange, client: visitor.client, service: visitor.service, now: .now())
         }
     }
 

@@ -56,15 +56,18 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let gate: VisitorGate?
     /// Counts answered requests per tunnel and keeps them for the inspector; nil: nothing kept.
     private let observers: RelayObservers?
+    /// The entrypoint service this connection came to (its requests are counted under it).
+    private let service: String?
 
     init(
         directory: any TunnelDirectory, logger: Logger, client: String?, clientIP: String?, server: String?,
         idleTimeout: TimeAmount = RelayDefaults.httpIdleTimeout, headTimeout: TimeAmount = RelayDefaults.httpHeadTimeout, scheme: String = "http",
         hstsMaxAge: Int? = nil, reserved: ReservedRequests? = nil, gate: VisitorGate? = nil, source: SocketAddress? = nil,
-        observers: RelayObservers? = nil, handOver: (@Sendable (Handshake) -> Void)? = nil
+        observers: RelayObservers? = nil, service: String? = nil, handOver: (@Sendable (Handshake) -> Void)? = nil
     ) {
         self.handOver = handOver
         self.observers = observers
+        self.service = service
         self.directory = directory
         self.logger = logger
         self.client = client
@@ -244,7 +247,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
             handOver(Handshake(channel: channel, reader: reader))
             channel.read()
         case .exchangeFinished(let exchange):
-            observers?.finished(exchange, client: client, now: .now())
+            observers?.finished(exchange, client: client, service: service, now: .now())
         case .scheduleTimer(let deadline):
             guard let context else { return }
             timer?.cancel()
