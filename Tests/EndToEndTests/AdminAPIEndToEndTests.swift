@@ -129,6 +129,9 @@ final class AdminAPIEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(replayed["status"] as? Int, 200)
         XCTAssertEqual(replayed["path"] as? String, unique + "?q=1")
         XCTAssertEqual(try originCount(s), before + 1, "the origin saw the request a second time")
+        // The replay counts in its tunnel's answers like any request.
+        let web = ((try call(s, "GET", "/tunnels").json as? [String: Any])?["tunnels"] as? [[String: Any]])?.first { $0["id"] as? String == "web" }
+        XCTAssertEqual((web?["requests"] as? [String: Int])?["2xx"], 2, "\(String(describing: web))")
         // The origin's answer (kept, as bodies are on) shows the replay header it received.
         let body = Data(base64Encoded: replayed["responseBody"] as? String ?? "") ?? Data()
         XCTAssertTrue(String(decoding: body, as: UTF8.self).contains("x-tunnel-replay"), String(decoding: body, as: UTF8.self))

@@ -15,7 +15,7 @@ final class DashboardEndToEndTests: EndToEndTestCase {
         let origin = try h.origin()
         let relay = try startRelay(["--api", "127.0.0.1:0", "--inspect-body-limit", "65536"])
         let apiPort = try relay.process.wait(for: "addr=[^ ]*:(\\d+) dashboard=")
-        let agent = try h.agent(agentArgs(relay) + ["--expose", "127.0.0.1:\(origin.port)", "--hostname", "app.example.com"])
+        let agent = try h.agent(agentArgs(relay) + ["--tunnel-id", "web", "--expose", "127.0.0.1:\(origin.port)", "--hostname", "app.example.com"])
         _ = try agent.wait(for: "connected to relay")
         for path in ["/", "/dashboard-check?x=1"] {
             let r = try h.curl(["-H", "Host: app.example.com", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(relay.publicPort)\(path)"])
@@ -31,7 +31,7 @@ final class DashboardEndToEndTests: EndToEndTestCase {
         let check = try h.run("/usr/bin/python3", [
             h.root.appendingPathComponent("Tests/Support/dashboard_check.py").path,
             "--url", "http://127.0.0.1:\(apiPort)/", "--screenshot", screenshot,
-            "--expect-agents", "2", "--expect-rule", "app.example.com",
+            "--expect-agents", "2", "--expect-tunnel", "web", "--expect-traffic", "web", "--expect-rule", "app.example.com",
             "--expect-request-path", "/dashboard-check?x=1", "--replay", "--timeout", "45",
         ], timeout: 90)
         print("dashboard screenshot: \(screenshot)")

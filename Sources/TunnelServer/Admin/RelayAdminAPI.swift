@@ -68,7 +68,7 @@ struct RelayAdminAPI: AdminAPI {
             let id = context.parameters.get("id") ?? ""
             guard let inspector = observers.inspector, let record = inspector.request(id: id) else { return JSONResponse.error(.notFound, "no request \(id) is kept") }
             do {
-                let replayed = try await RequestReplayer(directory: directory, inspector: inspector, logger: logger).replay(record)
+                let replayed = try await RequestReplayer(directory: directory, inspector: inspector, traffic: observers.traffic, logger: logger).replay(record)
                 return JSONResponse.make(replayed)
             } catch let failure as RequestReplayer.Failure {
                 return JSONResponse.error(.init(code: failure.status), failure.reason)

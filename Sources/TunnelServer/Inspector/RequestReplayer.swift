@@ -22,6 +22,8 @@ struct RequestReplayer: Sendable {
 
     let directory: any TunnelDirectory
     let inspector: RequestInspector
+    /// The per-tunnel totals and metrics the replayed exchange counts in, like any other.
+    var traffic: TunnelTraffic? = nil
     let logger: Logger
     /// The whole exchange must be done by then.
     var timeout: TimeAmount = .seconds(30)
@@ -52,7 +54,7 @@ struct RequestReplayer: Sendable {
         let promise = session.channel.eventLoop.makePromise(of: ReplayCollector.Answer.self)
         let stream: Channel
         do {
-            stream = try await EntrypointHandler.openStream(session: session, header: header, directory: directory, logger: logger) { stream in
+            stream = try await EntrypointHandler.openStream(session: session, header: header, directory: directory, logger: logger, traffic: traffic) { stream in
                 try stream.pipeline.syncOperations.addHTTPClientHandlers()
                 try stream.pipeline.syncOperations.addHandler(ReplayCollector(bodyLimit: limit, promise: promise))
             }.get()
@@ -90,6 +92,7 @@ struct RequestReplayer: Sendable {
         exchange.responseBytes = answer.bodyBytes
         exchange.responseBody = answer.body
         exchange.responseBodyTruncated = answer.bodyBytes > (answer.body?.readableBytes ?? 0)
+        traffic?.answered(exchange, now: .now())
         guard let record = inspector.record(exchange, client: "replay", finished: .now(), replayOf: original.id) else {
             throw Failure(status: 409, reason: "the tunnel \(original.tunnel) is not recorded")
         }
