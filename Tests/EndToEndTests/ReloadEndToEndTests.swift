@@ -63,10 +63,22 @@ final class ReloadEndToEndTests: EndToEndTestCase {
         try h.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: \(host)", "http://127.0.0.1:\(s.publicPort)/api/x"]).output
     }
 
-    func sessions(_ s: Setup) throws -> [String] {
+    /// The registered sessions' IDs once there are `count` (bounded wait: an agent says
+    /// "connected" after its first session, the second registers just after).
+    func sessions(_ s: Setup, awaiting count: Int) throws -> [String] {
+        var ids: [String] = []
+        for _ in 0..<100 {
+            ids = try sessions(s, registeredOnly: true)
+            if ids.count == count { break }
+            usleep(100_000)
+        }
+        return ids
+    }
+
+    func sessions(_ s: Setup, registeredOnly: Bool = false) throws -> [String] {
         let r = try h.curl(["-s", "http://127.0.0.1:\(s.api)/api/agents"])
         let agents = (try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any])?["agents"] as? [[String: Any]] ?? []
-        return agents.compactMap { $0["id"] as? String }.sorted()
+        return agents.filter { !registeredOnly || $0["token"] is String }.compactMap { $0["id"] as? String }.sorted()
     }
 
     /// A 64 MiB download runs through a reload that adds a rule and a service: it completes byte
@@ -77,8 +89,8 @@ final class ReloadEndToEndTests: EndToEndTestCase {
         _ = try agent(s).wait(for: "connected to relay")
         XCTAssertEqual(try code(s, "a.reload.test"), "200")
         XCTAssertEqual(try code(s, "b.reload.test"), "404")
-        let before = try sessions(s)
-        XCTAssertEqual(before.count, 2)
+        let before = try sessions(s, awaiting: 2)
+        XCTAssertEqual(before.count, 2, "the agent's two sessions")
 
         let out = h.tempFile("blob")
         let headers = h.tempFile("headers")
@@ -147,6 +159,7 @@ final class ReloadEndToEndTests: EndToEndTestCase {
         let s = try start(tokens: tokens)
         let alice = try agent(s, token: "alice-token")
         _ = try alice.wait(for: "connected to relay")
+        XCTAssertEqual(try sessions(s, awaiting: 2).count, 2, "alice's two sessions")
         let bob = try agent(s, token: "bob-token")
         _ = try bob.wait(for: "relay refused")
         try "tokens:\n- token: bob-token\n  tunnels: [\"*\"]\n".write(to: tokens, atomically: true, encoding: .utf8)
@@ -161,6 +174,6 @@ final class ReloadEndToEndTests: EndToEndTestCase {
         try "tokens: [ {token: x, bogus: 1} ]\n".write(to: tokens, atomically: true, encoding: .utf8)
         let refused = try reload(s)
         XCTAssertEqual(refused.code, 400, "\(refused.json)")
-        XCTAssertEqual(try sessions(s).count, 2, "bob's sessions stay")
+        XCTAssertEqual(try sessions(s, awaiting: 2).count, 2, "bob's sessions stay")
     }
 }
