@@ -170,10 +170,15 @@ final class ReloadEndToEndTests: EndToEndTestCase {
         let bobAgain = try agent(s, token: "bob-token")
         _ = try bobAgain.wait(for: "connected to relay")
         _ = try alice.wait(for: "relay refused")
+        // Alice's agent would go on retrying (and the relay counting its failures from this
+        // address): it has made its point.
+        alice.process.terminate()
         XCTAssertEqual(try code(s, "a.reload.test"), "200", "bob's agent serves the tunnel now")
+        let bobs = try sessions(s, registeredOnly: true)
+        XCTAssertFalse(bobs.isEmpty)
         try "tokens: [ {token: x, bogus: 1} ]\n".write(to: tokens, atomically: true, encoding: .utf8)
         let refused = try reload(s)
         XCTAssertEqual(refused.code, 400, "\(refused.json)")
-        XCTAssertEqual(try sessions(s, awaiting: 2).count, 2, "bob's sessions stay")
+        XCTAssertTrue(Set(bobs).isSubset(of: Set(try sessions(s, registeredOnly: true))), "bob's sessions stay")
     }
 }

@@ -200,6 +200,9 @@ public struct RelayAgentHandler: StreamHandler {
                 ports?.flows.fromAgent(flowID: flowID, payload: payload, session: session)
             })
           sessionBox.value = session
+          // Listed before any of its streams is read, so its hello finds it there (the API
+          // shows what the agent said).
+          directory.agents.add(session)
           let timeout = registrationTimeout
           deadline.withLockedValue {
               $0 = channel.eventLoop.scheduleTask(in: timeout) {
@@ -213,7 +216,6 @@ public struct RelayAgentHandler: StreamHandler {
           _ = channel.pipeline.syncOperations.removeHandler(reader.value)
           return session
         }.get()
-        directory.agents.add(session)
         let open = AgentEndpointMetrics.sessions()
         open.increment()
         session.closeFuture.whenComplete { _ in
