@@ -13,9 +13,7 @@ SECS=${SECS:-5}
 for t in wrk nginx python3; do command -v "$t" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; break; }; done
 BIN=$A source bench/common.sh
 NG=$base
-mkdir -p "$work/www" && head -c 612 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
-printf 'worker_processes 1; pid %s/nginx.pid; error_log %s/nginx.err;\nevents { worker_connections 4096; }\nhttp { access_log off; server { listen 127.0.0.1:%s; root %s/www; } }\n' "$work" "$work" "$NG" "$work" > "$work/nginx.conf"
-nginx -c "$work/nginx.conf" -g 'daemon off;' & pids+=($!)
+start_nginx_page $NG
 
 start() { # name bin agent-port public-port: a relay and one agent exposing nginx as bench.test
   local d="$work/$1"; mkdir -p "$d"

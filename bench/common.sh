@@ -11,6 +11,18 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 base=$((20000 + RANDOM % 20000))
 
+# nginx on 127.0.0.1:$1 serving one 612-byte page at / (the page every HTTP benchmark asks for).
+start_nginx_page() {
+  mkdir -p "$work/www" && head -c 612 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
+  chmod o+rx "$work" "$work/www"
+  cat > "$work/nginx.conf" <<NGINX
+worker_processes 1; pid $work/nginx.pid; error_log $work/nginx.err;
+events { worker_connections 4096; }
+http { access_log off; server { listen 127.0.0.1:$1; root $work/www; } }
+NGINX
+  nginx -c "$work/nginx.conf" -g 'daemon off;' & pids+=($!)
+}
+
 # sshd on loopback (port $1), aes128-gcm, key login only: the `ssh -R` baseline the tunnel scripts
 # measure against. `ssh_r -R a:host:b ...` then starts the client (its PID in $!).
 start_sshd() {

@@ -19,14 +19,7 @@ fi
 source bench/common.sh
 P_NGINX=$base; P_AGENTS=$((base+1))
 
-mkdir -p "$work/www" && head -c 612 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
-chmod o+rx "$work" "$work/www"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1; pid $work/nginx.pid; error_log $work/nginx.err;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$P_NGINX; root $work/www; } }
-NGINX
-nginx -c "$work/nginx.conf" -g 'daemon off;' & pids+=($!)
+start_nginx_page $P_NGINX
 
 HASH=$(htpasswd -nbB bench 'bench-password' | cut -d: -f2-)
 cat > "$work/relay.yaml" <<YAML

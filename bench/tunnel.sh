@@ -22,13 +22,7 @@ P_IPERF=$base; P_NGINX=$((base+1)); P_AGENTS=$((base+2)); P_PUBLIC=$((base+3)); 
 
 # Peers: iperf3, nginx with a small page, and a sink that holds connections open.
 iperf3 -s -B 127.0.0.1 -p $P_IPERF >/dev/null 2>&1 & pids+=($!)
-mkdir -p "$work/www" && head -c 612 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1; pid $work/nginx.pid; error_log $work/nginx.err;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$P_NGINX; root $work/www; } }
-NGINX
-nginx -c "$work/nginx.conf" -g 'daemon off;' & pids+=($!)
+start_nginx_page $P_NGINX
 python3 - "$P_SINK" <<'PY' & pids+=($!)
 import socket, sys, selectors
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

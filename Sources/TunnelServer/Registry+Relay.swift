@@ -60,7 +60,7 @@ extension Registry {
             }
             servicePolicy().owners.addLive(servicePolicy().principals)
             let handler = RelayAgentHandler(directory: tunnels, policySource: servicePolicy, ports: ports, registrationTimeout: timeout)
-            if let tls = spec.listenerTLS { try agents.register(handler: handler, tls: tls) }
+            if let tls = spec.listenerTLS { try agents.register(service: spec.service, handler: handler, tls: tls) }
             return .stream(handler)
         }
         let owners = SOCKS5BindOwners()

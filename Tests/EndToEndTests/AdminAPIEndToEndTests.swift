@@ -8,12 +8,7 @@ final class AdminAPIEndToEndTests: EndToEndTestCase {
     let user = "admin"
     let password = "s3cret-\(UUID().uuidString.prefix(8))"
 
-    struct Setup {
-        var relay: Relay
-        var api: Int
-        var originPort: Int
-        var agent: Harness.Running
-    }
+    typealias Setup = APIFixture
 
     func start(_ extra: [String] = []) throws -> Setup {
         let config = h.tempFile("api.yaml", contents: "api:\n  auth: {username: \(user), password: \(password)}\n")
@@ -25,27 +20,16 @@ final class AdminAPIEndToEndTests: EndToEndTestCase {
         return Setup(relay: relay, api: api, originPort: origin, agent: agent)
     }
 
-    /// curl on the API with the credentials; the status code is the last line.
+    /// curl on the API, with the credentials unless `auth` is false.
     func call(_ s: Setup, _ method: String, _ path: String, body: String? = nil, auth: Bool = true) throws -> (code: Int, json: Any?) {
-        var args = ["-s", "-X", method, "-w", "\n%{http_code}"]
-        if auth { args += ["-u", "\(user):\(password)"] }
-        if let body { args += ["-H", "Content-Type: application/json", "-d", body] }
-        let r = try h.curl(args + ["http://127.0.0.1:\(s.api)/api\(path)"])
-        let lines = r.output.components(separatedBy: "\n")
-        let text = lines.dropLast().joined(separator: "\n")
-        return (Int(lines.last ?? "") ?? -1, try? JSONSerialization.jsonObject(with: Data(text.utf8)))
+        try h.api(s.api, method, path, body: body, credentials: auth ? "\(user):\(password)" : nil)
     }
 
     func visit(_ s: Setup, _ host: String, _ path: String, _ extra: [String] = []) throws -> (code: Int, body: String) {
-        let r = try h.curl(["-s", "-w", "\n%{http_code}", "-H", "Host: \(host)"] + extra + ["http://127.0.0.1:\(s.relay.publicPort)\(path)"])
-        let lines = r.output.components(separatedBy: "\n")
-        return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
+        try h.visit(publicPort: s.relay.publicPort, host: host, path, extra)
     }
 
-    func originCount(_ s: Setup) throws -> Int {
-        let r = try h.curl(["http://127.0.0.1:\(s.originPort)/count"])
-        return (try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any])?["count"] as? Int ?? -1
-    }
+    func originCount(_ s: Setup) throws -> Int { try h.originCount(s.originPort) }
 
     /// Without credentials (or with wrong ones) every route, the document and the dashboard are
     /// 401 with a Basic challenge; with them, the agent, its tunnel with traffic, and the rules

@@ -6,12 +6,7 @@ import XCTest
 /// 127.0.0.1:0`, curl as visitor and operator, `tunnel-agent status` reading the API, and
 /// schemathesis validating every answer against the agent's OpenAPI document.
 final class AgentInspectorEndToEndTests: EndToEndTestCase {
-    struct Setup {
-        var relay: Relay
-        var api: Int
-        var originPort: Int
-        var agent: Harness.Running
-    }
+    typealias Setup = APIFixture
 
     func start(_ extra: [String] = []) throws -> Setup {
         let relay = try startRelay()
@@ -23,24 +18,16 @@ final class AgentInspectorEndToEndTests: EndToEndTestCase {
         return Setup(relay: relay, api: api, originPort: origin, agent: agent)
     }
 
-    /// curl on the agent's API; the status code is the last line.
+    /// curl on the agent's API (it has no credentials here).
     func call(_ s: Setup, _ method: String, _ path: String) throws -> (code: Int, json: Any?) {
-        let r = try h.curl(["-s", "-X", method, "-w", "\n%{http_code}", "http://127.0.0.1:\(s.api)/api\(path)"])
-        let lines = r.output.components(separatedBy: "\n")
-        let text = lines.dropLast().joined(separator: "\n")
-        return (Int(lines.last ?? "") ?? -1, try? JSONSerialization.jsonObject(with: Data(text.utf8)))
+        try h.api(s.api, method, path)
     }
 
     func visit(_ s: Setup, _ host: String, _ path: String, _ extra: [String] = []) throws -> (code: Int, body: String) {
-        let r = try h.curl(["-s", "-w", "\n%{http_code}", "-H", "Host: \(host)"] + extra + ["http://127.0.0.1:\(s.relay.publicPort)\(path)"])
-        let lines = r.output.components(separatedBy: "\n")
-        return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
+        try h.visit(publicPort: s.relay.publicPort, host: host, path, extra)
     }
 
-    func originCount(_ s: Setup) throws -> Int {
-        let r = try h.curl(["http://127.0.0.1:\(s.originPort)/count"])
-        return (try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any])?["count"] as? Int ?? -1
-    }
+    func originCount(_ s: Setup) throws -> Int { try h.originCount(s.originPort) }
 
     /// Waits (bounded) until the agent has `n` live relay sessions (each registers on its own).
     func waitForSessions(_ s: Setup, _ n: Int) throws {

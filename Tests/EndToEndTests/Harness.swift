@@ -151,6 +151,32 @@ final class Harness {
         try run("/usr/bin/env", ["curl", "-sS", "-m", "15"] + arguments, timeout: 30)
     }
 
+    /// curl on an admin API (`http://127.0.0.1:<port>/api<path>`): the status code (the last line
+    /// curl writes) and the body parsed as JSON (nil when it is not).
+    func api(_ port: Int, _ method: String, _ path: String, body: String? = nil, credentials: String? = nil) throws -> (code: Int, json: Any?) {
+        var args = ["-s", "-X", method, "-w", "\n%{http_code}"]
+        if let credentials { args += ["-u", credentials] }
+        if let body { args += ["-H", "Content-Type: application/json", "-d", body] }
+        let r = try curl(args + ["http://127.0.0.1:\(port)/api\(path)"])
+        let lines = r.output.components(separatedBy: "\n")
+        let text = lines.dropLast().joined(separator: "\n")
+        return (Int(lines.last ?? "") ?? -1, try? JSONSerialization.jsonObject(with: Data(text.utf8)))
+    }
+
+    /// A visitor's plain-HTTP request to a relay's public port with this `Host`: the status code
+    /// and the body.
+    func visit(publicPort: Int, host: String, _ path: String, _ extra: [String] = []) throws -> (code: Int, body: String) {
+        let r = try curl(["-s", "-w", "\n%{http_code}", "-H", "Host: \(host)"] + extra + ["http://127.0.0.1:\(publicPort)\(path)"])
+        let lines = r.output.components(separatedBy: "\n")
+        return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
+    }
+
+    /// The request count of an `http_origin.py` (its `/count`).
+    func originCount(_ port: Int) throws -> Int {
+        let r = try curl(["http://127.0.0.1:\(port)/count"])
+        return (try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any])?["count"] as? Int ?? -1
+    }
+
     func runPython(_ script: String, _ arguments: [String], timeout: TimeInterval = 120) throws -> (status: Int32, output: String) {
         try run("/usr/bin/env", ["python3", root.appendingPathComponent("Tests/Support/\(script)").path] + arguments, timeout: timeout)
     }
@@ -216,6 +242,15 @@ class EndToEndTestCase: XCTestCase {
 }
 
 /// A relay on embedded defaults, as the tunnel test classes start it.
+/// A relay, an agent exposing an `http_origin.py`, and the admin API port under test (the
+/// relay's or the agent's).
+struct APIFixture {
+    var relay: Relay
+    var api: Int
+    var originPort: Int
+    var agent: Harness.Running
+}
+
 struct Relay {
     var process: Harness.Running
     var agentPort: Int

@@ -53,10 +53,8 @@ final class ReloadEndToEndTests: EndToEndTestCase {
     }
 
     func reload(_ s: Setup) throws -> (code: Int, json: [String: Any]) {
-        let r = try h.curl(["-s", "-X", "POST", "-w", "\n%{http_code}", "http://127.0.0.1:\(s.api)/api/reload"])
-        let lines = r.output.components(separatedBy: "\n")
-        let json = try? JSONSerialization.jsonObject(with: Data(lines.dropLast().joined().utf8)) as? [String: Any]
-        return (Int(lines.last ?? "") ?? -1, json ?? [:])
+        let r = try h.api(s.api, "POST", "/reload")
+        return (r.code, r.json as? [String: Any] ?? [:])
     }
 
     func code(_ s: Setup, _ host: String) throws -> String {
@@ -180,5 +178,45 @@ final class ReloadEndToEndTests: EndToEndTestCase {
         let refused = try reload(s)
         XCTAssertEqual(refused.code, 400, "\(refused.json)")
         XCTAssertTrue(Set(bobs).isSubset(of: Set(try sessions(s, registeredOnly: true))), "bob's sessions stay")
+    }
+
+    /// A reload that restarts the agent endpoint also gives the HTTPS port (where agents attach
+    /// by ALPN) its new settings: a token added to the endpoint admits an agent coming in there.
+    func testAgentsOnTheHTTPSPortGetTheReloadedEndpoint() throws {
+        let agentPort = try freePort()
+        let httpsPort = try freePort()
+        func file(tokens: String) -> String {
+            """
+            services:
+            - name: agents
+              addr: 127.0.0.1:\(agentPort)
+              handler:
+                type: tunnel
+                metadata: {tokens: "\(tokens)"}
+              listener:
+                type: tls
+            - name: https
+              addr: 127.0.0.1:\(httpsPort)
+              handler:
+                type: entrypoint
+                metadata: {https: "true"}
+              listener:
+                type: tcp
+            """
+        }
+        let config = h.tempFile("relay.yaml", contents: file(tokens: "old-token"))
+        let relay = try h.server(["-C", config.path, "--state-dir", h.tempFile("state").path, "-api", "127.0.0.1:0"])
+        let api = Int(try relay.wait(for: "addr=[^ ]*:(\\d+) dashboard="))!
+        _ = try relay.port(ofService: "https")
+        let args = ["--relay", "127.0.0.1:\(httpsPort)", "--tunnel-id", "web", "--expose", "127.0.0.1:9"]
+        let refused = try h.run(h.binDir.appendingPathComponent("tunnel-agent").path, args + ["--token", "new-token"], timeout: 30)
+        XCTAssertNotEqual(refused.status, 0, "the new token is not accepted yet: \(refused.output)")
+
+        try file(tokens: "old-token,new-token").write(to: config, atomically: true, encoding: .utf8)
+        let applied = try h.api(api, "POST", "/reload")
+        XCTAssertEqual(applied.code, 200, "\(String(describing: applied.json))")
+        XCTAssertTrue(((applied.json as? [String: Any])?["changes"] as? [String] ?? []).contains("service agents restarted"), "\(String(describing: applied.json))")
+        let admitted = try h.agent(args + ["--token", "new-token"])
+        _ = try admitted.wait(for: "connected to relay")
     }
 }

@@ -52,21 +52,9 @@ package struct HTTPExchange: Sendable, Equatable {
         self.capture = capture
     }
 
-    /// A header line as sent.
-    package struct HeaderField: Sendable, Equatable, Codable {
-        package var name: String
-        package var value: String
-
-        package init(name: String, value: String) {
-            self.name = name
-            self.value = value
-        }
-
-        /// The fields of a head `HTTPFraming` parsed.
-        package static func of(_ head: HTTPFraming.Head) -> [HeaderField] {
-            head.headerFields.map { HeaderField(name: $0.name, value: $0.value) }
-        }
-    }
+    /// A header line as sent: the inspector's own JSON shape, so a record takes the heads as
+    /// they are.
+    package typealias HeaderField = InspectedRequest.Header
 
     /// Counts a slice of the request body, keeping what fits under the capture's limit.
     package mutating func requestBody(_ slice: ByteBuffer) {
@@ -92,5 +80,12 @@ package struct HTTPExchange: Sendable, Equatable {
         if kept == nil { kept = ByteBuffer() }
         kept!.writeBuffer(&part)
         if slice.readableBytes > room { truncated = true }
+    }
+}
+
+extension InspectedRequest.Header {
+    /// The fields of a head `HTTPFraming` parsed.
+    package static func of(_ head: HTTPFraming.Head) -> [Self] {
+        head.headerFields.map { Self(name: $0.name, value: $0.value) }
     }
 }

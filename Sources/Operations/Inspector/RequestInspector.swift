@@ -69,8 +69,8 @@ public final class RequestInspector: Sendable {
             id: "", tunnel: exchange.tunnel, method: exchange.method, host: exchange.host, path: exchange.target, protocol: exchange.proto,
             status: exchange.status, durationMilliseconds: Double(max(0, elapsed.nanoseconds)) / 1e6, requestBytes: exchange.requestBytes,
             responseBytes: exchange.responseBytes, client: client, startedAt: started,
-            requestHeaders: exchange.requestHeaders.map { .init(name: $0.name, value: $0.value) },
-            responseHeaders: exchange.responseHeaders.map { .init(name: $0.name, value: $0.value) },
+            requestHeaders: exchange.requestHeaders,
+            responseHeaders: exchange.responseHeaders,
             requestBody: exchange.requestBody.map { Data($0.readableBytesView) }, requestBodyTruncated: exchange.requestBodyTruncated,
             responseBody: exchange.responseBody.map { Data($0.readableBytesView) }, responseBodyTruncated: exchange.responseBodyTruncated,
             replayOf: replayOf)

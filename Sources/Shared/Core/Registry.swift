@@ -35,6 +35,9 @@ public struct Registry: Sendable {
         /// also accepts its protocol on another service's port (the relay's agent endpoint on
         /// the HTTPS port) and must terminate TLS there the same way.
         public var listenerTLS: TLSOptions? = nil
+        /// The name of the service being built (its handler may be built again under the same
+        /// name when a reload restarts the service).
+        public var service: String = ""
     }
 
     /// What a listener factory is given.

@@ -95,7 +95,7 @@ public struct EngineBuilder {
         }
         let handler: AnyHandler
         do {
-            handler = try handlerFactory(.init(options: handlerOptions, auth: Authenticator(credentials), sections: sections, listenerTLS: s.listener.type == "tls" ? listenerTLS ?? TLSOptions() : nil))
+            handler = try handlerFactory(.init(options: handlerOptions, auth: Authenticator(credentials), sections: sections, listenerTLS: s.listener.type == "tls" ? listenerTLS ?? TLSOptions() : nil, service: s.name))
         } catch let error as ConfigError where error.path.hasPrefix("handler.") {
             // A factory names the key it refused relative to the service (`handler.metadata.x`).
             throw ConfigError(path: "\(path).\(error.path)", reason: error.reason)

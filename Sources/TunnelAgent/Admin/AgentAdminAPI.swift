@@ -50,10 +50,9 @@ struct AgentAdminAPI: AdminAPI {
         let totals = observers.traffic.totals()
         let sessions = observers.sessions.described
         return tunnels.map { tunnel in
-            let t = totals[tunnel.id] ?? TunnelTraffic.Totals()
-            return AgentViews.Tunnel(
+            AgentViews.Tunnel(
                 id: tunnel.id, sessions: sessions.filter { $0.info.tunnels.contains(tunnel.id) }.map(\.info.id), hostnames: tunnel.hostnames,
-                openStreams: t.openStreams, streamsTotal: t.streamsTotal, bytesIn: t.bytesIn, bytesOut: t.bytesOut, requests: t.requests)
+                totals: totals[tunnel.id] ?? TunnelTraffic.Totals())
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Mux
+import Operations
 import TunnelProtocol
 
 /// The JSON the agent's admin API answers with, one type per schema of its OpenAPI document
@@ -7,57 +8,30 @@ import TunnelProtocol
 /// from snapshots, never live objects.
 enum AgentViews {
     /// A tunnel this agent serves, with the relay sessions carrying it and its totals.
-    struct Tunnel: Codable, Sendable, Equatable {
-        var id: String
-        var sessions: [String]
-        var hostnames: [String]
-        var openStreams: Int
-        var streamsTotal: Int
-        var bytesIn: Int
-        var bytesOut: Int
-        var requests: [String: Int]
-    }
+    typealias Tunnel = TunnelSummary
 
-    /// A live session to the relay.
+    /// A live session to the relay: the shared figures and the relay's address.
     struct Session: Codable, Sendable, Equatable {
-        var id: String
+        var figures: SessionFigures
         var relay: String
-        var connectedAt: Date
-        var rttMilliseconds: Double?
-        var openStreams: Int
-        var streamsTotal: Int
-        var bytesIn: Int
-        var bytesOut: Int
-        var goingAway: Bool
-        var tunnels: [String]
 
         init(_ session: MuxSession, _ info: LiveSessions.Info, relay: String) {
-            id = info.id
+            figures = SessionFigures(session, info)
             self.relay = relay
-            connectedAt = info.connectedAt
-            rttMilliseconds = session.smoothedRTT.map { Double($0.nanoseconds) / 1_000_000 }
-            openStreams = session.openStreamCount
-            streamsTotal = session.streamsTotal
-            let bytes = session.byteCounts
-            bytesIn = bytes.received
-            bytesOut = bytes.sent
-            goingAway = session.isGoingAway
-            tunnels = info.tunnels
         }
 
-        /// Every key is written, `null` where there is no value (the document lists them all).
+        private enum CodingKeys: String, CodingKey { case relay }
+
+        init(from decoder: any Decoder) throws {
+            figures = try SessionFigures(from: decoder)
+            relay = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .relay)
+        }
+
+        /// The figures' keys and the relay's in one object.
         func encode(to encoder: any Encoder) throws {
+            try figures.encode(to: encoder)
             var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
             try c.encode(relay, forKey: .relay)
-            try c.encode(connectedAt, forKey: .connectedAt)
-            try c.encode(rttMilliseconds, forKey: .rttMilliseconds)
-            try c.encode(openStreams, forKey: .openStreams)
-            try c.encode(streamsTotal, forKey: .streamsTotal)
-            try c.encode(bytesIn, forKey: .bytesIn)
-            try c.encode(bytesOut, forKey: .bytesOut)
-            try c.encode(goingAway, forKey: .goingAway)
-            try c.encode(tunnels, forKey: .tunnels)
         }
     }
 }

@@ -1,67 +1,46 @@
 import Foundation
 import Mux
+import Operations
 import TunnelProtocol
 
 /// The JSON the relay's admin API answers with, one type per schema of its OpenAPI document
 /// (`RelayOpenAPI`): plain values taken from snapshots, never live objects.
 enum AdminViews {
+    /// An agent's session: the shared figures and who is on the other end.
     struct Agent: Codable, Sendable, Equatable {
-        var id: String
+        var figures: SessionFigures
         var peer: String?
         var version: String?
         var token: String?
-        var tunnels: [String]
-        var connectedAt: Date
-        var rttMilliseconds: Double?
-        var openStreams: Int
-        var streamsTotal: Int
-        var bytesIn: Int
-        var bytesOut: Int
-        var goingAway: Bool
 
         init(_ session: MuxSession, _ info: LiveSessions.Info) {
-            id = info.id
+            figures = SessionFigures(session, info)
             peer = session.channel.remoteAddress.map { "\($0.hostPort)" }
             version = info.software
             token = info.principal
-            tunnels = info.tunnels
-            connectedAt = info.connectedAt
-            rttMilliseconds = session.smoothedRTT.map { Double($0.nanoseconds) / 1_000_000 }
-            openStreams = session.openStreamCount
-            streamsTotal = session.streamsTotal
-            let bytes = session.byteCounts
-            bytesIn = bytes.received
-            bytesOut = bytes.sent
-            goingAway = session.isGoingAway
         }
 
+        private enum CodingKeys: String, CodingKey { case peer, version, token }
+
+        init(from decoder: any Decoder) throws {
+            figures = try SessionFigures(from: decoder)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            peer = try c.decodeIfPresent(String.self, forKey: .peer)
+            version = try c.decodeIfPresent(String.self, forKey: .version)
+            token = try c.decodeIfPresent(String.self, forKey: .token)
+        }
+
+        /// The figures' keys and these in one object, `null` where there is no value.
         func encode(to encoder: any Encoder) throws {
+            try figures.encode(to: encoder)
             var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
             try c.encode(peer, forKey: .peer)
             try c.encode(version, forKey: .version)
             try c.encode(token, forKey: .token)
-            try c.encode(tunnels, forKey: .tunnels)
-            try c.encode(connectedAt, forKey: .connectedAt)
-            try c.encode(rttMilliseconds, forKey: .rttMilliseconds)
-            try c.encode(openStreams, forKey: .openStreams)
-            try c.encode(streamsTotal, forKey: .streamsTotal)
-            try c.encode(bytesIn, forKey: .bytesIn)
-            try c.encode(bytesOut, forKey: .bytesOut)
-            try c.encode(goingAway, forKey: .goingAway)
         }
     }
 
-    struct Tunnel: Codable, Sendable, Equatable {
-        var id: String
-        var sessions: [String]
-        var hostnames: [String]
-        var openStreams: Int
-        var streamsTotal: Int
-        var bytesIn: Int
-        var bytesOut: Int
-        var requests: [String: Int]
-    }
+    typealias Tunnel = TunnelSummary
 
     struct Rule: Codable, Sendable, Equatable {
         var hostname: String

@@ -108,10 +108,7 @@ struct RelayAdminAPI: AdminAPI {
         let hostnames = Dictionary(grouping: snapshot.rules, by: \.tunnel).mapValues { $0.map(\.hostname).sorted() }
         let all = Set(sessionsByTunnel.keys).union(hostnames.keys).union(totals.keys)
         return all.sorted().map { id in
-            let t = totals[id] ?? TunnelTraffic.Totals()
-            return AdminViews.Tunnel(
-                id: id, sessions: sessionsByTunnel[id] ?? [], hostnames: hostnames[id] ?? [], openStreams: t.openStreams, streamsTotal: t.streamsTotal,
-                bytesIn: t.bytesIn, bytesOut: t.bytesOut, requests: t.requests)
+            AdminViews.Tunnel(id: id, sessions: sessionsByTunnel[id] ?? [], hostnames: hostnames[id] ?? [], totals: totals[id] ?? TunnelTraffic.Totals())
         }
     }
 }

@@ -15,6 +15,7 @@ import Shared
 /// so an agent gets the same checks whichever port it came in on.
 public final class AgentAttachPoint: Sendable {
     struct Endpoint: Sendable {
+        var service: String
         var handler: RelayAgentHandler
         var tls: NIOSSLContext
         var requiresClientCertificate: Bool
@@ -24,14 +25,18 @@ public final class AgentAttachPoint: Sendable {
 
     public init() {}
 
-    /// Registers the agent endpoint (the first `tunnel` service with a `tls` listener wins: a
-    /// relay has one agent endpoint; a second one only answers on its own port).
-    func register(handler: RelayAgentHandler, tls options: TLSOptions) throws {
+    /// Registers the agent endpoint. The first `tunnel` service with a `tls` listener wins (a
+    /// relay has one agent endpoint; a second one only answers on its own port); the same
+    /// service built again, as a reload that changed it does, replaces its own registration, so
+    /// agents on the shared ports get its new handler and TLS settings.
+    func register(service: String, handler: RelayAgentHandler, tls options: TLSOptions) throws {
         var options = options
         options.requireTLS13 = true
         let context = try options.makeServerContext()
         endpoint.withLockedValue { e in
-            if e == nil { e = Endpoint(handler: handler, tls: context, requiresClientCertificate: options.requiresClientCertificate) }
+            if e == nil || e?.service == service {
+                e = Endpoint(service: service, handler: handler, tls: context, requiresClientCertificate: options.requiresClientCertificate)
+            }
         }
     }
 
