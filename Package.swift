@@ -55,6 +55,18 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        // An etcd v3 client over its JSON gateway: keys, transactions, leases, watches (the cluster).
+        .target(
+            name: "Etcd",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The engine: services, chains, hops, nodes, listeners, handlers, dialers, connectors, config.
         .target(
             name: "Shared",
@@ -96,6 +108,7 @@ let package = Package(
                 "EngineCLI",
                 "Operations",
                 "ACME",
+                "Etcd",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -215,6 +228,10 @@ let package = Package(
         .testTarget(
             name: "TunnelAgentTests",
             dependencies: ["TunnelAgent", "TunnelProtocol", "Shared", "Operations", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "EtcdTests",
+            dependencies: ["Etcd", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "EngineCLITests",

@@ -225,7 +225,7 @@ public final class Pebble: @unchecked Sendable {
     }
 
     /// A TCP port nobody listens on right now (bind to port 0, read it back, close).
-    static func freeLoopbackPort() throws -> Int {
+    public static func freeLoopbackPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket failed") }
         defer { close(fd) }

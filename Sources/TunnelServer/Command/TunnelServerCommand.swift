@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import Operations
+import ServiceLifecycle
 import Shared
 import TunnelProtocol
 
@@ -106,6 +107,8 @@ public struct TunnelServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A tunnel the inspector never records (sensitive traffic; repeatable).", valueName: "tunnel"))
     var inspectExclude: [String] = []
 
+    @OptionGroup(title: "Cluster") var cluster: ClusterOptions
+
     public func run() async throws {
         let stateDir = self.stateDir
         guard let drain = GoDuration.parse(drainTimeout), drain >= .zero else {
@@ -130,6 +133,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         if let clientCa, !FileManager.default.isReadableFile(atPath: clientCa) {
             throw ValidationError("--client-ca: cannot read \(clientCa)")
         }
+        let clusterSettings = try cluster.settings(stateDir: stateDir)
         let tunnels = LocalTunnelDirectory()
         let range = ports.split(separator: "-").compactMap { Int($0) }
         guard range.count == 2, range[0] >= 1, range[0] <= range[1], range[1] <= 65535 else {
@@ -195,6 +199,18 @@ public struct TunnelServerCommand: AsyncParsableCommand {
             https: https, certificateFiles: certificateFiles, gate: gate, observers: observers, policyBox: policyBox)
         let hooks = Self.reloadHooks(
             tunnels: tunnels, policyBox: policyBox, tokensFile: tokensFile, certificateFiles: certificateFiles, https: https, clientCA: clientCA)
+        var relayCluster: RelayCluster?
+        if let clusterSettings {
+            do {
+                let member = ClusterMember(id: clusterSettings.relayID, peerAddr: cluster.peerAddr, advertise: advertise, version: BuildVersion.current, startedAt: Date())
+                relayCluster = try await RelayCluster.join(
+                    clusterSettings, stateDir: stateDir, hostnames: ["localhost", advertise], member: member, logger: Logger(label: "tunnel-server.cluster"))
+            } catch {
+                FileHandle.standardError.write(Data("tunnel-server: cannot join the cluster: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        let clusterServices: [any Service] = relayCluster.map { [$0.lease] } ?? []
         let code = await EngineMain.run(
             options, program: "tunnel-server", registry: registry,
             defaults: {
@@ -208,8 +224,9 @@ public struct TunnelServerCommand: AsyncParsableCommand {
             reloadHooks: hooks,
             extraServices: { config, logger in
                 if let clientCA { Self.requireClientCertificates(clientCA, in: &config) }
-                return [RelayDrainService(sessions: tunnels.agents, drainTimeout: drain, logger: logger), certificateFiles] + (acme.map { [$0] } ?? [])
+                return [RelayDrainService(sessions: tunnels.agents, drainTimeout: drain, logger: logger), certificateFiles] + (acme.map { [$0] } ?? []) + clusterServices
             })
+        await relayCluster?.shutdown()
         if code != 0 { throw ExitCode(code) }
     }
 

@@ -1,0 +1,106 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Relays sharing one etcd (Debian's `etcd`, started here on loopback): one identity for all,
+/// sealed in etcd; membership on a lease.
+final class ClusterEndToEndTests: EndToEndTestCase {
+    var etcd: EtcdCluster!
+    var keyFile: String!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        etcd = try EtcdCluster()
+        keyFile = h.tempFile("cluster.key", contents: "cluster-secret-\(UUID().uuidString)\n").path
+    }
+
+    override func tearDown() {
+        super.tearDown()
+        etcd?.stop()
+    }
+
+    func clusterArgs(key: String? = nil, ttl: Int = 2) -> [String] {
+        ["--etcd", etcd.endpoints, "--cluster-key-file", key ?? keyFile, "--cluster-lease-ttl", "\(ttl)"]
+    }
+
+    /// The value etcd holds at `key` (base64-decoded), nil when there is none.
+    func etcdValue(_ key: String) throws -> Data? {
+        let body = #"{"key":"\#(Data(key.utf8).base64EncodedString())"}"#
+        let r = try h.curl(["-s", etcd.members[0].clientURL + "/v3/kv/range", "-d", body])
+        let json = try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any]
+        guard let kvs = json?["kvs"] as? [[String: Any]], let value = kvs.first?["value"] as? String else { return nil }
+        return Data(base64Encoded: value)
+    }
+
+    func members() throws -> [String] {
+        let prefix = "/tunnel/members/"
+        let end = Data((prefix.dropLast() + "0").utf8).base64EncodedString()
+        let body = #"{"key":"\#(Data(prefix.utf8).base64EncodedString())","range_end":"\#(end)","keys_only":true}"#
+        let r = try h.curl(["-s", etcd.members[0].clientURL + "/v3/kv/range", "-d", body])
+        let json = try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any]
+        return ((json?["kvs"] as? [[String: Any]]) ?? []).compactMap { ($0["key"] as? String).flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self).replacingOccurrences(of: prefix, with: "") } }.sorted()
+    }
+
+    /// Two and three relays with empty state directories print the same pin and token; an agent
+    /// given relay 1's attaches to relay 3; etcd holds the identity only sealed.
+    func testRelaysStartedEmptyShareOneIdentity() throws {
+        let r1 = try startRelay(clusterArgs() + ["--relay-id", "one"])
+        let r2 = try startRelay(clusterArgs() + ["--relay-id", "two"])
+        let r3 = try startRelay(clusterArgs() + ["--relay-id", "three"])
+        let printed = try [r1, r2, r3].map { try $0.process.wait(for: "--token ([0-9a-f]+) --pin") }
+        XCTAssertEqual(Set(printed).count, 1, "one token printed by all: \(printed)")
+        XCTAssertEqual(printed[0], r1.token)
+        XCTAssertEqual(r2.pin, r1.pin)
+        XCTAssertEqual(r3.pin, r1.pin)
+        XCTAssertTrue(r1.process.output.contains("identity=published"), r1.process.output)
+        XCTAssertTrue(r3.process.output.contains("identity=adopted"), r3.process.output)
+
+        let agent = try h.agent(["--relay", "127.0.0.1:\(r3.agentPort)", "--token", r1.token, "--pin", r1.pin, "--tunnel-id", "web", "--expose", "127.0.0.1:9", "--hostname", "app.cluster.test"])
+        _ = try agent.wait(for: "connected to relay")
+
+        let stored = try XCTUnwrap(try etcdValue("/tunnel/identity"))
+        let text = String(decoding: stored, as: UTF8.self)
+        XCTAssertFalse(text.contains("BEGIN"), "no PEM in the clear")
+        XCTAssertFalse(text.contains(r1.token), "no token in the clear")
+        XCTAssertEqual(try members(), ["one", "three", "two"])
+    }
+
+    /// A relay with another cluster key cannot open the identity and refuses to start, naming
+    /// the key; `--etcd` without a key file is refused before anything is stored.
+    func testWrongOrMissingClusterKeyIsRefused() throws {
+        _ = try startRelay(clusterArgs())
+        let other = h.tempFile("other.key", contents: "a-different-secret-0123456789").path
+        let wrong = try h.run(h.binDir.appendingPathComponent("tunnel-server").path, ["--state-dir", h.tempFile("s2").path, "--agent-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0"] + clusterArgs(key: other))
+        XCTAssertEqual(wrong.status, 2, wrong.output)
+        XCTAssertTrue(wrong.output.contains("/tunnel/identity: cannot be opened with this --cluster-key-file"), wrong.output)
+        let missing = try h.run(h.binDir.appendingPathComponent("tunnel-server").path, ["--state-dir", h.tempFile("s3").path, "--etcd", etcd.endpoints])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.output.contains("--etcd needs --cluster-key-file"), missing.output)
+        let short = h.tempFile("short.key", contents: "short").path
+        let weak = try h.run(h.binDir.appendingPathComponent("tunnel-server").path, ["--state-dir", h.tempFile("s4").path, "--agent-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0"] + clusterArgs(key: short))
+        XCTAssertEqual(weak.status, 2, weak.output)
+        XCTAssertTrue(weak.output.contains("at least 16 bytes"), weak.output)
+    }
+
+    /// A relay killed with SIGKILL leaves the member list within its lease TTL; one stopped with
+    /// SIGTERM leaves at once (its lease revoked).
+    func testMembershipFollowsTheRelaysLives() throws {
+        let r1 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "stays"])
+        let r2 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "killed"])
+        let r3 = try startRelay(clusterArgs(ttl: 30) + ["--relay-id", "stopped"])
+        XCTAssertEqual(try members(), ["killed", "stays", "stopped"])
+        _ = r1
+        kill(r2.process.process.processIdentifier, SIGKILL)
+        let killedAt = Date()
+        var list = try members()
+        while list.contains("killed"), Date().timeIntervalSince(killedAt) < 10 {
+            usleep(100_000)
+            list = try members()
+        }
+        XCTAssertFalse(list.contains("killed"), "gone from the directory")
+        XCTAssertLessThan(Date().timeIntervalSince(killedAt), 2 + 1.5, "within its 2 s lease (and etcd's expiry tick)")
+        r3.process.process.terminate()
+        r3.process.process.waitUntilExit()
+        XCTAssertEqual(try members(), ["stays"], "a 30 s lease revoked at SIGTERM: gone at once")
+    }
+}
