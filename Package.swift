@@ -214,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "TunnelServerTests",
             dependencies: [
-                "TunnelServer", "TunnelProtocol", "Shared", "Mux", "Operations",
+                "TunnelServer", "TunnelProtocol", "Shared", "Mux", "Operations", "Etcd",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -6,6 +6,11 @@ import NIOCore
 public struct EtcdWatchBatch: Sendable, Equatable {
     public var revision: Int64
     public var events: [EtcdEvent]
+
+    public init(revision: Int64, events: [EtcdEvent]) {
+        self.revision = revision
+        self.events = events
+    }
 }
 
 /// A live watch: batches are read as etcd sends them, one at a time, so a slow reader holds the

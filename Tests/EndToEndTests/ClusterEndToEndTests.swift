@@ -103,4 +103,62 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         r3.process.process.waitUntilExit()
         XCTAssertEqual(try members(), ["stays"], "a 30 s lease revoked at SIGTERM: gone at once")
     }
+
+    /// Waits (bounded) until `host` at the relay's public port answers `code`.
+    func waitFor(_ relay: Relay, host: String, code: Int, timeout: TimeInterval = 10) throws -> Int {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = -1
+        repeat {
+            last = try h.visit(publicPort: relay.publicPort, host: host, "/count").code
+            if last == code { return last }
+            usleep(50_000)
+        } while Date() < deadline
+        return last
+    }
+
+    /// An agent on relay 1 serves visitors at relay 2 through one hop: 1,000 HTTP requests, a
+    /// 64 MiB download byte for byte, a WebSocket echo and an SNI passthrough; the rule shows in
+    /// relay 2's API as learnt from the cluster. When relay 1 is killed, relay 2 routes nothing
+    /// to it once its lease has run out.
+    func testAnAgentOnOneRelayServesVisitorsAtAnother() throws {
+        let r1 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "holder", "--peer-addr", "127.0.0.1:0"])
+        let r2 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "entry", "--peer-addr", "127.0.0.1:0", "-api", "127.0.0.1:0"])
+        let api = Int(try r2.process.wait(for: "addr=[^ ]*:(\\d+) dashboard="))!
+        let origin = Int(try h.python("http_origin.py", ["hop", "300"]).wait(for: "PORT (\\d+)"))!
+        let passCA = try makeCA(["secure.hop.test"])
+        let tls = Int(try h.python("tls_server.py", [passCA.cert, passCA.key]).wait(for: "PORT (\\d+)"))!
+        let agent = try h.agent(agentArgs(r1) + ["--tunnel-id", "web", "--expose", "127.0.0.1:\(origin)", "--hostname", "app.hop.test"])
+        _ = try agent.wait(for: "connected to relay")
+        let tlsAgent = try h.agent(agentArgs(r1) + ["--tunnel-id", "secure", "--expose", "127.0.0.1:\(tls)", "--hostname", "secure.hop.test"])
+        _ = try tlsAgent.wait(for: "connected to relay")
+        XCTAssertEqual(try waitFor(r2, host: "app.hop.test", code: 200), 200, r2.process.output)
+
+        let many = try h.runPython("http_many.py", ["app.hop.test", "\(r2.publicPort)", "1000", "4"])
+        XCTAssertEqual(many.output.trimmingCharacters(in: .whitespacesAndNewlines), "OK 1000", "every request through the hop answered")
+
+        let out = h.tempFile("blob")
+        let headers = h.tempFile("headers")
+        let download = try h.curl(["-s", "-m", "120", "-H", "Host: app.hop.test", "-D", headers.path, "-o", out.path, "http://127.0.0.1:\(r2.publicPort)/blob/67108864"])
+        XCTAssertEqual(download.status, 0, download.output)
+        let expected = try String(contentsOf: headers, encoding: .utf8).lowercased().components(separatedBy: "\r\n").first { $0.hasPrefix("x-sha256:") }?
+            .dropFirst("x-sha256:".count).trimmingCharacters(in: .whitespaces)
+        let got = try h.run("/usr/bin/env", ["sha256sum", out.path]).output.split(separator: " ").first.map(String.init)
+        XCTAssertNotNil(expected)
+        XCTAssertEqual(got, expected, "64 MiB across the hop, byte for byte")
+
+        let ws = try h.runPython("web_checks.py", ["ws", "\(r2.publicPort)", "app.hop.test", "-"])
+        XCTAssertEqual(ws.status, 0, ws.output)
+
+        let passthrough = try h.curl(["--cacert", passCA.ca, "--resolve", "secure.hop.test:\(r2.publicPort):127.0.0.1", "https://secure.hop.test:\(r2.publicPort)/"])
+        XCTAssertEqual(passthrough.output, "tls origin secure.hop.test:\(r2.publicPort)\n", "SNI passthrough across the hop")
+
+        let rules = try h.api(api, "GET", "/rules").json as? [String: Any]
+        let learnt = (rules?["rules"] as? [[String: Any]] ?? []).first { $0["hostname"] as? String == "app.hop.test" }
+        XCTAssertEqual(learnt?["source"] as? String, "cluster", "\(String(describing: rules))")
+        XCTAssertGreaterThanOrEqual(try h.originCount(origin), 1001)
+
+        kill(r1.process.process.processIdentifier, SIGKILL)
+        let code = try waitFor(r2, host: "app.hop.test", code: 404, timeout: 10)
+        XCTAssertEqual(code, 404, "once relay 1's lease ran out, relay 2 no longer routes its hostname")
+    }
 }

@@ -3,6 +3,7 @@
 
 usage: web_checks.py MODE PORT NAME CAFILE
   ws     WebSocket over HTTPS (HTTP/1.1): handshake, echo of a small and a 200 KB message, close
+         (CAFILE "-": over plain HTTP instead)
   sse1   SSE over HTTPS (HTTP/1.1): "one" arrives before the origin may send "two" (it waits for
          /sse-ack, asked on a second connection once "one" is here), then "two" and the end
   sse2   the same over h2 (the ack on a second stream of the same connection)
@@ -49,7 +50,7 @@ def read_head(s):
 
 
 def ws():
-    s = tls("http/1.1")
+    s = socket.create_connection(("127.0.0.1", port), timeout=20) if cafile == "-" else tls("http/1.1")
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall(("GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (name, key)).encode())

@@ -17,6 +17,11 @@ enum ClusterIdentity {
         var cert: String
         var key: String
         var token: String
+        /// What relays authenticate each other with (mutual TLS between peers): a CA of the
+        /// cluster's own and one certificate it signed for client and server use, shared by all.
+        var peerCA: String
+        var peerCert: String
+        var peerKey: String
     }
 
     enum Outcome: String, Equatable {
@@ -38,6 +43,13 @@ enum ClusterIdentity {
             return try adopt(stored.value, name: name, stateDir: stateDir, sealing: sealing, logger: logger)
         }
         _ = try RelayState.loadOrCreate(directory: stateDir, hostnames: hostnames)
+        if (try? readPeer(stateDir)) == nil {
+            let peer = try PeerTLS.issue()
+            let f = Files(stateDir)
+            try RelayState.write(peer.ca, to: f.peerCA)
+            try RelayState.write(peer.cert, to: f.peerCert)
+            try RelayState.write(peer.key, to: f.peerKey)
+        }
         let mine = try read(stateDir)
         let sealed = try sealing.seal(Array(try JSONEncoder().encode(mine)), for: name)
         if let other = try await store.create(name, sealed) {
@@ -63,23 +75,39 @@ enum ClusterIdentity {
         try RelayState.write(bundle.cert, to: files.cert)
         try RelayState.write(bundle.key, to: files.key)
         try RelayState.write(bundle.token + "\n", to: files.token)
+        try RelayState.write(bundle.peerCA, to: files.peerCA)
+        try RelayState.write(bundle.peerCert, to: files.peerCert)
+        try RelayState.write(bundle.peerKey, to: files.peerKey)
         logger.notice("took the cluster's identity (CA, certificate, agent token) into the state directory", metadata: ["dir": "\(stateDir)"])
         return .adopted
     }
 
     struct Files {
-        var ca, cert, key, token: String
+        var ca, cert, key, token, peerCA, peerCert, peerKey: String
         init(_ dir: String) {
             ca = dir + "/ca.pem"
             cert = dir + "/server.pem"
             key = dir + "/server-key.pem"
             token = dir + "/agent-token"
+            peerCA = dir + "/peer-ca.pem"
+            peerCert = dir + "/peer.pem"
+            peerKey = dir + "/peer-key.pem"
         }
     }
 
+    private static func text(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+
     static func read(_ stateDir: String) throws -> Bundle {
         let f = Files(stateDir)
-        func text(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
-        return Bundle(ca: try text(f.ca), cert: try text(f.cert), key: try text(f.key), token: try text(f.token).trimmingCharacters(in: .whitespacesAndNewlines))
+        let peer = try readPeer(stateDir)
+        return Bundle(
+            ca: try text(f.ca), cert: try text(f.cert), key: try text(f.key), token: try text(f.token).trimmingCharacters(in: .whitespacesAndNewlines),
+            peerCA: peer.ca, peerCert: peer.cert, peerKey: peer.key)
+    }
+
+    /// The peer material the state directory holds (what a relay started without etcd uses).
+    static func readPeer(_ stateDir: String) throws -> PeerTLS.Material {
+        let f = Files(stateDir)
+        return PeerTLS.Material(ca: try text(f.peerCA), cert: try text(f.peerCert), key: try text(f.peerKey))
     }
 }

@@ -1,53 +1,212 @@
 import Etcd
 import Foundation
 import Logging
+import Mux
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOSSL
+import Operations
 import ServiceLifecycle
+import Shared
 
-/// This relay's part in a cluster (`--etcd`): the shared identity taken at start, and the
-/// lease its records live on.
-public final class RelayCluster: Sendable {
+/// This relay's part in a cluster (`--etcd`): the shared identity taken at start, the lease its
+/// records live on, the records of the tunnels it holds, the view of the others (a watch), the
+/// peer sessions it carries visitors over, and its own peer endpoint.
+///
+/// Runs as one service: the lease's keep-alives, the publisher and the watcher together; at
+/// graceful shutdown the lease is revoked (this relay's records go at once) and peer sessions
+/// get GOAWAY.
+public final class RelayCluster: Service, Sendable {
     public let settings: ClusterSettings
     let store: EtcdClient
     let sealing: ClusterKey
     public let lease: ClusterLease
     let logger: Logger
+    let directory: LocalTunnelDirectory
+    let pool: PeerPool
+    let endpoint: PeerEndpoint?
+    private let view: NIOLockedValueBox<ClusterView>
+    /// Tunnels whose record must be written again (deduplicated: bounded by the tunnel count).
+    private let pending = NIOLockedValueBox<(tunnels: Set<String>, signal: AsyncStream<Void>.Continuation?)>(([], nil))
 
-    init(settings: ClusterSettings, store: EtcdClient, sealing: ClusterKey, logger: Logger) {
+    init(settings: ClusterSettings, store: EtcdClient, sealing: ClusterKey, directory: LocalTunnelDirectory, pool: PeerPool, endpoint: PeerEndpoint?, logger: Logger) {
         self.settings = settings
         self.store = store
         self.sealing = sealing
         self.logger = logger
+        self.directory = directory
+        self.pool = pool
+        self.endpoint = endpoint
+        view = NIOLockedValueBox(ClusterView(prefix: settings.prefix, me: settings.relayID))
         lease = ClusterLease(store: store, ttl: settings.leaseTTL, logger: logger)
     }
 
-    /// Connects to etcd and makes the state directory hold the cluster's identity. Without etcd
-    /// at start, a relay whose state directory has an identity starts on it (and catches up
-    /// later); one with none cannot know the cluster's and refuses to start.
-    static func join(_ settings: ClusterSettings, stateDir: String, hostnames: [String], member: ClusterMember, logger: Logger) async throws -> RelayCluster {
+    /// Connects to etcd, makes the state directory hold the cluster's identity, opens the peer
+    /// endpoint (with `peerAddr`) and records this relay as a member. Without etcd at start, a
+    /// relay whose state directory has an identity starts on it (and catches up later); one with
+    /// none cannot know the cluster's and refuses to start.
+    static func join(
+        _ settings: ClusterSettings, stateDir: String, hostnames: [String], peerAddr: String?, advertise: String, directory: LocalTunnelDirectory,
+        traffic: TunnelTraffic?, logger: Logger
+    ) async throws -> RelayCluster {
         let sealing = try ClusterKey(file: settings.keyFile)
         let store = try EtcdClient(settings.etcd, logger: logger)
-        let cluster = RelayCluster(settings: settings, store: store, sealing: sealing, logger: logger)
         do {
             let outcome = try await ClusterIdentity.sync(stateDir: stateDir, hostnames: hostnames, store: store, key: sealing, prefix: settings.prefix, logger: logger)
             logger.info("joined the cluster", metadata: ["relay": "\(settings.relayID)", "identity": "\(outcome.rawValue)", "etcd": "\(settings.etcd.endpoints.joined(separator: ","))"])
-        } catch let error as EtcdError where error.kind == .unavailable && FileManager.default.fileExists(atPath: stateDir + "/agent-token") {
+        } catch let error as EtcdError where error.kind == .unavailable && (try? ClusterIdentity.read(stateDir)) != nil {
             logger.warning("etcd is unreachable: starting on the identity in the state directory", metadata: ["error": "\(error)"])
         } catch {
             try? await store.shutdown()
             throw error
         }
+        let peer = try ClusterIdentity.readPeer(stateDir)
+        let pool = PeerPool(tls: try PeerTLS.clientContext(peer), logger: logger)
+        var endpoint: PeerEndpoint?
+        var recorded: String?
+        if let peerAddr {
+            let hp = try HostPort(parsing: peerAddr)
+            let bound = try await PeerEndpoint.bind(hp, tls: try PeerTLS.serverContext(peer), directory: directory, traffic: traffic, logger: logger)
+            endpoint = bound
+            let port = bound.localAddress?.port ?? hp.port
+            let wildcard = hp.host.isEmpty || hp.host == "0.0.0.0" || hp.host == "::"
+            recorded = HostPort(host: wildcard ? advertise : hp.host, port: port).description
+        }
+        let cluster = RelayCluster(settings: settings, store: store, sealing: sealing, directory: directory, pool: pool, endpoint: endpoint, logger: logger)
+        let member = ClusterMember(id: settings.relayID, peerAddr: recorded, advertise: advertise, version: BuildVersion.current, startedAt: Date())
         await cluster.lease.hold(settings.memberKey(settings.relayID), Array(try JSONEncoder.cluster.encode(member)))
+        directory.observeTunnels { [weak cluster] tunnel in cluster?.changed(tunnel) }
+        directory.attach(remote: CarriedTunnels(cluster: cluster))
         return cluster
     }
 
-    /// The relays the cluster has now.
-    public func members() async throws -> [ClusterMember] {
-        try await store.list(prefix: settings.membersPrefix).kvs.compactMap { try? JSONDecoder.cluster.decode(ClusterMember.self, from: Data($0.value)) }
+    // MARK: Records of the tunnels held here
+
+    private func changed(_ tunnel: String) {
+        let signal = pending.withLockedValue { p -> AsyncStream<Void>.Continuation? in
+            p.tunnels.insert(tunnel)
+            return p.signal
+        }
+        signal?.yield()
+    }
+
+    private func publishPending() async {
+        let tunnels = pending.withLockedValue { p -> Set<String> in
+            defer { p.tunnels.removeAll() }
+            return p.tunnels
+        }
+        for tunnel in tunnels.sorted() {
+            let key = settings.prefix + "tunnels/" + tunnel + "/" + settings.relayID
+            if let held = directory.localHolding(of: tunnel) {
+                let record = TunnelRecord(relay: settings.relayID, hostnames: held.hostnames, sessions: held.sessions, weight: held.weight, policy: held.policy)
+                guard let bytes = try? JSONEncoder.cluster.encode(record) else { continue }
+                await lease.hold(key, Array(bytes))
+            } else {
+                await lease.release(key)
+            }
+        }
+    }
+
+    /// Writes records as tunnels change here, one change at a time (so the last state wins).
+    private func runPublisher() async {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        pending.withLockedValue { $0.signal = continuation }
+        continuation.yield()
+        for await _ in stream {
+            await publishPending()
+        }
+    }
+
+    // MARK: The others
+
+    /// Lists the cluster's keys, then follows them with a watch; lists again after any break.
+    private func runWatcher() async {
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                let listed = try await store.list(prefix: settings.prefix + "members/")
+                let tunnels = try await store.list(prefix: settings.prefix + "tunnels/")
+                let revision = max(listed.revision, tunnels.revision)
+                view.withLockedValue { $0.reset(listed.kvs + tunnels.kvs, revision: revision) }
+                applyView()
+                var watch = try await store.watch(prefix: settings.prefix, from: revision + 1)
+                backoff = .milliseconds(200)
+                while let batch = try await watch.next() {
+                    if view.withLockedValue({ $0.apply(batch) }) { applyView() }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("cluster watch interrupted: serving what this relay knows, trying again", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(5))
+        }
+    }
+
+    /// Routes the others' hostnames here and keeps sessions to the relays that hold tunnels.
+    private func applyView() {
+        let (rules, peers) = view.withLockedValue { v -> ([String: String], [String: String]) in
+            var peers: [String: String] = [:]
+            for tunnel in v.tunnels.keys {
+                for carrier in v.carriers(of: tunnel) { peers[carrier.relay] = carrier.peerAddr }
+            }
+            return (v.remoteRules, peers)
+        }
+        directory.setClusterRules(rules)
+        pool.want(peers)
+    }
+
+    /// A pooled session to a relay holding `tunnel`: the one with the fewest open streams for its
+    /// weight (the same least-streams rule as local sessions).
+    func carrier(for tunnel: String, excluding: [ObjectIdentifier]) -> MuxSession? {
+        let carriers = view.withLockedValue { $0.carriers(of: tunnel) }
+        var best: (MuxSession, Double)?
+        for c in carriers {
+            guard let s = pool.session(relay: c.relay), !excluding.contains(ObjectIdentifier(s)) else { continue }
+            let score = Double(s.openStreamCount + 1) / Double(max(c.record.weight, 1))
+            if best == nil || score < best!.1 { best = (s, score) }
+        }
+        return best?.0
+    }
+
+    func holdsElsewhere(_ tunnel: String) -> Bool { view.withLockedValue { $0.holds(tunnel) } }
+
+    /// The relays the cluster has now (from the view).
+    public var members: [ClusterMember] { view.withLockedValue { Array($0.members.values) }.sorted { $0.id < $1.id } }
+
+    // MARK: Service
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { try? await self.lease.run() }
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    await withDiscardingTaskGroup { inner in
+                        inner.addTask { await self.runPublisher() }
+                        inner.addTask { await self.runWatcher() }
+                    }
+                }
+            }
+        }
+        pending.withLockedValue { $0.signal?.finish() }
+        pool.closeAll()
+        await endpoint?.close()
     }
 
     func shutdown() async {
         try? await store.shutdown()
     }
+}
+
+/// The directory's way to the cluster's other relays.
+struct CarriedTunnels: RemoteTunnels {
+    weak var cluster: RelayCluster?
+
+    func session(for tunnel: String, excluding: [ObjectIdentifier]) -> MuxSession? {
+        cluster?.carrier(for: tunnel, excluding: excluding)
+    }
+
+    func knows(_ tunnel: String) -> Bool { cluster?.holdsElsewhere(tunnel) == true }
 }
 
 extension JSONEncoder {

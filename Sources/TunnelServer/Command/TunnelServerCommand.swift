@@ -202,15 +202,15 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         var relayCluster: RelayCluster?
         if let clusterSettings {
             do {
-                let member = ClusterMember(id: clusterSettings.relayID, peerAddr: cluster.peerAddr, advertise: advertise, version: BuildVersion.current, startedAt: Date())
                 relayCluster = try await RelayCluster.join(
-                    clusterSettings, stateDir: stateDir, hostnames: ["localhost", advertise], member: member, logger: Logger(label: "tunnel-server.cluster"))
+                    clusterSettings, stateDir: stateDir, hostnames: ["localhost", advertise], peerAddr: cluster.peerAddr, advertise: advertise, directory: tunnels,
+                    traffic: observers.traffic, logger: Logger(label: "tunnel-server.cluster"))
             } catch {
                 FileHandle.standardError.write(Data("tunnel-server: cannot join the cluster: \(error)\n".utf8))
                 throw ExitCode(2)
             }
         }
-        let clusterServices: [any Service] = relayCluster.map { [$0.lease] } ?? []
+        let clusterServices: [any Service] = relayCluster.map { [$0] } ?? []
         let code = await EngineMain.run(
             options, program: "tunnel-server", registry: registry,
             defaults: {

@@ -33,10 +33,15 @@ public final class LocalTunnelDirectory: TunnelDirectory {
         var staticRules: [(String, String)] = []
         /// Host keys of the static rules the admin API added.
         var runtimeRules: Set<String> = []
+        /// Rules for tunnels held by other relays of the cluster: host key → (pattern, tunnel).
+        var clusterRules: [String: (String, String)] = [:]
     }
 
     private let state: NIOLockedValueBox<State>
     private let observers = NIOLockedValueBox<[@Sendable ([String]) -> Void]>([])
+    private let tunnelObservers = NIOLockedValueBox<[@Sendable (String) -> Void]>([])
+    /// Sessions of tunnels held by other relays (the cluster), asked when none is here.
+    private let remote = NIOLockedValueBox<(any RemoteTunnels)?>(nil)
     /// Every agent session, registered or not (to drain them all at shutdown or on `POST /api/drain`).
     public let agents = LiveSessions()
 
@@ -52,9 +57,28 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     public func claim(_ session: MuxSession, tunnel: String, hostnames: [String], weight: Int) {
         state.withLockedValue { s in
             s.sessions[tunnel, default: []].append(Member(session: session, weight: min(max(weight, 1), Self.exclusiveWeight)))
-            for h in hostnames { s.ingress.set(h, to: tunnel) }
+            for h in hostnames {
+                s.ingress.set(h, to: tunnel)
+                s.clusterRules[ClaimOwners.hostKey(h)] = nil
+            }
         }
         notify(hostnames)
+        notifyTunnel(tunnel)
+    }
+
+    /// Calls `observer` with a tunnel's ID whenever its sessions or policies here change (the
+    /// cluster records what this relay holds).
+    public func observeTunnels(_ observer: @escaping @Sendable (String) -> Void) {
+        tunnelObservers.withLockedValue { $0.append(observer) }
+    }
+
+    private func notifyTunnel(_ tunnel: String) {
+        for observer in tunnelObservers.withLockedValue({ $0 }) { observer(tunnel) }
+    }
+
+    /// Where sessions of tunnels that have none here are found (the cluster's other relays).
+    public func attach(remote: any RemoteTunnels) {
+        self.remote.withLockedValue { $0 = remote }
     }
 
     public func observeHostnames(_ observer: @escaping @Sendable ([String]) -> Void) {
@@ -81,15 +105,19 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     /// that have no session left.
     @discardableResult
     public func withdraw(_ session: MuxSession) -> [String] {
-        state.withLockedValue { s in
+        let (served, emptied) = state.withLockedValue { s -> ([String], [String]) in
+            var served: [String] = []
             var emptied: [String] = []
             for (id, list) in s.sessions where list.contains(where: { $0.session === session }) {
                 let remaining = list.filter { $0.session !== session }
                 s.sessions[id] = remaining.isEmpty ? nil : remaining
+                served.append(id)
                 if remaining.isEmpty { emptied.append(id) }
             }
-            return emptied
+            return (served, emptied)
         }
+        for tunnel in served { notifyTunnel(tunnel) }
+        return emptied
     }
 
     /// The tunnel a public hostname routes to.
@@ -127,6 +155,7 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     }
 
     public func setPolicies(_ policies: [VisitorPolicy], forTunnel tunnel: String) {
+        defer { notifyTunnel(tunnel) }
         state.withLockedValue { $0.tunnelPolicies[tunnel] = policies.isEmpty ? nil : policies }
     }
 
@@ -146,7 +175,16 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     /// loop is preferred, so the connection and its stream exchange bytes without hopping between
     /// threads (an agent with `--sessions` ≥ the relay's loop count gets one on every loop).
     /// `excluding` names sessions already tried (an open that failed), so a retry finds another.
+    ///
+    /// With none here, a session to another relay of the cluster that holds the tunnel (one hop).
     public func session(for tunnel: String, near loop: EventLoop?, excluding: [ObjectIdentifier]) -> MuxSession? {
+        if let local = localSession(for: tunnel, near: loop, excluding: excluding) { return local }
+        return remote.withLockedValue { $0 }?.session(for: tunnel, excluding: excluding)
+    }
+
+    /// A session of `tunnel` on this relay only (what a visitor carried here from another relay
+    /// gets: never a second hop).
+    public func localSession(for tunnel: String, near loop: EventLoop?, excluding: [ObjectIdentifier]) -> MuxSession? {
         state.withLockedValue { s in
             guard var list = s.sessions[tunnel] else { return nil }
             var live = list.indices.filter {
@@ -202,6 +240,7 @@ public final class LocalTunnelDirectory: TunnelDirectory {
     /// Whether any rule or session knows `tunnel` (to tell "offline" from "unknown").
     public func isKnown(_ tunnel: String) -> Bool {
         state.withLockedValue { s in s.sessions[tunnel] != nil || s.staticRules.contains { $0.1 == tunnel } }
+            || remote.withLockedValue { $0 }?.knows(tunnel) == true
     }
 
     public func snapshot() -> DirectorySnapshot {
@@ -213,9 +252,9 @@ public final class LocalTunnelDirectory: TunnelDirectory {
             let rules = s.ingress.rules.map { rule in
                 let key = ClaimOwners.hostKey(rule.hostname)
                 let isStatic = configured.contains("\(key)\u{0}\(rule.tunnel)")
-                return DirectorySnapshot.Rule(
-                    hostname: rule.hostname, tunnel: rule.tunnel, configured: isStatic,
-                    source: !isStatic ? .agent : s.runtimeRules.contains(key) ? .api : .config)
+                let source: DirectorySnapshot.Rule.Source =
+                    s.clusterRules[key]?.1 == rule.tunnel && !isStatic ? .cluster : !isStatic ? .agent : s.runtimeRules.contains(key) ? .api : .config
+                return DirectorySnapshot.Rule(hostname: rule.hostname, tunnel: rule.tunnel, configured: isStatic, source: source)
             }
             return DirectorySnapshot(tunnels: tunnels, rules: rules)
         }
@@ -266,6 +305,39 @@ public final class LocalTunnelDirectory: TunnelDirectory {
             s.options.set(host, to: nil)
             s.locations.set(host, to: nil)
             return true
+        }
+    }
+
+    // MARK: Cluster
+
+    /// What this relay holds of `tunnel`, for its cluster record: the hostnames routed to it here
+    /// (claimed or configured, not learnt from the cluster), its live sessions and their weights,
+    /// and whether a visitor policy applies to it. Nil when it has no session here.
+    func localHolding(of tunnel: String) -> (hostnames: [String], sessions: Int, weight: Int, policy: Bool)? {
+        state.withLockedValue { s in
+            let live = (s.sessions[tunnel] ?? []).filter { !$0.session.isClosed }
+            guard !live.isEmpty else { return nil }
+            let hosts = s.ingress.rules.filter { $0.tunnel == tunnel && s.clusterRules[ClaimOwners.hostKey($0.hostname)] == nil }.map(\.hostname).sorted()
+            let policy = !(s.tunnelPolicies[tunnel] ?? []).isEmpty
+            return (hosts, live.count, live.reduce(0) { $0 + $1.weight }, policy)
+        }
+    }
+
+    /// Makes the rules learnt from the cluster exactly `rules` (pattern → tunnel): a pattern
+    /// that already routes here (configured, claimed, added by the API) is left as it is; one
+    /// learnt before and gone from the cluster stops routing.
+    public func setClusterRules(_ rules: [String: String]) {
+        state.withLockedValue { s in
+            let wanted = Dictionary(rules.map { (ClaimOwners.hostKey($0.key), ($0.key, $0.value)) }) { a, _ in a }
+            for (key, (pattern, tunnel)) in s.clusterRules where wanted[key]?.1 != tunnel {
+                if s.ingress.tunnel(forPattern: pattern) == tunnel { s.ingress.remove(pattern: pattern) }
+                s.clusterRules[key] = nil
+            }
+            for (key, (pattern, tunnel)) in wanted where s.clusterRules[key] == nil {
+                guard s.ingress.tunnel(forPattern: pattern) == nil else { continue }
+                s.ingress.set(pattern, to: tunnel)
+                s.clusterRules[key] = (pattern, tunnel)
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ public struct DirectorySnapshot: Sendable, Equatable, Codable {
     public struct Rule: Sendable, Equatable, Codable {
         /// Where a rule comes from.
         public enum Source: String, Sendable, Codable {
-            case config, agent, api
+            case config, agent, api, cluster
         }
 
         public var hostname: String
