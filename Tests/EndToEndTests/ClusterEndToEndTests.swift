@@ -157,8 +157,47 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(learnt?["source"] as? String, "cluster", "\(String(describing: rules))")
         XCTAssertGreaterThanOrEqual(try h.originCount(origin), 1001)
 
+        // The cluster as relay 2's API shows it: both members, who holds which tunnel, and the
+        // hops its peer session to relay 1 carried (one stream per visitor connection: the four
+        // keep-alive connections of the 1,000 requests, the download, the WebSocket, ...).
+        let cluster = try XCTUnwrap(try h.api(api, "GET", "/cluster").json as? [String: Any])
+        XCTAssertEqual(cluster["relay"] as? String, "entry")
+        XCTAssertEqual((cluster["members"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, ["entry", "holder"])
+        let holdings = (cluster["tunnels"] as? [[String: Any]] ?? []).reduce(into: [String: [String]]()) { $0[$1["tunnel"] as? String ?? ""] = $1["relays"] as? [String] }
+        XCTAssertEqual(holdings["web"], ["holder"])
+        XCTAssertEqual(holdings["secure"], ["holder"])
+        let outgoing = (cluster["peers"] as? [[String: Any]] ?? []).filter { $0["direction"] as? String == "out" }
+        XCTAssertEqual(outgoing.first?["relay"] as? String, "holder")
+        XCTAssertGreaterThanOrEqual(outgoing.first?["streamsTotal"] as? Int ?? 0, 7, "\(cluster)")
+        XCTAssertGreaterThan(outgoing.first?["bytesIn"] as? Int ?? 0, 64 << 20, "the download came through it")
+        let status = try h.run(h.binDir.appendingPathComponent("tunnel-server").path, ["status", "--api", "127.0.0.1:\(api)"])
+        XCTAssertEqual(status.status, 0, status.output)
+        XCTAssertTrue(status.output.contains("entry (this relay)"), status.output)
+        XCTAssertTrue(status.output.range(of: "holder +127\\.0\\.0\\.1:\\d+ +\\S+ +secure,web", options: .regularExpression) != nil, status.output)
+
         kill(r1.process.process.processIdentifier, SIGKILL)
         let code = try waitFor(r2, host: "app.hop.test", code: 404, timeout: 10)
         XCTAssertEqual(code, 404, "once relay 1's lease ran out, relay 2 no longer routes its hostname")
+    }
+
+    /// An agent given two relays holds sessions to both: while visitors keep coming to relay 2,
+    /// relay 1 is killed with SIGKILL and every request still succeeds (no reconnect needed).
+    func testAnAgentOnTwoRelaysSurvivesOneBeingKilled() throws {
+        let r1 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "first", "--peer-addr", "127.0.0.1:0"])
+        let r2 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "second", "--peer-addr", "127.0.0.1:0"])
+        let origin = Int(try h.python("http_origin.py", ["both", "300"]).wait(for: "PORT (\\d+)"))!
+        let agent = try h.agent([
+            "--relay", "127.0.0.1:\(r1.agentPort),127.0.0.1:\(r2.agentPort)", "--token", r1.token, "--pin", r1.pin,
+            "--tunnel-id", "web", "--expose", "127.0.0.1:\(origin)", "--hostname", "both.cluster.test",
+        ])
+        for relay in [r1, r2] { _ = try agent.wait(for: "relay=127\\.0\\.0\\.1:\(relay.agentPort) session=\\d+ \\[TunnelAgent\\] connected to relay") }
+        XCTAssertEqual(try waitFor(r1, host: "both.cluster.test", code: 200), 200)
+        XCTAssertEqual(try waitFor(r2, host: "both.cluster.test", code: 200), 200)
+        let load = try h.python("http_many.py", ["both.cluster.test", "\(r2.publicPort)", "3000", "4"])
+        usleep(300_000)
+        kill(r1.process.process.processIdentifier, SIGKILL)
+        let deadline = Date().addingTimeInterval(90)
+        while load.process.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertEqual(load.output.trimmingCharacters(in: .whitespacesAndNewlines), "OK 3000", "no request failed while relay 1 died")
     }
 }

@@ -68,6 +68,40 @@ public struct StatusReport: Sendable {
                     Self.bytes(s["bytesIn"] as? Int ?? 0), Self.bytes(s["bytesOut"] as? Int ?? 0), s["connectedAt"] as? String ?? "",
                 ]
             })
+        if role == "relay", let cluster = try? await fetch("cluster", client), cluster["enabled"] as? Bool == true {
+            out += "\n" + Self.cluster(cluster)
+        }
+        return out
+    }
+
+    /// A relay's cluster (`GET /cluster`): its members with the tunnels each holds, and the
+    /// peer sessions with the hops they carried.
+    static func cluster(_ c: [String: Any]) -> String {
+        let tunnels = c["tunnels"] as? [[String: Any]] ?? []
+        var held: [String: [String]] = [:]
+        for t in tunnels {
+            for relay in t["relays"] as? [String] ?? [] { held[relay, default: []].append(t["tunnel"] as? String ?? "") }
+        }
+        var out = table(
+            ["RELAY", "PEER ADDRESS", "VERSION", "TUNNELS HELD", "STARTED"],
+            (c["members"] as? [[String: Any]] ?? []).map { m in
+                let id = m["id"] as? String ?? ""
+                return [
+                    id + ((m["me"] as? Bool ?? false) ? " (this relay)" : ""), m["peerAddr"] as? String ?? "-", m["version"] as? String ?? "-",
+                    (held[id] ?? []).sorted().joined(separator: ","), m["startedAt"] as? String ?? "",
+                ]
+            })
+        let peers = c["peers"] as? [[String: Any]] ?? []
+        if !peers.isEmpty {
+            out += "\n" + table(
+                ["PEER SESSION", "RELAY", "ADDRESS", "HOPS OPEN/TOTAL", "IN", "OUT"],
+                peers.map { p in
+                    [
+                        p["direction"] as? String ?? "", p["relay"] as? String ?? "-", p["address"] as? String ?? "-",
+                        "\(p["openStreams"] as? Int ?? 0)/\(p["streamsTotal"] as? Int ?? 0)", bytes(p["bytesIn"] as? Int ?? 0), bytes(p["bytesOut"] as? Int ?? 0),
+                    ]
+                })
+        }
         return out
     }
 

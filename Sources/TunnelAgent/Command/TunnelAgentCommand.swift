@@ -20,8 +20,11 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
 
     @OptionGroup var options: EngineOptions
 
-    @Option(help: ArgumentHelp("The relay: its agent endpoint (host:port, tls://host:port), or a WebSocket to it (ws://host[:port]/path, wss://host[:port]/path; the relay's path is /_tunnel/agent). With -F the relay is reached through that chain.", valueName: "url"))
+    @Option(help: ArgumentHelp("The relay: its agent endpoint (host:port, tls://host:port), or a WebSocket to it (ws://host[:port]/path, wss://host[:port]/path; the relay's path is /_tunnel/agent). With -F the relay is reached through that chain. Several relays of one cluster, comma-separated (a:8443,b:8443): the agent holds sessions to each at once.", valueName: "url[,url...]"))
     var relay: String?
+
+    @Option(help: ArgumentHelp("When --relay names one host that resolves to several addresses (relays of one cluster behind one DNS name), hold sessions to this many of them at once (1 = one relay, as a plain name would).", valueName: "n"))
+    var relayCount: Int = 2
 
     @Option(help: ArgumentHelp("Reach the relay through this chain of the -C file (default: the -F hops, if any).", valueName: "name"))
     var relayChain: String?
@@ -111,7 +114,7 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
 
     public func run() async throws {
         // Checked before anything starts, so a bad flag is a usage error.
-        let served = try tunnelConfiguration(chain: nil, warn: true)
+        let served = try tunnelConfigurations(chain: nil, warn: true).first
         guard (0...100_000).contains(inspectRequests), (0...(16 << 20)).contains(inspectBodyLimit) else {
             throw ValidationError("--inspect-requests takes 0 to 100000, --inspect-body-limit 0 to 16 MiB")
         }
@@ -131,9 +134,12 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
                 return AgentAdminAPI(observers: observers, tunnels: served?.tunnels ?? [], relay: relay)
             },
             extraServices: { config, logger in
-                guard var client = try tunnelConfiguration(chain: try relayChain(in: config, registry: registry, logger: logger)) else { return [] }
-                client.observers = observers
-                return [TunnelClient(configuration: client, logger: logger)]
+                let chain = try relayChain(in: config, registry: registry, logger: logger)
+                return try tunnelConfigurations(chain: chain, resolve: true, logger: logger).map { client in
+                    var client = client
+                    client.observers = observers
+                    return TunnelClient(configuration: client, logger: logger)
+                }
             })
         if code != 0 { throw ExitCode(code) }
     }
@@ -146,19 +152,36 @@ public struct TunnelAgentCommand: AsyncParsableCommand {
         return try EngineBuilder(registry: registry, logger: logger).chain(named: name, in: config)
     }
 
-    func tunnelConfiguration(chain: Chain?, warn: Bool = false) throws -> TunnelClientConfiguration? {
+    /// One client configuration per relay the agent holds sessions to: each of a comma list,
+    /// or (with `resolve`) up to `--relay-count` of the addresses one name resolves to.
+    func tunnelConfigurations(chain: Chain?, warn: Bool = false, resolve: Bool = false, logger: Logger? = nil) throws -> [TunnelClientConfiguration] {
         guard let relay else {
             if expose != nil { throw ValidationError("--expose needs --relay") }
             if relayChain != nil { throw ValidationError("--relay-chain needs --relay") }
-            return nil
+            return []
         }
+        guard relayCount >= 1 else { throw ValidationError("--relay-count takes 1 or more") }
+        var endpoints: [RelayEndpoint] = []
+        for text in relay.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !text.isEmpty {
+            do {
+                endpoints.append(try RelayEndpoint(parsing: text))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        guard !endpoints.isEmpty else { throw ValidationError("--relay takes one or more relays") }
+        if resolve, endpoints.count == 1, relayCount > 1, chain == nil, endpoints[0].transport == .tls, !endpoints[0].address.isIPLiteral {
+            let addresses = RelayAddresses.resolve(endpoints[0].address, atMost: relayCount)
+            if addresses.count > 1 {
+                logger?.info("the relay's name resolves to several addresses: holding sessions to each", metadata: ["relay": "\(endpoints[0].address)", "addresses": "\(addresses.map(\.description).joined(separator: ","))"])
+                endpoints = addresses.map { RelayEndpoint(transport: .tls, address: $0) }
+            }
+        }
+        return try endpoints.enumerated().map { i, endpoint in try tunnelConfiguration(endpoint, chain: chain, warn: warn && i == 0) }
+    }
+
+    func tunnelConfiguration(_ endpoint: RelayEndpoint, chain: Chain?, warn: Bool) throws -> TunnelClientConfiguration {
         guard let expose else { throw ValidationError("--relay needs --expose host:port") }
-        let endpoint: RelayEndpoint
-        do {
-            endpoint = try RelayEndpoint(parsing: relay)
-        } catch {
-            throw ValidationError("\(error)")
-        }
         if wssCa != nil, endpoint.transport != .wss { throw ValidationError("--wss-ca is for --relay wss://") }
         let target = try HostPort(parsing: expose)
         if warn, pin == nil && ca == nil {

@@ -11,6 +11,11 @@ import Shared
 /// a port it cannot open).
 public struct RegistrationRefused: Error, CustomStringConvertible {
     public var reason: String
+
+    /// The relay cannot take claims for now (its cluster store is unreachable): worth trying
+    /// again later, unlike a refused token or claim.
+    public var isTemporary: Bool { reason.hasPrefix("unavailable:") }
+
     public var description: String {
         reason == "unauthorized"
             ? "relay refused registration: unauthorized (check --token and what the token may claim)"

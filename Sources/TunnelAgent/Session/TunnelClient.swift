@@ -91,7 +91,7 @@ public struct TunnelClient: Service {
                     if Task.isCancelled { return }
                     logger.warning("relay session ended", metadata: ["relay": "\(configuration.relay)", "session": "\(index)"])
                 }
-            } catch let refusal as RegistrationRefused where !registered.withLockedValue({ $0 }) {
+            } catch let refusal as RegistrationRefused where !registered.withLockedValue({ $0 }) && !refusal.isTemporary {
                 logger.error("the relay refused this agent; not retrying", metadata: ["relay": "\(configuration.relay)", "reason": "\(refusal.reason)"])
                 throw refusal
             } catch {

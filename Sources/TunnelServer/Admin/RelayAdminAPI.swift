@@ -13,6 +13,8 @@ struct RelayAdminAPI: AdminAPI {
     let ports: RemotePorts?
     let observers: RelayObservers
     let prefix: String
+    /// The cluster this relay is part of (`--etcd`), nil on its own.
+    var cluster: RelayCluster? = nil
 
     var role: String { "relay" }
     var openAPIPaths: [String] { RelayOpenAPI.paths }
@@ -37,6 +39,8 @@ struct RelayAdminAPI: AdminAPI {
             _ = session.close()
             return Response(status: .noContent)
         }
+        let cluster = self.cluster
+        group.get("cluster") { _, _ in JSONResponse.make(cluster?.report() ?? .disabled) }
         group.get("tunnels") { _, _ in JSONResponse.make(["tunnels": Self.tunnels(directory: directory, traffic: observers.traffic)]) }
         group.get("rules") { _, _ in
             JSONResponse.make(["rules": directory.snapshot().rules.map { AdminViews.Rule(hostname: $0.hostname, tunnel: $0.tunnel, source: $0.source.rawValue) }])

@@ -130,6 +130,11 @@ public struct RelayAgentHandler: StreamHandler {
                     logger.info("agent refused: bad token or claim: \(reason)", metadata: ["agent": "\(peer)"])
                     return Self.answer(stream, .init(ok: false, error: "unauthorized"), thenClose: true)
                 }
+                if let reason = directory.claimsUnavailable() {
+                    AgentEndpointMetrics.registered(.refused)
+                    logger.warning("agent refused for now: \(reason)", metadata: ["agent": "\(peer)"])
+                    return Self.answer(stream, .init(ok: false, error: "unavailable: \(reason)"), thenClose: true)
+                }
                 // The tunnels' own visitor policies (token, agent), in place before any port opens.
                 let layers: [String: [VisitorPolicy]]
                 do {

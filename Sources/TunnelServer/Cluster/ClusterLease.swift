@@ -20,6 +20,8 @@ public final class ClusterLease: Service, Sendable {
         var held: [String: [UInt8]] = [:]
         /// A write failed or the lease was lost: write every held key again at the next tick.
         var resync = false
+        /// When etcd last renewed (or granted) the lease.
+        var renewed: ContinuousClock.Instant?
     }
 
     private let state = NIOLockedValueBox(State())
@@ -32,6 +34,15 @@ public final class ClusterLease: Service, Sendable {
 
     /// The current lease (0 while there is none), for tests and the API.
     public var lease: Int64 { state.withLockedValue { $0.lease } }
+
+    /// Whether what this relay holds is in etcd now: a lease renewed within its TTL. While it is
+    /// not, new claims are refused (the others could not see them).
+    public var isRecording: Bool {
+        state.withLockedValue { s in
+            guard s.lease != 0, let renewed = s.renewed else { return false }
+            return ContinuousClock.now - renewed < .seconds(ttl)
+        }
+    }
 
     /// Holds `value` at `key` for as long as this relay lives (written now if a lease is there,
     /// else as soon as one is).
@@ -97,13 +108,17 @@ public final class ClusterLease: Service, Sendable {
         if lease != 0 {
             let left = try await store.keepAlive(lease: lease)
             if left > 0 {
+                state.withLockedValue { $0.renewed = .now }
                 if state.withLockedValue({ $0.resync }) { try await writeAll(lease) }
                 return
             }
             logger.warning("the cluster lease ended (etcd was away longer than its TTL): taking a new one", metadata: ["lease": "\(lease)"])
         }
         let fresh = try await store.grantLease(ttl: ttl)
-        state.withLockedValue { $0.lease = fresh }
+        state.withLockedValue {
+            $0.lease = fresh
+            $0.renewed = .now
+        }
         try await writeAll(fresh)
     }
 

@@ -75,6 +75,13 @@ public final class RelayCluster: Service, Sendable {
         let cluster = RelayCluster(settings: settings, store: store, sealing: sealing, directory: directory, pool: pool, endpoint: endpoint, logger: logger)
         let member = ClusterMember(id: settings.relayID, peerAddr: recorded, advertise: advertise, version: BuildVersion.current, startedAt: Date())
         await cluster.lease.hold(settings.memberKey(settings.relayID), Array(try JSONEncoder.cluster.encode(member)))
+        // The first lease now, so claims are taken from the first agent on (they are refused
+        // while nothing can be recorded).
+        do {
+            try await cluster.lease.tick()
+        } catch {
+            logger.warning("etcd is unreachable: new claims are refused until it answers", metadata: ["error": "\(error)"])
+        }
         directory.observeTunnels { [weak cluster] tunnel in cluster?.changed(tunnel) }
         directory.attach(remote: CarriedTunnels(cluster: cluster))
         return cluster
@@ -174,6 +181,24 @@ public final class RelayCluster: Service, Sendable {
     /// The relays the cluster has now (from the view).
     public var members: [ClusterMember] { view.withLockedValue { Array($0.members.values) }.sorted { $0.id < $1.id } }
 
+    /// What `GET /api/cluster` shows.
+    func report() -> ClusterReport {
+        let (members, tunnels) = view.withLockedValue { ($0.members, $0.tunnels) }
+        var holdings: [String: Set<String>] = tunnels.mapValues { Set($0.filter { $0.value.sessions > 0 }.keys) }
+        for tunnel in directory.snapshot().tunnels.map(\.id) where directory.localHolding(of: tunnel) != nil {
+            holdings[tunnel, default: []].insert(settings.relayID)
+        }
+        let out = pool.sessions.sorted { $0.key < $1.key }.map { ClusterReport.Peer(direction: "out", relay: $0.key, session: $0.value) }
+        let inbound = (endpoint?.sessions.all ?? []).map { ClusterReport.Peer(direction: "in", relay: nil, session: $0) }
+        return ClusterReport(
+            enabled: true, relay: settings.relayID,
+            members: members.values.sorted { $0.id < $1.id }.map {
+                .init(id: $0.id, peerAddr: $0.peerAddr, advertise: $0.advertise, version: $0.version, startedAt: $0.startedAt, me: $0.id == settings.relayID)
+            },
+            tunnels: holdings.filter { !$0.value.isEmpty }.keys.sorted().map { .init(tunnel: $0, relays: holdings[$0]!.sorted()) },
+            peers: out + inbound)
+    }
+
     // MARK: Service
 
     public func run() async throws {
@@ -207,6 +232,11 @@ struct CarriedTunnels: RemoteTunnels {
     }
 
     func knows(_ tunnel: String) -> Bool { cluster?.holdsElsewhere(tunnel) == true }
+
+    func claimsUnavailable() -> String? {
+        guard let cluster, !cluster.lease.isRecording else { return nil }
+        return "the cluster's store (etcd) is unreachable, so this relay cannot record new tunnels; established ones keep working"
+    }
 }
 
 extension JSONEncoder {

@@ -211,6 +211,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
             }
         }
         let clusterServices: [any Service] = relayCluster.map { [$0] } ?? []
+        let joined = relayCluster
         let code = await EngineMain.run(
             options, program: "tunnel-server", registry: registry,
             defaults: {
@@ -219,7 +220,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
             },
             adminAPI: { _, api in
                 inspector.enable()
-                return RelayAdminAPI(directory: tunnels, ports: remotePorts, observers: observers, prefix: api.pathPrefix)
+                return RelayAdminAPI(directory: tunnels, ports: remotePorts, observers: observers, prefix: api.pathPrefix, cluster: joined)
             },
             reloadHooks: hooks,
             extraServices: { config, logger in

@@ -237,6 +237,10 @@ public final class LocalTunnelDirectory: TunnelDirectory {
         }
     }
 
+    public func claimsUnavailable() -> String? {
+        remote.withLockedValue { $0 }?.claimsUnavailable()
+    }
+
     /// Whether any rule or session knows `tunnel` (to tell "offline" from "unknown").
     public func isKnown(_ tunnel: String) -> Bool {
         state.withLockedValue { s in s.sessions[tunnel] != nil || s.staticRules.contains { $0.1 == tunnel } }

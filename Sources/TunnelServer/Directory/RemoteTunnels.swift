@@ -9,4 +9,7 @@ public protocol RemoteTunnels: Sendable {
 
     /// Whether some other relay holds `tunnel` now.
     func knows(_ tunnel: String) -> Bool
+
+    /// Why this relay cannot record a new claim where the others see it (nil: it can).
+    func claimsUnavailable() -> String?
 }

@@ -65,9 +65,15 @@ public protocol TunnelDirectory: AnyObject, Sendable {
 
     /// What the directory holds now, for the admin API and the status command.
     func snapshot() -> DirectorySnapshot
+
+    /// Why no claim can be accepted now (a cluster's store that cannot record it), nil when
+    /// claims are taken.
+    func claimsUnavailable() -> String?
 }
 
 extension TunnelDirectory {
+    public func claimsUnavailable() -> String? { nil }
+
     public func session(for tunnel: String, near loop: EventLoop? = nil) -> MuxSession? {
         session(for: tunnel, near: loop, excluding: [])
     }
