@@ -39,9 +39,9 @@ public final class EtcdClient: Sendable {
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
         }
         var unaryConfig = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
-        unaryConfig.timeout = .init(connect: .seconds(3), read: .seconds(10))
+        unaryConfig.timeout = .init(connect: .seconds(1), read: .seconds(10))
         var streamingConfig = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
-        streamingConfig.timeout = .init(connect: .seconds(3), read: nil)
+        streamingConfig.timeout = .init(connect: .seconds(1), read: nil)
         unary = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: unaryConfig)
         streaming = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: streamingConfig)
     }

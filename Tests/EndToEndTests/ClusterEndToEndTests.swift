@@ -193,11 +193,66 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         for relay in [r1, r2] { _ = try agent.wait(for: "relay=127\\.0\\.0\\.1:\(relay.agentPort) session=\\d+ \\[TunnelAgent\\] connected to relay") }
         XCTAssertEqual(try waitFor(r1, host: "both.cluster.test", code: 200), 200)
         XCTAssertEqual(try waitFor(r2, host: "both.cluster.test", code: 200), 200)
-        let load = try h.python("http_many.py", ["both.cluster.test", "\(r2.publicPort)", "3000", "4"])
+        let load = try h.python("http_many.py", ["both.cluster.test", "\(r2.publicPort)", "6000", "4"])
         usleep(300_000)
+        XCTAssertTrue(load.process.isRunning, "relay 1 dies while the visitors come")
         kill(r1.process.process.processIdentifier, SIGKILL)
         let deadline = Date().addingTimeInterval(90)
         while load.process.isRunning && Date() < deadline { usleep(50_000) }
-        XCTAssertEqual(load.output.trimmingCharacters(in: .whitespacesAndNewlines), "OK 3000", "no request failed while relay 1 died")
+        XCTAssertEqual(load.output.trimmingCharacters(in: .whitespacesAndNewlines), "OK 6000", "no request failed while relay 1 died")
+    }
+
+    /// etcd stopped entirely: established tunnels keep working at both relays; a new agent's
+    /// claim is refused with a clear, temporary error and retried; when etcd returns, the new
+    /// agent registers and its hostname is served at the other relay too.
+    func testEtcdStoppedEntirelyThenBack() throws {
+        let r1 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "one", "--peer-addr", "127.0.0.1:0"])
+        let r2 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "two", "--peer-addr", "127.0.0.1:0"])
+        let origin = Int(try h.python("http_origin.py", ["down", "300"]).wait(for: "PORT (\\d+)"))!
+        let agent = try h.agent(agentArgs(r1) + ["--tunnel-id", "a", "--expose", "127.0.0.1:\(origin)", "--hostname", "a.down.test"])
+        _ = try agent.wait(for: "connected to relay")
+        XCTAssertEqual(try waitFor(r2, host: "a.down.test", code: 200), 200)
+
+        etcd.kill(0)
+        usleep(3_000_000)  // past the 2 s lease: the relays know etcd is gone
+        for relay in [r1, r2] {
+            let many = try h.runPython("http_many.py", ["a.down.test", "\(relay.publicPort)", "200", "2"])
+            XCTAssertEqual(many.output.trimmingCharacters(in: .whitespacesAndNewlines), "OK 200", "established tunnels keep working at \(relay.publicPort)")
+        }
+        let late = try h.agent(agentArgs(r1) + ["--tunnel-id", "b", "--expose", "127.0.0.1:\(origin)", "--hostname", "b.down.test"])
+        _ = try late.wait(for: "unavailable: the cluster's store \\(etcd\\) is unreachable")
+        XCTAssertTrue(late.process.isRunning, "a temporary refusal is retried, not fatal")
+        XCTAssertEqual(try h.visit(publicPort: r1.publicPort, host: "b.down.test", "/count").code, 404, "the refused claim routes nowhere")
+
+        try etcd.start(0)
+        try etcd.waitHealthy()
+        _ = try late.wait(for: "connected to relay", timeout: 40)
+        XCTAssertEqual(try waitFor(r1, host: "b.down.test", code: 200), 200)
+        XCTAssertEqual(try waitFor(r2, host: "b.down.test", code: 200, timeout: 20), 200, "the other relay caught up")
+        XCTAssertEqual(try waitFor(r2, host: "a.down.test", code: 200), 200)
+    }
+
+    /// A three-member etcd loses a member: nothing visible changes (requests across the hop go
+    /// on, a new agent registers and is served at the other relay).
+    func testAnEtcdMemberKilledChangesNothingVisible() throws {
+        etcd.stop()
+        etcd = try EtcdCluster(size: 3)
+        // The default lease (5 s): a member lost is noticed by a call to it failing (1 s), then
+        // the next member answers, well within it.
+        let r1 = try startRelay(clusterArgs(ttl: 5) + ["--relay-id", "one", "--peer-addr", "127.0.0.1:0"])
+        let r2 = try startRelay(clusterArgs(ttl: 5) + ["--relay-id", "two", "--peer-addr", "127.0.0.1:0"])
+        let origin = Int(try h.python("http_origin.py", ["three", "300"]).wait(for: "PORT (\\d+)"))!
+        let agent = try h.agent(agentArgs(r1) + ["--tunnel-id", "a", "--expose", "127.0.0.1:\(origin)", "--hostname", "a.three.test"])
+        _ = try agent.wait(for: "connected to relay")
+        XCTAssertEqual(try waitFor(r2, host: "a.three.test", code: 200), 200)
+        let load = try h.python("http_many.py", ["a.three.test", "\(r2.publicPort)", "600", "2"])
+        etcd.kill(0)
+        let deadline = Date().addingTimeInterval(90)
+        while load.process.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertEqual(load.output.trimmingCharacters(in: .whitespacesAndNewlines), "OK 600")
+        let late = try h.agent(agentArgs(r2) + ["--tunnel-id", "b", "--expose", "127.0.0.1:\(origin)", "--hostname", "b.three.test"])
+        _ = try late.wait(for: "connected to relay")
+        XCTAssertEqual(try waitFor(r1, host: "b.three.test", code: 200), 200, "recorded and seen with two members of three")
+        XCTAssertFalse(r1.process.output.contains("unavailable"), r1.process.output)
     }
 }
