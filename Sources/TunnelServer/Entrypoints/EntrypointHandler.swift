@@ -206,6 +206,7 @@ public struct EntrypointHandler: StreamHandler {
         if !budgets.isEmpty {
             try await io.channel.eventLoop.submit {
                 for budget in budgets { try io.channel.pipeline.syncOperations.addHandler(BandwidthPacer(budget: budget), position: .first) }
+                BandwidthBudget.boundReads(of: io.channel, to: budgets)
             }.get()
         }
         logger.debug("entrypoint stream", metadata: ["tunnel": "\(header.tunnel)", "host": "\(header.host ?? "")", "client": "\(header.client ?? "")"])

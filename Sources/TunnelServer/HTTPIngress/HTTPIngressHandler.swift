@@ -197,6 +197,7 @@ final class HTTPIngressHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .adoptOpenedStream:
             stream = opened
             pacing.budgets = opened?.budgets ?? []
+            if let context, !pacing.budgets.isEmpty { BandwidthBudget.boundReads(of: context.channel, to: pacing.budgets) }
             opened = nil
         case .discardOpenedStream:
             opened?.channel.close(promise: nil)

@@ -49,4 +49,15 @@ public final class BandwidthBudget: Sendable {
         guard debt > 0 else { return .zero }
         return .nanoseconds(Int64((debt * 1e9 / rate).rounded(.up)))
     }
+
+    /// Makes one read of `channel` take at most about a burst's worth of bytes (one message of at
+    /// most `burst` bytes, clamped to 4–256 KiB). Pacing holds back read *requests*; without this
+    /// one request may bring several full buffers (up to 1 MiB with the relay's usual socket
+    /// tuning), and the last such read of a transfer would pass unpaced. Call on the channel's loop.
+    public static func boundReads(of channel: Channel, to budgets: [BandwidthBudget]) {
+        guard let smallest = budgets.map(\.limit.burst).min(), let options = channel.syncOptions else { return }
+        let slice = min(max(smallest, 4096), 256 * 1024)
+        try? options.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
+        try? options.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: min(2048, slice), maximum: slice))
+    }
 }
