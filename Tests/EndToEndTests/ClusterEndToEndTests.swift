@@ -255,4 +255,34 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(try waitFor(r1, host: "b.three.test", code: 200), 200, "recorded and seen with two members of three")
         XCTAssertFalse(r1.process.output.contains("unavailable"), r1.process.output)
     }
+
+    /// SIGTERM to the relay holding the agent while a visitor at another relay downloads through
+    /// it: the relay drains (its agent sessions and the peer session both let the stream finish)
+    /// and the download arrives whole; the relay then leaves the cluster.
+    func testAHoldingRelayDrainsPeerStreamsAtSIGTERM() throws {
+        let r1 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "leaving", "--peer-addr", "127.0.0.1:0", "--drain-timeout", "30s"])
+        let r2 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "staying", "--peer-addr", "127.0.0.1:0"])
+        let origin = Int(try h.python("http_origin.py", ["drain", "300"]).wait(for: "PORT (\\d+)"))!
+        let agent = try h.agent(agentArgs(r1) + ["--tunnel-id", "web", "--expose", "127.0.0.1:\(origin)", "--hostname", "drain.cluster.test"])
+        _ = try agent.wait(for: "connected to relay")
+        XCTAssertEqual(try waitFor(r2, host: "drain.cluster.test", code: 200), 200)
+        let out = h.tempFile("drained")
+        let headers = h.tempFile("drained-headers")
+        let download = try h.start("/usr/bin/env", [
+            "curl", "-sS", "-m", "60", "--limit-rate", "8M", "-H", "Host: drain.cluster.test", "-D", headers.path, "-o", out.path,
+            "http://127.0.0.1:\(r2.publicPort)/blob/16777216",
+        ])
+        usleep(600_000)
+        XCTAssertTrue(download.process.isRunning, "the download is under way at the SIGTERM")
+        r1.process.process.terminate()
+        let deadline = Date().addingTimeInterval(60)
+        while download.process.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertEqual(download.process.terminationStatus, 0, download.output)
+        let expected = try String(contentsOf: headers, encoding: .utf8).lowercased().components(separatedBy: "\r\n").first { $0.hasPrefix("x-sha256:") }?
+            .dropFirst("x-sha256:".count).trimmingCharacters(in: .whitespaces)
+        let got = try h.run("/usr/bin/env", ["sha256sum", out.path]).output.split(separator: " ").first.map(String.init)
+        XCTAssertEqual(got, expected, "16 MiB through a draining relay, byte for byte")
+        r1.process.process.waitUntilExit()
+        XCTAssertEqual(try members(), ["staying"])
+    }
 }

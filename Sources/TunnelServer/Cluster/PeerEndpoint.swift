@@ -89,9 +89,11 @@ final class PeerEndpoint: Sendable {
         }
     }
 
-    /// GOAWAY on every peer session, then the listener closes.
-    func close() async {
-        for s in sessions.all { s.goAway(reason: "relay shutting down") }
+    /// The listener closes (no new peer session), every peer session goes away, and the visitors
+    /// they carry get `timeout` to finish.
+    func drain(timeout: Duration) async {
         try? await server.close()
+        let cut = await sessions.drain(reason: "relay shutting down", timeout: timeout)
+        if cut > 0 { logger.warning("inbound peer sessions cut at the drain timeout", metadata: ["sessions": "\(cut)"]) }
     }
 }

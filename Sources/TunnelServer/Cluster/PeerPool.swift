@@ -21,6 +21,8 @@ final class PeerPool: Sendable {
     }
 
     private let peers = NIOLockedValueBox<[String: Peer]>([:])
+    /// Every session this pool opened and that has not ended (for the drain at shutdown).
+    private let live = LiveSessions()
     private let tls: NIOSSLContext
     private let group: EventLoopGroup
     private let logger: Logger
@@ -60,12 +62,12 @@ final class PeerPool: Sendable {
         peers.withLockedValue { $0.compactMapValues(\.session) }
     }
 
-    func closeAll() {
-        let all = peers.withLockedValue { peers -> [MuxSession] in
-            defer { peers.removeAll() }
-            return peers.values.compactMap(\.session)
-        }
-        for s in all { _ = s.close() }
+    /// At shutdown: no session is opened again; every one goes away, the streams on them (visitors
+    /// being carried) get `timeout` to finish, then what is left is closed.
+    func drain(timeout: Duration) async {
+        peers.withLockedValue { $0.removeAll() }
+        let cut = await live.drain(reason: "relay shutting down", timeout: timeout)
+        if cut > 0 { logger.warning("peer sessions cut at the drain timeout", metadata: ["sessions": "\(cut)"]) }
     }
 
     private func connect(_ id: String, _ addr: String) {
@@ -107,6 +109,7 @@ final class PeerPool: Sendable {
                         _ = session.close()
                         return
                     }
+                    self.live.add(session)
                     logger.info("peer session open", metadata: ["relay": "\(id)", "addr": "\(addr)"])
                     session.closeFuture.whenComplete { _ in
                         let again = self.peers.withLockedValue { peers -> Bool in

@@ -25,11 +25,17 @@ public final class RelayCluster: Service, Sendable {
     let directory: LocalTunnelDirectory
     let pool: PeerPool
     let endpoint: PeerEndpoint?
+    /// How long visitors on peer sessions get to finish at shutdown (`--drain-timeout`).
+    let drainTimeout: Duration
     private let view: NIOLockedValueBox<ClusterView>
     /// Tunnels whose record must be written again (deduplicated: bounded by the tunnel count).
     private let pending = NIOLockedValueBox<(tunnels: Set<String>, signal: AsyncStream<Void>.Continuation?)>(([], nil))
 
-    init(settings: ClusterSettings, store: EtcdClient, sealing: ClusterKey, directory: LocalTunnelDirectory, pool: PeerPool, endpoint: PeerEndpoint?, logger: Logger) {
+    init(
+        settings: ClusterSettings, store: EtcdClient, sealing: ClusterKey, directory: LocalTunnelDirectory, pool: PeerPool, endpoint: PeerEndpoint?,
+        drainTimeout: Duration, logger: Logger
+    ) {
+        self.drainTimeout = drainTimeout
         self.settings = settings
         self.store = store
         self.sealing = sealing
@@ -47,7 +53,7 @@ public final class RelayCluster: Service, Sendable {
     /// none cannot know the cluster's and refuses to start.
     static func join(
         _ settings: ClusterSettings, stateDir: String, hostnames: [String], peerAddr: String?, advertise: String, directory: LocalTunnelDirectory,
-        traffic: TunnelTraffic?, logger: Logger
+        traffic: TunnelTraffic?, drainTimeout: Duration, logger: Logger
     ) async throws -> RelayCluster {
         let sealing = try ClusterKey(file: settings.keyFile)
         let store = try EtcdClient(settings.etcd, logger: logger)
@@ -72,7 +78,8 @@ public final class RelayCluster: Service, Sendable {
             let wildcard = hp.host.isEmpty || hp.host == "0.0.0.0" || hp.host == "::"
             recorded = HostPort(host: wildcard ? advertise : hp.host, port: port).description
         }
-        let cluster = RelayCluster(settings: settings, store: store, sealing: sealing, directory: directory, pool: pool, endpoint: endpoint, logger: logger)
+        let cluster = RelayCluster(
+            settings: settings, store: store, sealing: sealing, directory: directory, pool: pool, endpoint: endpoint, drainTimeout: drainTimeout, logger: logger)
         let member = ClusterMember(id: settings.relayID, peerAddr: recorded, advertise: advertise, version: BuildVersion.current, startedAt: Date())
         await cluster.lease.hold(settings.memberKey(settings.relayID), Array(try JSONEncoder.cluster.encode(member)))
         // The first lease now, so claims are taken from the first agent on (they are refused
@@ -214,8 +221,10 @@ public final class RelayCluster: Service, Sendable {
             }
         }
         pending.withLockedValue { $0.signal?.finish() }
-        pool.closeAll()
-        await endpoint?.close()
+        // Visitors being carried either way finish (or meet the drain timeout), as agents' do.
+        async let outbound: Void = pool.drain(timeout: drainTimeout)
+        async let inbound: Void? = endpoint?.drain(timeout: drainTimeout)
+        _ = await (outbound, inbound)
     }
 
     func shutdown() async {
