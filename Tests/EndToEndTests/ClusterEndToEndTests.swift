@@ -285,4 +285,28 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         r1.process.process.waitUntilExit()
         XCTAssertEqual(try members(), ["staying"])
     }
+
+    /// An rtcp port an agent asks relay 1 for opens on relay 2 too: 16 MiB echoed byte for byte
+    /// through relay 2 (one hop); when the agent leaves, the port closes on both.
+    func testRemotePortsOpenOnEveryRelay() throws {
+        // Two relays on one host: each opens its ports on its own loopback address.
+        let r1 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "one", "--peer-addr", "127.0.0.1:0", "--ports", "1024-65535", "--ports-addr", "127.0.0.1"])
+        let r2 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "two", "--peer-addr", "127.0.0.1:0", "--ports", "1024-65535", "--ports-addr", "127.0.0.2"])
+        let echo = try h.echo("tcp")
+        let port = try freePort()
+        let agent = try h.agent(agentArgs(r1) + ["--tunnel-id", "raw", "--expose", "127.0.0.1:\(echo)", "--remote-port", "\(port)"])
+        _ = try agent.wait(for: "connected to relay")
+        _ = try r2.process.wait(for: "port=\(port) .*opened a port for a tunnel held by another relay")
+        let t = try h.runPython("tcp_transfer.py", ["127.0.0.2", "\(port)", "\(16 << 20)"])
+        XCTAssertTrue(t.output.hasPrefix("OK \(16 << 20) \(16 << 20)"), t.output)
+        // Another tunnel asking relay 2 for the same port is refused there, with the reason.
+        let rival = try h.run(h.binDir.appendingPathComponent("tunnel-agent").path, agentArgs(r2) + ["--tunnel-id", "rival", "--expose", "127.0.0.1:\(echo)", "--remote-port", "\(port)"], timeout: 30)
+        XCTAssertNotEqual(rival.status, 0)
+        XCTAssertTrue(rival.output.contains("port tcp/\(port) belongs to another tunnel"), rival.output)
+        agent.process.terminate()
+        agent.process.waitUntilExit()
+        _ = try r2.process.wait(for: "port=tcp/\(port) .*remote port closed")
+        let refused = try h.runPython("tcp_transfer.py", ["127.0.0.2", "\(port)", "1024", "3"])
+        XCTAssertNotEqual(refused.status, 0, "closed everywhere once its agent left")
+    }
 }

@@ -96,6 +96,18 @@ struct ClusterView: Equatable {
         return rules
     }
 
+    /// TCP port → tunnel for the ports other relays' agents asked for, where those tunnels can be
+    /// carried (the first tunnel by name wins a port two records name, on every relay alike).
+    var remotePorts: [Int: String] {
+        var ports: [Int: String] = [:]
+        for tunnel in tunnels.keys.sorted() where !carriers(of: tunnel).isEmpty {
+            for (_, record) in tunnels[tunnel]!.sorted(by: { $0.key < $1.key }) {
+                for port in record.ports where ports[port] == nil { ports[port] = tunnel }
+            }
+        }
+        return ports
+    }
+
     /// Whether `tunnel` has sessions on some other relay.
     func holds(_ tunnel: String) -> Bool { !(tunnels[tunnel] ?? [:]).isEmpty }
 }

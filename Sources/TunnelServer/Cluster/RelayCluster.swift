@@ -4,6 +4,7 @@ import Logging
 import Mux
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import NIOSSL
 import Operations
 import ServiceLifecycle
@@ -28,14 +29,19 @@ public final class RelayCluster: Service, Sendable {
     /// How long visitors on peer sessions get to finish at shutdown (`--drain-timeout`).
     let drainTimeout: Duration
     private let view: NIOLockedValueBox<ClusterView>
+    /// The relay's rtcp ports (nil: it opens none).
+    let ports: RemotePorts?
+    /// TCP ports opened here for tunnels held elsewhere: port → tunnel.
+    private let carriedPorts = NIOLockedValueBox<[Int: String]>([:])
     /// Tunnels whose record must be written again (deduplicated: bounded by the tunnel count).
     private let pending = NIOLockedValueBox<(tunnels: Set<String>, signal: AsyncStream<Void>.Continuation?)>(([], nil))
 
     init(
         settings: ClusterSettings, store: EtcdClient, sealing: ClusterKey, directory: LocalTunnelDirectory, pool: PeerPool, endpoint: PeerEndpoint?,
-        drainTimeout: Duration, logger: Logger
+        drainTimeout: Duration, ports: RemotePorts?, logger: Logger
     ) {
         self.drainTimeout = drainTimeout
+        self.ports = ports
         self.settings = settings
         self.store = store
         self.sealing = sealing
@@ -53,7 +59,7 @@ public final class RelayCluster: Service, Sendable {
     /// none cannot know the cluster's and refuses to start.
     static func join(
         _ settings: ClusterSettings, stateDir: String, hostnames: [String], peerAddr: String?, advertise: String, directory: LocalTunnelDirectory,
-        traffic: TunnelTraffic?, drainTimeout: Duration, logger: Logger
+        traffic: TunnelTraffic?, drainTimeout: Duration, ports: RemotePorts?, logger: Logger
     ) async throws -> RelayCluster {
         let sealing = try ClusterKey(file: settings.keyFile)
         let store = try EtcdClient(settings.etcd, logger: logger)
@@ -79,7 +85,7 @@ public final class RelayCluster: Service, Sendable {
             recorded = HostPort(host: wildcard ? advertise : hp.host, port: port).description
         }
         let cluster = RelayCluster(
-            settings: settings, store: store, sealing: sealing, directory: directory, pool: pool, endpoint: endpoint, drainTimeout: drainTimeout, logger: logger)
+            settings: settings, store: store, sealing: sealing, directory: directory, pool: pool, endpoint: endpoint, drainTimeout: drainTimeout, ports: ports, logger: logger)
         let member = ClusterMember(id: settings.relayID, peerAddr: recorded, advertise: advertise, version: BuildVersion.current, startedAt: Date())
         await cluster.lease.hold(settings.memberKey(settings.relayID), Array(try JSONEncoder.cluster.encode(member)))
         // The first lease now, so claims are taken from the first agent on (they are refused
@@ -112,7 +118,10 @@ public final class RelayCluster: Service, Sendable {
         for tunnel in tunnels.sorted() {
             let key = settings.prefix + "tunnels/" + tunnel + "/" + settings.relayID
             if let held = directory.localHolding(of: tunnel) {
-                let record = TunnelRecord(relay: settings.relayID, hostnames: held.hostnames, sessions: held.sessions, weight: held.weight, policy: held.policy)
+                let carried = carriedPorts.withLockedValue { $0 }
+                let own = (ports?.snapshot() ?? []).filter { $0.tunnel == tunnel && !$0.udp && carried[$0.port] != tunnel }.map(\.port)
+                let record = TunnelRecord(
+                    relay: settings.relayID, hostnames: held.hostnames, sessions: held.sessions, weight: held.weight, policy: held.policy, ports: own)
                 guard let bytes = try? JSONEncoder.cluster.encode(record) else { continue }
                 await lease.hold(key, Array(bytes))
             } else {
@@ -128,6 +137,7 @@ public final class RelayCluster: Service, Sendable {
         continuation.yield()
         for await _ in stream {
             await publishPending()
+            applyView()
         }
     }
 
@@ -157,17 +167,50 @@ public final class RelayCluster: Service, Sendable {
         }
     }
 
-    /// Routes the others' hostnames here and keeps sessions to the relays that hold tunnels.
+    /// Routes the others' hostnames here, opens their TCP ports here, and keeps sessions to the
+    /// relays that hold tunnels.
     private func applyView() {
-        let (rules, peers) = view.withLockedValue { v -> ([String: String], [String: String]) in
+        let (rules, peers, wantedPorts) = view.withLockedValue { v -> ([String: String], [String: String], [Int: String]) in
             var peers: [String: String] = [:]
             for tunnel in v.tunnels.keys {
                 for carrier in v.carriers(of: tunnel) { peers[carrier.relay] = carrier.peerAddr }
             }
-            return (v.remoteRules, peers)
+            return (v.remoteRules, peers, v.remotePorts)
         }
         directory.setClusterRules(rules)
         pool.want(peers)
+        applyPorts(wantedPorts)
+    }
+
+    /// Opens the ports the others' agents asked for (their connections are carried one hop, as a
+    /// hostname's are) and closes those no longer asked for. A port this relay cannot open (its
+    /// `--ports` range, or taken here by another tunnel) is logged and left.
+    private func applyPorts(_ wanted: [Int: String]) {
+        guard let ports else { return }
+        // A port closed meanwhile (a local agent of the same tunnel left and took it with it) is
+        // opened again.
+        let bound = Set(ports.snapshot().filter { !$0.udp }.map { "\($0.port)/\($0.tunnel)" })
+        let (open, close) = carriedPorts.withLockedValue { carried -> ([(Int, String)], [(Int, String)]) in
+            carried = carried.filter { bound.contains("\($0.key)/\($0.value)") }
+            let close = carried.filter { wanted[$0.key] != $0.value }.map { ($0.key, $0.value) }
+            let open = wanted.filter { carried[$0.key] != $0.value }.map { ($0.key, $0.value) }
+            for (port, _) in close { carried[port] = nil }
+            for (port, tunnel) in open { carried[port] = tunnel }
+            return (open, close)
+        }
+        for (port, tunnel) in close { ports.release(key: "tcp/\(port)", tunnel: tunnel) }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        for (port, tunnel) in open {
+            ports.claim(port, tunnel: tunnel, on: loop).whenComplete { result in
+                switch result {
+                case .success:
+                    self.logger.info("opened a port for a tunnel held by another relay", metadata: ["port": "\(port)", "tunnel": "\(tunnel)"])
+                case .failure(let error):
+                    self.carriedPorts.withLockedValue { if $0[port] == tunnel { $0[port] = nil } }
+                    self.logger.warning("cannot open a port for a tunnel held by another relay", metadata: ["port": "\(port)", "tunnel": "\(tunnel)", "error": "\(error)"])
+                }
+            }
+        }
     }
 
     /// A pooled session to a relay holding `tunnel`: the one with the fewest open streams for its

@@ -14,12 +14,28 @@ public struct TunnelRecord: Codable, Sendable, Equatable {
     /// is served only by relays that can enforce the same policy, so until policies travel with
     /// the record, only at the relay that holds it (never by going around it).
     public var policy: Bool
+    /// TCP ports its agents had that relay open (rtcp): every relay opens them too.
+    public var ports: [Int]
 
-    public init(relay: String, hostnames: [String], sessions: Int, weight: Int, policy: Bool) {
+    public init(relay: String, hostnames: [String], sessions: Int, weight: Int, policy: Bool, ports: [Int] = []) {
         self.relay = relay
         self.hostnames = hostnames
         self.sessions = sessions
         self.weight = weight
         self.policy = policy
+        self.ports = ports
+    }
+
+    private enum CodingKeys: String, CodingKey { case relay, hostnames, sessions, weight, policy, ports }
+
+    /// `ports` may be missing (a record of a relay that writes none).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        relay = try c.decode(String.self, forKey: .relay)
+        hostnames = try c.decode([String].self, forKey: .hostnames)
+        sessions = try c.decode(Int.self, forKey: .sessions)
+        weight = try c.decode(Int.self, forKey: .weight)
+        policy = try c.decode(Bool.self, forKey: .policy)
+        ports = try c.decodeIfPresent([Int].self, forKey: .ports) ?? []
     }
 }

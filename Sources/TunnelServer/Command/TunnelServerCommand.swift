@@ -204,7 +204,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
             do {
                 relayCluster = try await RelayCluster.join(
                     clusterSettings, stateDir: stateDir, hostnames: ["localhost", advertise], peerAddr: cluster.peerAddr, advertise: advertise, directory: tunnels,
-                    traffic: observers.traffic, drainTimeout: drain, logger: Logger(label: "tunnel-server.cluster"))
+                    traffic: observers.traffic, drainTimeout: drain, ports: remotePorts, logger: Logger(label: "tunnel-server.cluster"))
             } catch {
                 FileHandle.standardError.write(Data("tunnel-server: cannot join the cluster: \(error)\n".utf8))
                 throw ExitCode(2)
