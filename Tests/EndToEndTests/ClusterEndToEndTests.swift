@@ -140,9 +140,7 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         let headers = h.tempFile("headers")
         let download = try h.curl(["-s", "-m", "120", "-H", "Host: app.hop.test", "-D", headers.path, "-o", out.path, "http://127.0.0.1:\(r2.publicPort)/blob/67108864"])
         XCTAssertEqual(download.status, 0, download.output)
-        let expected = try String(contentsOf: headers, encoding: .utf8).lowercased().components(separatedBy: "\r\n").first { $0.hasPrefix("x-sha256:") }?
-            .dropFirst("x-sha256:".count).trimmingCharacters(in: .whitespaces)
-        let got = try h.run("/usr/bin/env", ["sha256sum", out.path]).output.split(separator: " ").first.map(String.init)
+        let (expected, got) = try h.blobDigests(headers: headers, body: out)
         XCTAssertNotNil(expected)
         XCTAssertEqual(got, expected, "64 MiB across the hop, byte for byte")
 
@@ -278,9 +276,7 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         let deadline = Date().addingTimeInterval(60)
         while download.process.isRunning && Date() < deadline { usleep(50_000) }
         XCTAssertEqual(download.process.terminationStatus, 0, download.output)
-        let expected = try String(contentsOf: headers, encoding: .utf8).lowercased().components(separatedBy: "\r\n").first { $0.hasPrefix("x-sha256:") }?
-            .dropFirst("x-sha256:".count).trimmingCharacters(in: .whitespaces)
-        let got = try h.run("/usr/bin/env", ["sha256sum", out.path]).output.split(separator: " ").first.map(String.init)
+        let (expected, got) = try h.blobDigests(headers: headers, body: out)
         XCTAssertEqual(got, expected, "16 MiB through a draining relay, byte for byte")
         r1.process.process.waitUntilExit()
         XCTAssertEqual(try members(), ["staying"])

@@ -171,6 +171,15 @@ final class Harness {
         return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
     }
 
+    /// The `X-Sha256` an `http_origin.py` blob answer carried (its head saved with `curl -D`) and
+    /// the SHA-256 of what was saved of its body.
+    func blobDigests(headers: URL, body: URL) throws -> (expected: String?, got: String?) {
+        let expected = try String(contentsOf: headers, encoding: .utf8).lowercased().components(separatedBy: "\r\n").first { $0.hasPrefix("x-sha256:") }?
+            .dropFirst("x-sha256:".count).trimmingCharacters(in: .whitespaces)
+        let got = try run("/usr/bin/env", ["sha256sum", body.path]).output.split(separator: " ").first.map(String.init)
+        return (expected, got)
+    }
+
     /// The request count of an `http_origin.py` (its `/count`).
     func originCount(_ port: Int) throws -> Int {
         let r = try curl(["http://127.0.0.1:\(port)/count"])

@@ -116,9 +116,7 @@ final class ReloadEndToEndTests: EndToEndTestCase {
         let deadline = Date().addingTimeInterval(90)
         while download.process.isRunning && Date() < deadline { usleep(100_000) }
         XCTAssertEqual(download.process.terminationStatus, 0, download.output)
-        let expected = try String(contentsOf: headers, encoding: .utf8).lowercased().components(separatedBy: "\r\n").first { $0.hasPrefix("x-sha256:") }?
-            .dropFirst("x-sha256:".count).trimmingCharacters(in: .whitespaces)
-        let got = try h.run("/usr/bin/env", ["sha256sum", out.path]).output.split(separator: " ").first.map(String.init)
+        let (expected, got) = try h.blobDigests(headers: headers, body: out)
         XCTAssertNotNil(expected)
         XCTAssertEqual(got, expected, "the 64 MiB download arrived byte for byte across the reload")
         XCTAssertEqual(try sessions(s), before, "the agent's sessions were not touched")

@@ -23,18 +23,9 @@ enum PeerTLS {
 
     /// A new peer CA (10 years) and the one certificate it signs (10 years, client and server).
     static func issue() throws -> Material {
-        let caKey = P256.Signing.PrivateKey()
-        let caName = try DistinguishedName { CommonName("tunnel cluster peer CA") }
+        let (ca, caKey) = try RelayState.makeCA(commonName: "tunnel cluster peer CA")
+        let caName = ca.subject
         let now = Date()
-        let ca = try Certificate(
-            version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey),
-            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(10 * 365 * 86400),
-            issuer: caName, subject: caName, signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-                Critical(KeyUsage(keyCertSign: true))
-            },
-            issuerPrivateKey: .init(caKey))
         let key = P256.Signing.PrivateKey()
         let cert = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),

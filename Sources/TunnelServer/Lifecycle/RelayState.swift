@@ -56,20 +56,28 @@ public struct RelayState: Sendable {
         }
     }
 
-    /// A CA (10 years) and a server certificate for `hostnames` signed by it (2 years).
-    static func issue(hostnames: [String]) throws -> (ca: String, cert: String, key: String) {
-        let caKey = P256.Signing.PrivateKey()
-        let caName = try DistinguishedName { CommonName("tunnel-server CA") }
+    /// A self-signed CA valid for 10 years that may sign leaf certificates only, and its key.
+    static func makeCA(commonName: String) throws -> (certificate: Certificate, key: P256.Signing.PrivateKey) {
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName { CommonName(commonName) }
         let now = Date()
-        let caCert = try Certificate(
-            version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey),
+        let certificate = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
             notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(10 * 365 * 86400),
-            issuer: caName, subject: caName, signatureAlgorithm: .ecdsaWithSHA256,
+            issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
                 Critical(KeyUsage(keyCertSign: true))
             },
-            issuerPrivateKey: .init(caKey))
+            issuerPrivateKey: .init(key))
+        return (certificate, key)
+    }
+
+    /// A CA (10 years) and a server certificate for `hostnames` signed by it (2 years).
+    static func issue(hostnames: [String]) throws -> (ca: String, cert: String, key: String) {
+        let (caCert, caKey) = try makeCA(commonName: "tunnel-server CA")
+        let caName = caCert.subject
+        let now = Date()
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName { CommonName(hostnames.first ?? "tunnel-server") }
         let cert = try Certificate(
