@@ -42,6 +42,7 @@ extension Registry {
         r.declare(EntrypointOptions.self)
         r.declare(RelaySOCKS5Options.self)
         r.configSections.append(IngressesSection.self)
+        r.configSections.append(EtcdSection.self)
         r.traits["entrypoint", default: HandlerTraits()].connectionLimiter = publicLimiter
         r.handlers["tunnel"] = { spec in
             let options = try TunnelHandlerOptions(metadata: spec.options.metadata)

@@ -46,7 +46,15 @@ final class ClusterEndToEndTests: EndToEndTestCase {
     func testRelaysStartedEmptyShareOneIdentity() throws {
         let r1 = try startRelay(clusterArgs() + ["--relay-id", "one"])
         let r2 = try startRelay(clusterArgs() + ["--relay-id", "two"])
-        let r3 = try startRelay(clusterArgs() + ["--relay-id", "three"])
+        // The third from a config file's `etcd:` section instead of flags.
+        let section = h.tempFile("etcd.yaml", contents: """
+            etcd:
+              endpoints: [\(etcd.endpoints)]
+              clusterKeyFile: \(keyFile!)
+              leaseTTL: 2
+              relayID: three
+            """)
+        let r3 = try startRelay(["-C", section.path])
         let printed = try [r1, r2, r3].map { try $0.process.wait(for: "--token ([0-9a-f]+) --pin") }
         XCTAssertEqual(Set(printed).count, 1, "one token printed by all: \(printed)")
         XCTAssertEqual(printed[0], r1.token)
@@ -76,6 +84,10 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         let missing = try h.run(h.binDir.appendingPathComponent("tunnel-server").path, ["--state-dir", h.tempFile("s3").path, "--etcd", etcd.endpoints])
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.output.contains("--etcd needs --cluster-key-file"), missing.output)
+        let misspelt = h.tempFile("bad.yaml", contents: "etcd:\n  endpoint: [\(etcd.endpoints)]\n")
+        let unknown = try h.run(h.binDir.appendingPathComponent("tunnel-server").path, ["--state-dir", h.tempFile("s5").path, "-C", misspelt.path])
+        XCTAssertEqual(unknown.status, 2, unknown.output)
+        XCTAssertTrue(unknown.output.contains("etcd.endpoint"), unknown.output)
         let short = h.tempFile("short.key", contents: "short").path
         let weak = try h.run(h.binDir.appendingPathComponent("tunnel-server").path, ["--state-dir", h.tempFile("s4").path, "--agent-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0"] + clusterArgs(key: short))
         XCTAssertEqual(weak.status, 2, weak.output)

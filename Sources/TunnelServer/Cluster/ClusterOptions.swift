@@ -8,8 +8,8 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Join the cluster kept in this etcd (client URLs, comma-separated): one identity, tunnel directory and certificates for every relay.", valueName: "url[,url...]"))
     var etcd: String?
 
-    @Option(help: ArgumentHelp("Where the cluster's keys live in etcd.", valueName: "prefix"))
-    var etcdPrefix: String = "/tunnel/"
+    @Option(help: ArgumentHelp("Where the cluster's keys live in etcd (default /tunnel/).", valueName: "prefix"))
+    var etcdPrefix: String?
 
     @Option(help: ArgumentHelp("Trust this CA (PEM) for etcd's TLS.", valueName: "pem"))
     var etcdCaFile: String?
@@ -23,8 +23,8 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The cluster's secret (at least 16 bytes, e.g. from openssl rand -hex 32), the same on every relay: every secret stored in etcd is sealed with it.", valueName: "file"))
     var clusterKeyFile: String?
 
-    @Option(help: ArgumentHelp("Seconds a relay's records (membership, its tunnels) outlive it in etcd if it dies.", valueName: "seconds"))
-    var clusterLeaseTtl: Int = 5
+    @Option(help: ArgumentHelp("Seconds a relay's records (membership, its tunnels) outlive it in etcd if it dies (default 5).", valueName: "seconds"))
+    var clusterLeaseTtl: Int?
 
     @Option(help: ArgumentHelp("This relay's name in the cluster (default: one made on first start and kept in the state directory).", valueName: "name"))
     var relayId: String?
@@ -32,10 +32,19 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Where the other relays of the cluster reach this one (recorded in its member record).", valueName: "host:port"))
     var peerAddr: String?
 
-    /// The settings, nil without `--etcd`; flags that need `--etcd` without it are an error.
-    func settings(stateDir: String) throws -> ClusterSettings? {
+    /// The settings from the flags and the config's `etcd:` section (a flag wins), nil without
+    /// endpoints; flags that need `--etcd` without it are an error.
+    func settings(stateDir: String, section: EtcdSection? = nil) throws -> ClusterSettings? {
+        let s = section ?? EtcdSection()
+        let etcd = self.etcd ?? s.endpoints?.joined(separator: ",")
+        let caFile = etcdCaFile ?? s.caFile
+        let certFile = etcdCertFile ?? s.certFile
+        let keyFile = etcdKeyFile ?? s.keyFile
+        let clusterKeyFile = self.clusterKeyFile ?? s.clusterKeyFile
+        let relayId = self.relayId ?? s.relayID
+        let ttl = clusterLeaseTtl ?? s.leaseTTL ?? 5
         guard let etcd else {
-            if etcdCaFile != nil || etcdCertFile != nil || etcdKeyFile != nil || clusterKeyFile != nil || relayId != nil || peerAddr != nil {
+            if caFile != nil || certFile != nil || keyFile != nil || clusterKeyFile != nil || relayId != nil || peerAddress(section: s) != nil {
                 throw ValidationError("--etcd-ca-file, --etcd-cert-file, --etcd-key-file, --cluster-key-file, --relay-id and --peer-addr need --etcd")
             }
             return nil
@@ -50,20 +59,23 @@ struct ClusterOptions: ParsableArguments {
         guard let clusterKeyFile else {
             throw ValidationError("--etcd needs --cluster-key-file: the secrets a relay stores in etcd are sealed with it, never kept in the clear")
         }
-        if (etcdCertFile == nil) != (etcdKeyFile == nil) { throw ValidationError("--etcd-cert-file and --etcd-key-file go together") }
-        for (flag, file) in [("--etcd-ca-file", etcdCaFile), ("--etcd-cert-file", etcdCertFile), ("--etcd-key-file", etcdKeyFile), ("--cluster-key-file", clusterKeyFile)] {
+        if (certFile == nil) != (keyFile == nil) { throw ValidationError("--etcd-cert-file and --etcd-key-file go together") }
+        for (flag, file) in [("--etcd-ca-file", caFile), ("--etcd-cert-file", certFile), ("--etcd-key-file", keyFile), ("--cluster-key-file", clusterKeyFile)] {
             if let file, !FileManager.default.isReadableFile(atPath: file) { throw ValidationError("\(flag): cannot read \(file)") }
         }
-        guard (2...300).contains(clusterLeaseTtl) else { throw ValidationError("--cluster-lease-ttl takes 2 to 300 seconds") }
-        if let peerAddr, (try? HostPort(parsing: peerAddr)) == nil { throw ValidationError("--peer-addr takes host:port, got \"\(peerAddr)\"") }
+        guard (2...300).contains(ttl) else { throw ValidationError("--cluster-lease-ttl takes 2 to 300 seconds") }
+        if let peer = peerAddress(section: s), (try? HostPort(parsing: peer)) == nil { throw ValidationError("--peer-addr takes host:port, got \"\(peer)\"") }
         let id = try relayId ?? Self.persistentID(stateDir: stateDir)
         guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw ValidationError("--relay-id takes letters, digits, '-', '_' and '.', got \"\(id)\"")
         }
         return ClusterSettings(
-            etcd: EtcdConfiguration(endpoints: endpoints, caFile: etcdCaFile, certFile: etcdCertFile, keyFile: etcdKeyFile), prefix: etcdPrefix,
-            keyFile: clusterKeyFile, leaseTTL: Int64(clusterLeaseTtl), relayID: id)
+            etcd: EtcdConfiguration(endpoints: endpoints, caFile: caFile, certFile: certFile, keyFile: keyFile), prefix: etcdPrefix ?? s.prefix ?? "/tunnel/",
+            keyFile: clusterKeyFile, leaseTTL: Int64(ttl), relayID: id)
     }
+
+    /// `--peer-addr`, else the section's `peerAddr`.
+    func peerAddress(section: EtcdSection?) -> String? { peerAddr ?? section?.peerAddr }
 
     /// The relay's own cluster name, made once and kept in the state directory (it is not part
     /// of the shared identity).

@@ -133,7 +133,19 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         if let clientCa, !FileManager.default.isReadableFile(atPath: clientCa) {
             throw ValidationError("--client-ca: cannot read \(clientCa)")
         }
-        let clusterSettings = try cluster.settings(stateDir: stateDir)
+        // The `etcd:` section of a -C file, read before the engine is (joining comes first).
+        var etcdSection: EtcdSection?
+        if options.configFile != nil {
+            do {
+                let file = try options.config(registry: Registry.standard.withTunnel(LocalTunnelDirectory()))
+                try file.sections[EtcdSection.self]?.validate()
+                etcdSection = file.sections[EtcdSection.self]
+            } catch {
+                FileHandle.standardError.write(Data("tunnel-server: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        let clusterSettings = try cluster.settings(stateDir: stateDir, section: etcdSection)
         let tunnels = LocalTunnelDirectory()
         let range = ports.split(separator: "-").compactMap { Int($0) }
         guard range.count == 2, range[0] >= 1, range[0] <= range[1], range[1] <= 65535 else {
@@ -203,7 +215,7 @@ public struct TunnelServerCommand: AsyncParsableCommand {
         if let clusterSettings {
             do {
                 relayCluster = try await RelayCluster.join(
-                    clusterSettings, stateDir: stateDir, hostnames: ["localhost", advertise], peerAddr: cluster.peerAddr, advertise: advertise, directory: tunnels,
+                    clusterSettings, stateDir: stateDir, hostnames: ["localhost", advertise], peerAddr: cluster.peerAddress(section: etcdSection), advertise: advertise, directory: tunnels,
                     traffic: observers.traffic, drainTimeout: drain, ports: remotePorts, logger: Logger(label: "tunnel-server.cluster"))
             } catch {
                 FileHandle.standardError.write(Data("tunnel-server: cannot join the cluster: \(error)\n".utf8))
