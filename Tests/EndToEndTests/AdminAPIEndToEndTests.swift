@@ -185,7 +185,7 @@ final class AdminAPIEndToEndTests: EndToEndTestCase {
              "--exclude-operation-id", "drain", "--exclude-operation-id", "revokeAgent"],
             timeout: 240)
         XCTAssertEqual(r.status, 0, r.output)
-        XCTAssertTrue(r.output.contains("Tested: 12"), r.output)
+        XCTAssertTrue(r.output.contains("Tested: 13"), r.output)
     }
 
     /// An API on a public address without credentials refuses to start, saying what to fix.

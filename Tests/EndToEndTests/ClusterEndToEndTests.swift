@@ -180,6 +180,14 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(outgoing.first?["relay"] as? String, "holder")
         XCTAssertGreaterThanOrEqual(outgoing.first?["streamsTotal"] as? Int ?? 0, 7, "\(cluster)")
         XCTAssertGreaterThan(outgoing.first?["bytesIn"] as? Int ?? 0, 64 << 20, "the download came through it")
+        // The answer of a relay in a cluster validates against the served document too.
+        let checked = try h.run(
+            "/usr/bin/env",
+            ["python3", "-m", "schemathesis.cli", "run", "http://127.0.0.1:\(api)/api/openapi.json", "--url", "http://127.0.0.1:\(api)/api",
+             "--checks", "all", "-n", "5", "--seed", "7", "--no-color", "--include-operation-id", "cluster", "--phases", "examples,coverage,fuzzing"],
+            timeout: 120)
+        XCTAssertEqual(checked.status, 0, checked.output)
+        XCTAssertTrue(checked.output.contains("Tested: 1"), checked.output)
         let status = try h.run(h.binDir.appendingPathComponent("tunnel-server").path, ["status", "--api", "127.0.0.1:\(api)"])
         XCTAssertEqual(status.status, 0, status.output)
         XCTAssertTrue(status.output.contains("entry (this relay)"), status.output)
