@@ -128,14 +128,16 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         return last
     }
 
-    /// An agent on relay 1 serves visitors at relay 2 through one hop: 1,000 HTTP requests, a
-    /// 64 MiB download byte for byte, a WebSocket echo and an SNI passthrough; the rule shows in
-    /// relay 2's API as learnt from the cluster. When relay 1 is killed, relay 2 routes nothing
+    /// An agent on relay 1 serves visitors at relays 2 and 3 through one hop: at relay 2 1,000
+    /// HTTP requests, a 64 MiB download byte for byte, a WebSocket echo and an SNI passthrough, at
+    /// relay 3 300 requests and the passthrough; the rule shows in relay 2's API as learnt from
+    /// the cluster. When relay 1 is killed, relay 2 routes nothing
     /// to it once its lease has run out.
     func testAnAgentOnOneRelayServesVisitorsAtAnother() throws {
         let r1 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "holder", "--peer-addr", "127.0.0.1:0"])
         let r2 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "entry", "--peer-addr", "127.0.0.1:0", "-api", "127.0.0.1:0"])
         let api = Int(try r2.process.wait(for: "addr=[^ ]*:(\\d+) dashboard="))!
+        let r3 = try startRelay(clusterArgs(ttl: 2) + ["--relay-id", "third", "--peer-addr", "127.0.0.1:0"])
         let origin = Int(try h.python("http_origin.py", ["hop", "300"]).wait(for: "PORT (\\d+)"))!
         let passCA = try makeCA(["secure.hop.test"])
         let tls = Int(try h.python("tls_server.py", [passCA.cert, passCA.key]).wait(for: "PORT (\\d+)"))!
@@ -162,6 +164,13 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         let passthrough = try h.curl(["--cacert", passCA.ca, "--resolve", "secure.hop.test:\(r2.publicPort):127.0.0.1", "https://secure.hop.test:\(r2.publicPort)/"])
         XCTAssertEqual(passthrough.output, "tls origin secure.hop.test:\(r2.publicPort)\n", "SNI passthrough across the hop")
 
+        // A third relay serves it too.
+        XCTAssertEqual(try waitFor(r3, host: "app.hop.test", code: 200), 200)
+        let third = try h.runPython("http_many.py", ["app.hop.test", "\(r3.publicPort)", "300", "2"])
+        XCTAssertEqual(third.output.trimmingCharacters(in: .whitespacesAndNewlines), "OK 300")
+        let passthrough3 = try h.curl(["--cacert", passCA.ca, "--resolve", "secure.hop.test:\(r3.publicPort):127.0.0.1", "https://secure.hop.test:\(r3.publicPort)/"])
+        XCTAssertEqual(passthrough3.output, "tls origin secure.hop.test:\(r3.publicPort)\n")
+
         let rules = try h.api(api, "GET", "/rules").json as? [String: Any]
         let learnt = (rules?["rules"] as? [[String: Any]] ?? []).first { $0["hostname"] as? String == "app.hop.test" }
         XCTAssertEqual(learnt?["source"] as? String, "cluster", "\(String(describing: rules))")
@@ -172,7 +181,7 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         // keep-alive connections of the 1,000 requests, the download, the WebSocket, ...).
         let cluster = try XCTUnwrap(try h.api(api, "GET", "/cluster").json as? [String: Any])
         XCTAssertEqual(cluster["relay"] as? String, "entry")
-        XCTAssertEqual((cluster["members"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, ["entry", "holder"])
+        XCTAssertEqual((cluster["members"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, ["entry", "holder", "third"])
         let holdings = (cluster["tunnels"] as? [[String: Any]] ?? []).reduce(into: [String: [String]]()) { $0[$1["tunnel"] as? String ?? ""] = $1["relays"] as? [String] }
         XCTAssertEqual(holdings["web"], ["holder"])
         XCTAssertEqual(holdings["secure"], ["holder"])

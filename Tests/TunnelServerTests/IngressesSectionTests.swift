@@ -23,7 +23,7 @@ final class IngressesSectionTests: XCTestCase {
     func testTheRelayDecodesItsSection() throws {
         let config = try ConfigLoader.parse(yaml, sections: [IngressesSection.self])
         XCTAssertEqual(config.ingresses, [IngressConfig(name: "i", rules: []), IngressConfig(name: "j", rules: [.init(hostname: "a.test", endpoint: "t1")])])
-        XCTAssertEqual(Registry.standard.withTunnel(LocalTunnelDirectory()).configSections.map { $0.key }, ["ingresses"])
+        XCTAssertEqual(Registry.standard.withTunnel(LocalTunnelDirectory()).configSections.map { $0.key }, ["ingresses", "etcd"])
     }
 
     func testABinaryWithoutTheSectionRefusesIt() {
