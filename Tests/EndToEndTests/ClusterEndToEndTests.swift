@@ -334,4 +334,23 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         let refused = try h.runPython("tcp_transfer.py", ["127.0.0.2", "\(port)", "1024", "3"])
         XCTAssertNotEqual(refused.status, 0, "closed everywhere once its agent left")
     }
+
+    /// The peer port takes only the cluster's relays: without a client certificate the handshake
+    /// ends with `certificate required`, with the agents' server certificate (another CA) with
+    /// `unknown ca`; with the cluster's peer certificate it completes with ALPN `tunnel-peer/1`.
+    func testThePeerPortAdmitsOnlyTheClustersRelays() throws {
+        let peerPort = try freePort()
+        let relay = try startRelay(clusterArgs() + ["--peer-addr", "127.0.0.1:\(peerPort)"])
+        func handshake(_ extra: [String]) throws -> String {
+            try h.run("/bin/sh", ["-c", "sleep 1 | openssl s_client -connect 127.0.0.1:\(peerPort) -alpn tunnel-peer/1 " + extra.joined(separator: " ") + " 2>&1"], timeout: 20).output
+        }
+        let anonymous = try handshake([])
+        XCTAssertTrue(anonymous.contains("alert certificate required"), anonymous)
+        let agentsCA = try handshake(["-cert", relay.stateDir + "/server.pem", "-key", relay.stateDir + "/server-key.pem"])
+        XCTAssertTrue(agentsCA.contains("alert unknown ca"), agentsCA)
+        let peer = try handshake(["-cert", relay.stateDir + "/peer.pem", "-key", relay.stateDir + "/peer-key.pem", "-CAfile", relay.stateDir + "/peer-ca.pem"])
+        XCTAssertTrue(peer.contains("ALPN protocol: tunnel-peer/1"), peer)
+        XCTAssertTrue(peer.contains("Verify return code: 0 (ok)"), peer)
+        XCTAssertFalse(peer.contains("alert"), peer)
+    }
 }
