@@ -54,16 +54,8 @@ for p in $PUB1 $PUB2; do
   [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.test' "http://127.0.0.1:$p/")" = 200 ] || { echo "port $p does not serve bench.test" >&2; tail -5 "$work"/*.log >&2; exit 1; }
 done
 
-wrkrun() { # port -> "req/s p99ms"
-  wrk -t2 -c32 -d"${SECS}s" --latency -H "Host: bench.test" "http://127.0.0.1:$1/" 2>/dev/null | python3 -c '
-import sys, re
-t = sys.stdin.read()
-rps = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
-non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-if non2xx: sys.exit("wrk saw %s non-2xx answers" % non2xx.group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
-v = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-print("%.0f %.2f" % (float(rps), v))'
+wrkrun() { # port -> "req/s p99ms requests"
+  wrk -t2 -c32 -d"${SECS}s" --latency -H "Host: bench.test" "http://127.0.0.1:$1/" 2>/dev/null | wrk_stats
 }
 stream() { # port -> MiB/s of one 512 MiB download
   curl -s -o /dev/null -w '%{size_download} %{speed_download}\n' -H "Host: bench.test" "http://127.0.0.1:$1/big" | python3 -c '
@@ -72,13 +64,11 @@ size, speed = sys.stdin.read().split()
 if int(size) != 512 << 20: sys.exit("short download: %s bytes" % size)
 print("%.0f" % (float(speed) / (1 << 20)))'
 }
-median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
-ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b if b else 0))' "$1" "$2"; }
 
 loc=(); loc99=(); hop=(); hop99=(); locs=(); hops=()
 for _ in $(seq "$REPS"); do
-  read -r r p <<<"$(wrkrun $PUB1)"; loc+=("$r"); loc99+=("$p")
-  read -r r p <<<"$(wrkrun $PUB2)"; hop+=("$r"); hop99+=("$p")
+  read -r r p _ <<<"$(wrkrun $PUB1)"; loc+=("$r"); loc99+=("$p")
+  read -r r p _ <<<"$(wrkrun $PUB2)"; hop+=("$r"); hop99+=("$p")
   locs+=("$(stream $PUB1)"); hops+=("$(stream $PUB2)")
 done
 

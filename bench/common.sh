@@ -11,6 +11,24 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 base=$((20000 + RANDOM % 20000))
 
+# median X...: the median of the numbers; ratio A B: A/B (0 when B is 0); both to 2 decimals.
+median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b if b else 0))' "$1" "$2"; }
+
+# wrk's --latency report on stdin -> "req/s p99ms requests"; fails when wrk saw non-2xx answers.
+wrk_stats() {
+  python3 -c '
+import sys, re
+t = sys.stdin.read()
+rps = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
+n = re.search(r"(\d+) requests in", t).group(1)
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+if non2xx: sys.exit("wrk saw %s non-2xx answers" % non2xx.group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
+v = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+print("%.0f %.2f %s" % (float(rps), v, n))'
+}
+
 # nginx on 127.0.0.1:$1 serving one 612-byte page at / (the page every HTTP benchmark asks for).
 start_nginx_page() {
   mkdir -p "$work/www" && head -c 612 /dev/zero | tr '\0' 'x' > "$work/www/index.html"

@@ -91,8 +91,6 @@ m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", t)
 p = re.search(r"Application protocol: (\S+)", t)
 print("%.0f %s" % (float(m.group(1)) if m else 0, p.group(1) if p else "none"))'
 }
-median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
-ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b if b else 0))' "$1" "$2"; }
 declare -A RPS P99
 ours_h2=(); ceiling_h2=(); proto=none
 for _ in $(seq "${REPS:-3}"); do

@@ -50,19 +50,8 @@ relay ops $((base+2)) -metrics 127.0.0.1:$((base+3)) -api 127.0.0.1:$((base+4)) 
 curl -sf "http://127.0.0.1:$((base+3))/metrics" | grep -q '^tunnel_http_requests_total' || { echo "no metrics from the ops relay" >&2; exit 1; }
 
 wrkrun() { # port [secs] -> "req/s p99ms requests"
-  wrk -t2 -c32 -d"${2:-$SECS}s" --latency -H "Host: bench.test" "http://127.0.0.1:$1/" 2>/dev/null | python3 -c '
-import sys, re
-t = sys.stdin.read()
-rps = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
-n = re.search(r"(\d+) requests in", t).group(1)
-non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-if non2xx: sys.exit("wrk saw %s non-2xx answers" % non2xx.group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
-v = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-print("%.0f %.2f %s" % (float(rps), v, n))'
+  wrk -t2 -c32 -d"${2:-$SECS}s" --latency -H "Host: bench.test" "http://127.0.0.1:$1/" 2>/dev/null | wrk_stats
 }
-median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
-ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b if b else 0))' "$1" "$2"; }
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
 # drive PORT: wrk rounds until REQS requests went through (at most 40 rounds).
 drive() {

@@ -55,24 +55,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: locked.bench.test' -H "$
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: locked.bench.test' "http://127.0.0.1:$P_PUBLIC/")
 [ "$code" = 401 ] || { echo "the locked host answered $code without credentials" >&2; exit 1; }
 
-wrkrun() { # host [header] -> "req/s p99ms"
+wrkrun() { # host [header] -> "req/s p99ms requests"
   local extra=(); [ -n "${2:-}" ] && extra=(-H "$2")
-  wrk -t2 -c32 -d"${SECS}s" --latency -H "Host: $1" "${extra[@]}" "http://127.0.0.1:$P_PUBLIC/" 2>/dev/null | python3 -c '
-import sys, re
-t = sys.stdin.read()
-rps = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
-non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-if non2xx: sys.exit("wrk saw %s non-2xx answers" % non2xx.group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
-v = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-print("%.0f %.2f" % (float(rps), v))'
+  wrk -t2 -c32 -d"${SECS}s" --latency -H "Host: $1" "${extra[@]}" "http://127.0.0.1:$P_PUBLIC/" 2>/dev/null | wrk_stats
 }
-median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
-ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b if b else 0))' "$1" "$2"; }
 plain=(); plain99=(); locked=(); locked99=()
 for _ in $(seq "${REPS:-3}"); do
-  read -r r p <<<"$(wrkrun plain.bench.test)"; plain+=("$r"); plain99+=("$p")
-  read -r r p <<<"$(wrkrun locked.bench.test "$AUTH")"; locked+=("$r"); locked99+=("$p")
+  read -r r p _ <<<"$(wrkrun plain.bench.test)"; plain+=("$r"); plain99+=("$p")
+  read -r r p _ <<<"$(wrkrun locked.bench.test "$AUTH")"; locked+=("$r"); locked99+=("$p")
 done
 pm=$(median "${plain[@]}"); lm=$(median "${locked[@]}")
 echo

@@ -76,7 +76,6 @@ m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
 v = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
 print("%.0f %.2f" % (float(rps), v))'
 }
-ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2f" % (a/b if b else 0))' "$1" "$2"; }
 
 rss() { ps -o rss= -p "$1" | tr -d ' '; }
 hold() { # n -> keeps n connections through the rtcp sink port open, prints RSS of relay and agent
@@ -102,7 +101,6 @@ for n in $CONNS; do held+=("$n $(hold "$n")"); sleep 1; done
 # back; the tables show medians. Each run also records the CPU the forwarding side used (tunnel:
 # relay + agents; ssh -R: sshd's session processes + ssh; socat: its processes), per GB moved or
 # per request, since on one machine the endpoints (iperf3, wrk, nginx) share the cores with it.
-median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 declare -A R
 measure() { # key kind port side [host]: appends "value cpu-per-unit" to R[key]
   local key=$1 kind=$2 port=$3 side=$4 host=${5:-} t0 t1 out

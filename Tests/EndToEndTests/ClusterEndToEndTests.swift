@@ -23,22 +23,26 @@ final class ClusterEndToEndTests: EndToEndTestCase {
         ["--etcd", etcd.endpoints, "--cluster-key-file", key ?? keyFile, "--cluster-lease-ttl", "\(ttl)"]
     }
 
-    /// The value etcd holds at `key` (base64-decoded), nil when there is none.
-    func etcdValue(_ key: String) throws -> Data? {
-        let body = #"{"key":"\#(Data(key.utf8).base64EncodedString())"}"#
-        let r = try h.curl(["-s", etcd.members[0].clientURL + "/v3/kv/range", "-d", body])
-        let json = try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any]
-        guard let kvs = json?["kvs"] as? [[String: Any]], let value = kvs.first?["value"] as? String else { return nil }
-        return Data(base64Encoded: value)
+    /// The keys etcd holds at `key` (up to `rangeEnd`, exclusive, when given), with their values.
+    func etcdRange(_ key: String, to rangeEnd: String? = nil) throws -> [(key: String, value: Data)] {
+        var body = ["key": Data(key.utf8).base64EncodedString()]
+        if let rangeEnd { body["range_end"] = Data(rangeEnd.utf8).base64EncodedString() }
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
+        let r = try h.curl(["-s", etcd.members[0].clientURL + "/v3/kv/range", "-d", json])
+        let answer = try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any]
+        return ((answer?["kvs"] as? [[String: Any]]) ?? []).compactMap { kv in
+            guard let k = (kv["key"] as? String).flatMap({ Data(base64Encoded: $0) }) else { return nil }
+            return (String(decoding: k, as: UTF8.self), (kv["value"] as? String).flatMap { Data(base64Encoded: $0) } ?? Data())
+        }
     }
 
+    /// The value etcd holds at `key` (base64-decoded), nil when there is none.
+    func etcdValue(_ key: String) throws -> Data? { try etcdRange(key).first?.value }
+
+    /// The IDs of the relays in the member list.
     func members() throws -> [String] {
         let prefix = "/tunnel/members/"
-        let end = Data((prefix.dropLast() + "0").utf8).base64EncodedString()
-        let body = #"{"key":"\#(Data(prefix.utf8).base64EncodedString())","range_end":"\#(end)","keys_only":true}"#
-        let r = try h.curl(["-s", etcd.members[0].clientURL + "/v3/kv/range", "-d", body])
-        let json = try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any]
-        return ((json?["kvs"] as? [[String: Any]]) ?? []).compactMap { ($0["key"] as? String).flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self).replacingOccurrences(of: prefix, with: "") } }.sorted()
+        return try etcdRange(prefix, to: prefix.dropLast() + "0").map { String($0.key.dropFirst(prefix.count)) }.sorted()
     }
 
     /// Two and three relays with empty state directories print the same pin and token; an agent

@@ -15,7 +15,6 @@ final class PeerPool: Sendable {
     private struct Peer {
         var addr: String
         var session: MuxSession?
-        var connecting = false
         var wanted = true
         var backoff: TimeAmount = .milliseconds(100)
     }
@@ -44,7 +43,7 @@ final class PeerPool: Sendable {
                 peers[id] = nil
             }
             for (id, addr) in wanted where peers[id] == nil {
-                peers[id] = Peer(addr: addr, connecting: true)
+                peers[id] = Peer(addr: addr)
                 start.append((id, addr))
             }
         }
@@ -101,7 +100,6 @@ final class PeerPool: Sendable {
                     let kept = self.peers.withLockedValue { peers -> Bool in
                         guard peers[id]?.wanted == true, peers[id]?.addr == addr else { return false }
                         peers[id]?.session = session
-                        peers[id]?.connecting = false
                         peers[id]?.backoff = .milliseconds(100)
                         return true
                     }
@@ -134,7 +132,6 @@ final class PeerPool: Sendable {
             guard var peer = peers[id], peer.wanted, peer.addr == addr else { return nil }
             let d = peer.backoff
             peer.backoff = min(peer.backoff * 2, .seconds(5))
-            peer.connecting = true
             peers[id] = peer
             return d
         }

@@ -20,7 +20,6 @@ import Shared
 public final class RelayCluster: Service, Sendable {
     public let settings: ClusterSettings
     let store: EtcdClient
-    let sealing: ClusterKey
     public let lease: ClusterLease
     let logger: Logger
     let directory: LocalTunnelDirectory
@@ -37,14 +36,13 @@ public final class RelayCluster: Service, Sendable {
     private let pending = NIOLockedValueBox<(tunnels: Set<String>, signal: AsyncStream<Void>.Continuation?)>(([], nil))
 
     init(
-        settings: ClusterSettings, store: EtcdClient, sealing: ClusterKey, directory: LocalTunnelDirectory, pool: PeerPool, endpoint: PeerEndpoint?,
+        settings: ClusterSettings, store: EtcdClient, directory: LocalTunnelDirectory, pool: PeerPool, endpoint: PeerEndpoint?,
         drainTimeout: Duration, ports: RemotePorts?, logger: Logger
     ) {
         self.drainTimeout = drainTimeout
         self.ports = ports
         self.settings = settings
         self.store = store
-        self.sealing = sealing
         self.logger = logger
         self.directory = directory
         self.pool = pool
@@ -85,7 +83,7 @@ public final class RelayCluster: Service, Sendable {
             recorded = HostPort(host: wildcard ? advertise : hp.host, port: port).description
         }
         let cluster = RelayCluster(
-            settings: settings, store: store, sealing: sealing, directory: directory, pool: pool, endpoint: endpoint, drainTimeout: drainTimeout, ports: ports, logger: logger)
+            settings: settings, store: store, directory: directory, pool: pool, endpoint: endpoint, drainTimeout: drainTimeout, ports: ports, logger: logger)
         let member = ClusterMember(id: settings.relayID, peerAddr: recorded, advertise: advertise, version: BuildVersion.current, startedAt: Date())
         await cluster.lease.hold(settings.memberKey(settings.relayID), Array(try JSONEncoder.cluster.encode(member)))
         // The first lease now, so claims are taken from the first agent on (they are refused
